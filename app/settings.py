@@ -1,0 +1,126 @@
+"""Application settings, read from the environment (and an optional `.env`) by pydantic-settings.
+
+Environment variables only fill defaults: code that builds a graph, a store or a model takes a
+`Settings` object explicitly, so tests and scripts can pass their own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The project checkout (the editable install points here)."""
+
+AgentName = Literal["marketing", "finance", "insights", "support"]
+
+
+class ModelSettings(BaseModel):
+    """One agent's model choice when an OpenAI-compatible server is configured."""
+
+    model: str
+    """Model name sent to the server (e.g. `gpt-4-turbo`, or a local model served by vLLM/Ollama)."""
+    temperature: float = Field(ge=0.0, le=2.0)
+    """Sampling temperature."""
+    max_tokens: int = Field(gt=0)
+    """Upper bound on the tokens of one answer."""
+
+
+class Settings(BaseSettings):
+    """Every setting of GTM Copilot. Environment names are `GTM_<FIELD>` unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GTM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = REPO_ROOT / ".gtm"
+    """All state: SQLite files, Chroma, uploads, the outbox (`GTM_HOME`)."""
+    kb_dir: Path = REPO_ROOT / "knowledge_base"
+    """Folder of markdown documents served by the Support agent (`GTM_KB_DIR`)."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the business database; default `sqlite:///$GTM_HOME/business.db`."""
+    checkpoint_url: str | None = None
+    """LangGraph checkpointer: a SQLite path or a `postgresql://` URL; default `$GTM_HOME/checkpoints.db`."""
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("GTM_REDIS_URL", "REDIS_URL"))
+    """Redis for the L2 cache; unset means in-process cache only."""
+    chroma_url: str | None = None
+    """A Chroma server (`http://host:port`); unset means embedded Chroma under `GTM_HOME`."""
+
+    llm_provider: Literal["auto", "offline", "openai"] = "auto"
+    """`offline` = the built-in deterministic model; `openai` = ChatOpenAI; `auto` = openai iff a key is set."""
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "GTM_OPENAI_API_KEY")
+    )
+    """Key for the OpenAI-compatible server (`OPENAI_API_KEY`)."""
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "GTM_OPENAI_BASE_URL")
+    )
+    """Base URL of any OpenAI-compatible server: vLLM, Ollama, llama.cpp (`OPENAI_BASE_URL`)."""
+    llm_timeout_s: float = 60.0
+    """Per-request timeout for the OpenAI-compatible client."""
+
+    supervisor: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.0, max_tokens=200)
+    """Model for the supervisor's intent classification (structured output)."""
+    marketing: ModelSettings = ModelSettings(model="gpt-4-turbo", temperature=0.7, max_tokens=2000)
+    """Marketing agent model (seed matrix)."""
+    finance: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.1, max_tokens=500)
+    """Finance agent model (seed matrix)."""
+    insights: ModelSettings = ModelSettings(model="gpt-4-turbo", temperature=0.3, max_tokens=1500)
+    """Insights agent model (seed matrix)."""
+    support: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.2, max_tokens=800)
+    """Support agent model (seed matrix)."""
+
+    confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Support answers below this confidence escalate to a human reviewer."""
+    max_tool_attempts: int = Field(default=3, ge=1, le=10)
+    """Tool execution attempts before the error handler takes over."""
+    branch_timeout_s: float = Field(default=60.0, gt=0)
+    """Timeout for one agent's branch of a parallel report."""
+    max_request_chars: int = Field(default=20_000, gt=0)
+    """Longer requests are refused with a clear error."""
+    demo_mode: bool = True
+    """Seed demo data and create demo accounts on first start."""
+
+    @property
+    def business_db_url(self) -> str:
+        """The business database URL, defaulting to SQLite in `home`."""
+        return self.database_url or f"sqlite:///{self.home / 'business.db'}"
+
+    @property
+    def checkpoint_path(self) -> str:
+        """The checkpointer location: a SQLite file path or a Postgres URL."""
+        return self.checkpoint_url or str(self.home / "checkpoints.db")
+
+    @property
+    def use_openai(self) -> bool:
+        """Whether agents talk to an OpenAI-compatible server rather than the offline model."""
+        if self.llm_provider == "openai":
+            return True
+        if self.llm_provider == "offline":
+            return False
+        return self.openai_api_key is not None
+
+    def model_for(self, agent: AgentName | Literal["supervisor"]) -> ModelSettings:
+        """The model settings of one agent."""
+        value: ModelSettings = getattr(self, agent)
+        return value
+
+    def ensure_home(self) -> Path:
+        """Create `home` (and its subfolders) if needed and return it."""
+        for sub in ("", "uploads", "chroma", "outbox"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings from the environment (cached; tests call `cache_clear()`)."""
+    return Settings()

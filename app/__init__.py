@@ -1,0 +1,1 @@
+"""GTM Copilot application: settings, runtime, data, analytics, knowledge base, CLI and web."""

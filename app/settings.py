@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     """Support answers below this confidence escalate to a human reviewer."""
     max_tool_attempts: int = Field(default=3, ge=1, le=10)
     """Tool execution attempts before the error handler takes over."""
+    tool_timeout_s: float = Field(default=30.0, gt=0)
+    """Timeout of one tool call."""
+    retry_wait_min_s: float = Field(default=2.0, ge=0)
+    """Exponential backoff between tool attempts starts here (seed: min 2 s)..."""
+    retry_wait_max_s: float = Field(default=10.0, ge=0)
+    """...and is capped here (seed: max 10 s)."""
     branch_timeout_s: float = Field(default=60.0, gt=0)
     """Timeout for one agent's branch of a parallel report."""
     max_request_chars: int = Field(default=20_000, gt=0)

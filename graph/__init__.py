@@ -1,0 +1,1 @@
+"""The GTM Copilot LangGraph: state, nodes, tools, prompts, routing and models."""

@@ -1,0 +1,208 @@
+"""Plotly figures for the chat: RFM segments, cohort heatmap, forecast fan chart, CAC/ROAS by channel.
+
+Each function takes a typed result (or, for channels, a DataFrame) and returns a
+`plotly.graph_objects.Figure`; the chat renders it as a plot element and `fig.to_json()` serialises it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.analytics._validation import require_columns
+from app.analytics.cohort import CohortResult
+from app.analytics.forecast import ForecastResult
+from app.analytics.rfm import SEGMENTS, RFMResult
+
+SEGMENT_COLORS: dict[str, str] = {
+    "Champions": "#1a7f37",
+    "Loyal": "#2da44e",
+    "Potential Loyalist": "#4ac26b",
+    "New Customers": "#54aeff",
+    "Promising": "#80ccff",
+    "Need Attention": "#d4a72c",
+    "About To Sleep": "#bf8700",
+    "At Risk": "#e16f24",
+    "Can't Lose Them": "#cf222e",
+    "Hibernating": "#8c959f",
+    "Lost": "#57606a",
+}
+"""One colour per RFM segment, from healthy (green) to gone (grey)."""
+
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 60, "b": 50}}
+
+
+def rfm_segment_chart(result: RFMResult, kind: Literal["bar", "treemap"] = "bar") -> go.Figure:
+    """Customers and revenue per RFM segment.
+
+    Args:
+        result: An RFM result.
+        kind: `bar` (customers per segment, revenue share in the hover) or `treemap` (area =
+            customers, colour = segment).
+
+    Returns:
+        The figure.
+    """
+    order = {name: i for i, name in enumerate(SEGMENTS)}
+    segments = sorted(result.segments, key=lambda s: order[s.segment])
+    names = [s.segment for s in segments]
+    colors = [SEGMENT_COLORS[n] for n in names]
+    hover = [
+        f"{s.segment}<br>{s.customers:,} customers ({s.share:.1%})<br>revenue ${s.revenue:,.0f} ({s.revenue_share:.1%})"
+        for s in segments
+    ]
+    if kind == "treemap":
+        fig = go.Figure(
+            go.Treemap(
+                labels=names,
+                parents=[""] * len(names),
+                values=[s.customers for s in segments],
+                marker={"colors": colors},
+                hovertext=hover,
+                hoverinfo="text",
+                texttemplate="%{label}<br>%{value:,} customers",
+            )
+        )
+    else:
+        fig = go.Figure(
+            go.Bar(
+                x=names,
+                y=[s.customers for s in segments],
+                marker_color=colors,
+                hovertext=hover,
+                hoverinfo="text",
+                text=[f"{s.share:.0%}" for s in segments],
+                textposition="outside",
+            )
+        )
+        fig.update_yaxes(title_text="customers")
+    fig.update_layout(title=f"RFM segments as of {result.as_of.isoformat()} ({result.total_customers:,} customers)")
+    fig.update_layout(**_LAYOUT)
+    return fig
+
+
+def cohort_heatmap(result: CohortResult) -> go.Figure:
+    """Retention by cohort (rows) and months since first purchase (columns), as percentages.
+
+    Args:
+        result: A cohort result.
+
+    Returns:
+        The figure; unobserved cells are blank.
+    """
+    z = [[None if v is None else round(100.0 * v, 1) for v in row] for row in result.retention]
+    labels = [f"{c} (n={n:,})" for c, n in zip(result.cohorts, result.sizes, strict=True)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(p) for p in result.periods],
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": "% active"},
+            text=[["" if v is None else f"{v:.0f}%" for v in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="cohort %{y}<br>month %{x}<br>%{z:.1f}% active<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title_text="first-purchase month")
+    fig.update_xaxes(title_text="months since first purchase")
+    fig.update_layout(title="Cohort retention", **_LAYOUT)
+    return fig
+
+
+def forecast_fan_chart(result: ForecastResult, *, title: str = "Revenue forecast", unit: str = "$") -> go.Figure:
+    """History, point forecast and the prediction band.
+
+    Args:
+        result: A forecast result.
+        title: Chart title.
+        unit: Prefix of values in the hover.
+
+    Returns:
+        The figure.
+    """
+    band = f"{result.interval:.0%} interval"
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=result.dates + result.dates[::-1],
+            y=result.upper + result.lower[::-1],
+            fill="toself",
+            fillcolor="rgba(9,105,218,0.18)",
+            line={"width": 0},
+            hoverinfo="skip",
+            name=band,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=result.history_dates,
+            y=result.history,
+            mode="lines+markers",
+            line={"color": "#24292f"},
+            name="actual",
+            hovertemplate=f"%{{x}}<br>{unit}%{{y:,.0f}}<extra>actual</extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=result.history_dates[-1:] + result.dates,
+            y=result.history[-1:] + result.mean,
+            mode="lines+markers",
+            line={"color": "#0969da", "dash": "dash"},
+            name="forecast",
+            hovertemplate=f"%{{x}}<br>{unit}%{{y:,.0f}}<extra>forecast</extra>",
+        )
+    )
+    fig.update_layout(title=f"{title} ({result.method}, {band})", hovermode="x unified", **_LAYOUT)
+    return fig
+
+
+def channel_chart(df: pd.DataFrame) -> go.Figure:
+    """CAC and ROAS by marketing channel, side by side, with spend in the hover.
+
+    Args:
+        df: One row per channel with columns `channel`, `spend`, `cac` and `roas`.
+
+    Returns:
+        The figure.
+
+    Raises:
+        AnalyticsInputError: if a column is missing.
+    """
+    require_columns(df, ["channel", "spend", "cac", "roas"], what="channel metrics")
+    data = df.sort_values("roas", ascending=False)
+    channels = data["channel"].astype(str).tolist()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("CAC (cost per new customer)", "ROAS (revenue / spend)"))
+    fig.add_trace(
+        go.Bar(
+            x=channels,
+            y=data["cac"],
+            marker_color="#cf222e",
+            name="CAC",
+            customdata=data["spend"],
+            hovertemplate="%{x}<br>CAC $%{y:,.2f}<br>spend $%{customdata:,.0f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=channels,
+            y=data["roas"],
+            marker_color="#1a7f37",
+            name="ROAS",
+            customdata=data["spend"],
+            hovertemplate="%{x}<br>ROAS %{y:.2f}x<br>spend $%{customdata:,.0f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#57606a", row=1, col=2)
+    fig.update_layout(title="CAC and ROAS by channel", showlegend=False, **_LAYOUT)
+    return fig

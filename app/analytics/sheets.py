@@ -1,0 +1,691 @@
+"""Read-only SQL over an uploaded CSV or XLSX sheet, in an in-memory SQLite database.
+
+The file is parsed with pandas into typed columns (numbers written as `$1,200.50`, `(300)` or `12%`
+become numbers; ISO and unambiguous US/European dates become ISO text) and loaded into a private
+in-memory SQLite database: a CSV or a one-sheet workbook becomes the table `sheet`, the sheets of a
+larger workbook become one table each, named after the sheet.
+
+Queries are checked twice. First with sqlglot: exactly one statement, a SELECT (or UNION /
+INTERSECT / EXCEPT of SELECTs, CTEs allowed), reading only the sheet tables, without functions that
+touch files, extensions or memory (`load_extension`, `readfile`, `zeroblob`, ...). Then by SQLite
+itself: the connection is `query_only`, an authorizer denies everything except reading the sheet
+tables and calling ordinary functions, blobs and strings are capped in size, and a progress handler
+stops a query after its time limit. At most `max_rows` rows come back, with a flag when there were
+more. `describe_sheet` summarises the file (columns, types, row count, a sample and column totals)
+so "total this spend sheet" needs no SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import threading
+import time
+import zipfile
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""Largest accepted upload."""
+MAX_ROWS_LOADED = 1_000_000
+"""Most data rows loaded from one file."""
+MAX_COLUMNS = 500
+"""Most columns in one table."""
+MAX_RESULT_ROWS = 1_000
+"""Default cap on the rows a query returns."""
+QUERY_TIMEOUT_S = 2.0
+"""Default time limit of one query."""
+MAX_SQL_CHARS = 10_000
+"""Longest accepted SQL text."""
+MAX_VALUE_BYTES = 10_000_000
+"""Largest string or blob a query may build (SQLite's length limit)."""
+
+DENIED_FUNCTIONS = frozenset(
+    {
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
+        "zeroblob",
+        "randomblob",
+        "sqlite_compileoption_get",
+        "sqlite_compileoption_used",
+        "sqlite_offset",
+        "sqlite_source_id",
+        "zipfile",
+        "sqlar_compress",
+        "sqlar_uncompress",
+        "fsdir",
+        "shell",
+        "system",
+    }
+)
+"""Functions refused by the validator and the authorizer."""
+
+_RESERVED = frozenset(
+    "select from where group order by limit offset table index join union values case when then else end and or "
+    "not in is null as on having distinct all into create drop insert update delete default check primary key "
+    "references transaction left right inner outer cross natural using between like glob exists with".split()
+)
+_CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_NUMBER = re.compile(r"^\(?[-+]?[$€£]?\s*[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][-+]?\d+)?\s*%?\)?$")
+_HEADERISH_NUMBER = re.compile(r"^[-+]?\d+([.,]\d+)*$")
+
+
+class SheetError(ValueError):
+    """The file or the query cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column of a loaded table.
+
+    Attributes:
+        name: Column name in SQL.
+        source_name: Header in the file.
+        dtype: `integer`, `real`, `date` or `text`.
+        non_null: Rows with a value.
+        distinct: Distinct values.
+        total: Sum (numeric columns).
+        mean: Mean (numeric columns).
+        min: Smallest value (numeric and date columns).
+        max: Largest value (numeric and date columns).
+        top_values: Most frequent values with counts (text columns).
+        note: How values were converted, if they were.
+    """
+
+    name: str
+    source_name: str
+    dtype: str
+    non_null: int
+    distinct: int
+    total: float | None = None
+    mean: float | None = None
+    min: Any = None
+    max: Any = None
+    top_values: list[tuple[str, int]] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table of a loaded sheet.
+
+    Attributes:
+        name: Table name in SQL.
+        source: File (and worksheet) it came from.
+        row_count: Data rows.
+        columns: Column descriptions.
+        sample: The first rows, as dicts keyed by column name.
+    """
+
+    name: str
+    source: str
+    row_count: int
+    columns: list[ColumnInfo]
+    sample: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SheetDescription:
+    """What an uploaded file holds.
+
+    Attributes:
+        file: File name.
+        tables: One per table.
+        warnings: Things changed or worth knowing (renamed headers, skipped empty sheets).
+    """
+
+    file: str
+    tables: list[TableInfo]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows returned by a sheet query.
+
+    Attributes:
+        sql: The query as run.
+        columns: Column names of the result.
+        rows: Result rows (at most the row limit).
+        row_count: Rows returned.
+        truncated: Whether the query had more rows than returned.
+        elapsed_ms: Query time.
+    """
+
+    sql: str
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame."""
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def sanitize_identifier(raw: str, position: int, taken: set[str]) -> str:
+    """A safe, unique snake_case SQL identifier for a header or sheet name.
+
+    Args:
+        raw: The header text.
+        position: 1-based position, used when the header is blank.
+        taken: Names already used (updated).
+
+    Returns:
+        E.g. `Spend ($)` -> `spend`, `2024 Q1` -> `c_2024_q1`, `order` -> `order_`.
+    """
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", str(raw)).strip("_").lower()
+    if not name or name.startswith("unnamed_"):
+        name = f"col_{position}"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    if name in _RESERVED:
+        name = f"{name}_"
+    base, suffix = name, 2
+    while name in taken:
+        name = f"{base}_{suffix}"
+        suffix += 1
+    taken.add(name)
+    return name
+
+
+def _parse_number(text: str) -> float:
+    """`$1,200.50` -> 1200.5, `(300)` -> -300, `12%` -> 0.12."""
+    negative = text.startswith("(") and text.endswith(")")
+    cleaned = text.strip("()").replace("$", "").replace("€", "").replace("£", "").replace(",", "").replace(" ", "")
+    percent = cleaned.endswith("%")
+    value = float(cleaned.rstrip("%"))
+    if percent:
+        value /= 100.0
+    return -value if negative else value
+
+
+def _convert_text_column(values: pd.Series) -> tuple[pd.Series, str, str | None]:
+    """Infer the type of a text column: numbers with money notation, dates, or text."""
+    stripped = values.astype("string").str.strip()
+    stripped = stripped.mask(stripped == "")
+    present = stripped.dropna()
+    if present.empty:
+        return stripped.astype(object), "text", None
+    if present.str.match(_NUMBER).all() and present.str.contains(r"\d").all():
+        numbers = present.map(_parse_number)
+        full = pd.Series(np.nan, index=values.index, dtype="float64")
+        full[present.index] = numbers.to_numpy(dtype="float64")
+        notes = []
+        if present.str.contains(r"[$€£]").any():
+            notes.append("currency signs removed")
+        if present.str.contains(",").any():
+            notes.append("thousands separators removed")
+        if present.str.contains("%").any():
+            notes.append("percentages as fractions (12% = 0.12)")
+        if present.str.startswith("(").any():
+            notes.append("(x) read as -x")
+        integral = bool(np.all(np.mod(full.dropna(), 1) == 0)) and not present.str.contains(r"[.%eE]").any()
+        if integral:
+            return full.astype("Int64"), "integer", "; ".join(notes) or None
+        return full, "real", "; ".join(notes) or None
+    if present.str.contains(r"[-/]").all() and present.str.contains(r"\d").all():
+        for fmt, note in (("ISO8601", None), ("%m/%d/%Y", "read as month/day/year"), ("%d/%m/%Y", "day/month/year")):
+            parsed = pd.to_datetime(present, format=fmt, errors="coerce")
+            if parsed.notna().all():
+                if fmt == "%m/%d/%Y" and pd.to_datetime(present, format="%d/%m/%Y", errors="coerce").notna().all():
+                    return stripped.astype(object), "text", "dates left as text: day/month order is ambiguous"
+                has_time = bool((parsed.dt.normalize() != parsed).any())
+                text = parsed.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d")
+                full_dates = pd.Series(None, index=values.index, dtype=object)
+                full_dates[present.index] = text.to_numpy()
+                return full_dates, "date", note and f"dates {note}, stored as ISO text"
+    return stripped.astype(object), "text", None
+
+
+def _convert_frame(raw: pd.DataFrame, source: str, warnings: list[str]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Typed columns with safe names, and per-column metadata."""
+    headers = [str(c) for c in raw.columns]
+    if len(headers) > MAX_COLUMNS:
+        raise SheetError(f"{source} has {len(headers):,} columns; the limit is {MAX_COLUMNS}")
+    if headers and all(_HEADERISH_NUMBER.match(h.strip()) for h in headers):
+        raise SheetError(
+            f"{source}: the first row ({', '.join(headers[:5])}) looks like data, not column names; "
+            "add a header row with a name for each column"
+        )
+    taken: set[str] = set()
+    out: dict[str, pd.Series] = {}
+    meta: list[dict[str, Any]] = []
+    for position, (header, column) in enumerate(zip(headers, raw.columns, strict=True), start=1):
+        name = sanitize_identifier(header, position, taken)
+        if header.startswith("Unnamed:") or not header.strip():
+            warnings.append(f"{source}: column {position} has no header; named it {name!r}")
+        series = raw[column]
+        converted: pd.Series
+        dtype: str
+        note: str | None
+        if pd.api.types.is_bool_dtype(series):
+            converted, dtype, note = series.astype("Int64"), "integer", "true/false as 1/0"
+        elif pd.api.types.is_numeric_dtype(series):
+            numeric = pd.to_numeric(series, errors="coerce")
+            integral = bool(np.all(np.mod(numeric.dropna(), 1) == 0))
+            converted, dtype, note = (numeric.astype("Int64"), "integer", None) if integral else (numeric, "real", None)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            has_time = bool((series.dropna().dt.normalize() != series.dropna()).any())
+            converted = series.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d").astype(object)
+            converted = converted.where(series.notna(), None)
+            dtype, note = "date", "stored as ISO text"
+        else:
+            as_text = series.map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else str(v))
+            converted, dtype, note = _convert_text_column(as_text)
+        out[name] = converted
+        meta.append({"name": name, "source_name": header, "dtype": dtype, "note": note})
+    return pd.DataFrame(out, index=raw.index), meta
+
+
+def _decode(data: bytes, encoding: str | None, name: str) -> str:
+    """Bytes to text, with a clear error for binary or non-UTF-8 files."""
+    if b"\x00" in data[:8192]:
+        raise SheetError(f"{name} is not a text CSV file (it contains binary data); upload a CSV or XLSX file")
+    try:
+        return data.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        raise SheetError(
+            f"{name} is not valid {encoding or 'UTF-8'} text (byte 0x{bad} at position {exc.start:,}); "
+            "save it as 'CSV UTF-8' or give its encoding (e.g. cp1252)"
+        ) from exc
+    except LookupError as exc:
+        raise SheetError(f"unknown encoding {encoding!r}") from exc
+
+
+def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+    """Parse a CSV/TSV file as text columns."""
+    text = _decode(path.read_bytes(), encoding, path.name)
+    if not text.strip():
+        raise SheetError(f"{path.name} is empty: it has no header and no rows")
+    head = text[:65536]
+    try:
+        delimiter = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            nrows=MAX_ROWS_LOADED + 1,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise SheetError(f"{path.name} has no columns") from exc
+    except pd.errors.ParserError as exc:
+        detail = " ".join(str(exc).split())
+        raise SheetError(f"{path.name} is not a well-formed CSV: {detail}") from exc
+    if len(frame) > MAX_ROWS_LOADED:
+        raise SheetError(f"{path.name} has more than {MAX_ROWS_LOADED:,} rows; the limit is {MAX_ROWS_LOADED:,}")
+    return frame
+
+
+def _read_excel(path: Path) -> dict[str, pd.DataFrame]:
+    """Parse every worksheet of an XLSX file."""
+    try:
+        sheets: dict[str, pd.DataFrame] = pd.read_excel(path, sheet_name=None, engine="openpyxl")
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise SheetError(
+            f"{path.name} is not a valid XLSX workbook ({type(exc).__name__}); re-save it from Excel"
+        ) from exc
+    except ValueError as exc:
+        raise SheetError(f"{path.name} could not be read as XLSX: {' '.join(str(exc).split())}") from exc
+    for name, frame in sheets.items():
+        if len(frame) > MAX_ROWS_LOADED:
+            raise SheetError(f"worksheet {name!r} has more than {MAX_ROWS_LOADED:,} rows")
+    return sheets
+
+
+def _authorizer() -> Any:
+    """An SQLite authorizer that allows only SELECT, reading tables and calling ordinary functions.
+
+    The only real tables in the database are the sheet tables; reads of SQLite's own schema tables
+    (`sqlite_*`) and of pragma table-valued functions are denied. Reads of CTE names are allowed.
+    """
+    recursive = getattr(sqlite3, "SQLITE_RECURSIVE", 33)
+
+    def check(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+        if action in (sqlite3.SQLITE_SELECT, recursive):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_READ:
+            table = (arg1 or "").lower()
+            return sqlite3.SQLITE_DENY if table.startswith(("sqlite_", "pragma_")) else sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_FUNCTION:
+            name = (arg2 or "").lower()
+            return sqlite3.SQLITE_DENY if name in DENIED_FUNCTIONS or name.startswith("pragma") else sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+    return check
+
+
+def validate_sql(sql: str, tables: Collection[str]) -> str:
+    """Check that `sql` is one read-only SELECT over the given tables.
+
+    Args:
+        sql: The query.
+        tables: Table names it may read.
+
+    Returns:
+        The query, stripped of surrounding whitespace and a trailing semicolon.
+
+    Raises:
+        SheetError: naming what is not allowed.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    text = sql.strip().rstrip(";").strip() if isinstance(sql, str) else ""
+    if not text:
+        raise SheetError("the query is empty")
+    if len(text) > MAX_SQL_CHARS:
+        raise SheetError(f"the query is {len(text):,} characters; the limit is {MAX_SQL_CHARS:,}")
+    try:
+        statements = [s for s in sqlglot.parse(text, read="sqlite") if s is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SheetError(f"SQL syntax error: {first}") from exc
+    if len(statements) != 1:
+        raise SheetError(f"send exactly one SQL statement (got {len(statements)})")
+    root = statements[0]
+    if not isinstance(root, exp.Select | exp.SetOperation):
+        kind = root.key.upper() if not isinstance(root, exp.Command) else str(root.this).upper()
+        raise SheetError(f"only SELECT queries are allowed, not {kind}")
+    allowed = {t.lower() for t in tables}
+    ctes = {cte.alias_or_name.lower() for cte in root.find_all(exp.CTE)}
+    forbidden = (
+        exp.Insert,
+        exp.Update,
+        exp.Delete,
+        exp.Drop,
+        exp.Create,
+        exp.Alter,
+        exp.Command,
+        exp.Pragma,
+        exp.Attach,
+        exp.Detach,
+        exp.Into,
+        exp.Transaction,
+        exp.Commit,
+        exp.Rollback,
+        exp.Set,
+    )
+    for node in root.walk():
+        if isinstance(node, forbidden):
+            raise SheetError(f"{node.key.upper()} is not allowed in a sheet query; only SELECT reads are")
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name in DENIED_FUNCTIONS or name.startswith("pragma"):
+                raise SheetError(f"function {name}() is not allowed in a sheet query")
+        if isinstance(node, exp.Table):
+            if not isinstance(node.this, exp.Identifier):
+                raise SheetError("table-valued functions are not allowed; select from the sheet tables")
+            if node.args.get("db") or node.args.get("catalog"):
+                raise SheetError(f"qualified table names ({node.sql(dialect='sqlite')}) are not allowed")
+            if node.name.lower() not in allowed | ctes:
+                raise SheetError(f"unknown table {node.name!r}; the sheet tables are: {', '.join(sorted(allowed))}")
+    return text
+
+
+class SheetDatabase:
+    """An uploaded sheet loaded into a private in-memory SQLite database, queried read-only.
+
+    Safe to share between threads (queries are serialised). Close it when done, or use it as a
+    context manager.
+    """
+
+    def __init__(
+        self, tables: dict[str, tuple[pd.DataFrame, list[dict[str, Any]], str]], file: str, warnings: list[str]
+    ):
+        """Load typed frames; use `load_sheet` to build one from a file.
+
+        Args:
+            tables: Table name -> (typed frame, column metadata, source description).
+            file: File name, for messages.
+            warnings: Notes gathered while reading.
+        """
+        self.file = file
+        self.warnings = list(warnings)
+        self._meta = {name: (meta, source) for name, (_, meta, source) in tables.items()}
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        for name, (frame, _, _) in tables.items():
+            frame.to_sql(name, self._conn, index=False)
+        self._conn.commit()
+        self._conn.execute("PRAGMA query_only = ON")
+        self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        self._conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        self._conn.set_authorizer(_authorizer())
+
+    @property
+    def tables(self) -> list[str]:
+        """Names of the tables."""
+        return list(self._meta)
+
+    def query(self, sql: str, *, max_rows: int = MAX_RESULT_ROWS, timeout_s: float = QUERY_TIMEOUT_S) -> QueryResult:
+        """Run one validated, read-only SELECT.
+
+        Args:
+            sql: The query.
+            max_rows: Most rows returned; `truncated` says when there were more.
+            timeout_s: Time limit; the query is interrupted after it.
+
+        Returns:
+            The columns and rows.
+
+        Raises:
+            SheetError: if the query is not allowed, fails, or takes too long.
+        """
+        text = validate_sql(sql, self.tables)
+        deadline = time.monotonic() + timeout_s
+        started = time.perf_counter()
+        with self._lock:
+            self._conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+            try:
+                cursor = self._conn.execute(text)
+                rows = cursor.fetchmany(max_rows + 1)
+                columns = [d[0] for d in cursor.description or []]
+                cursor.close()
+            except sqlite3.DatabaseError as exc:
+                message = str(exc)
+                if "interrupted" in message:
+                    raise SheetError(
+                        f"the query stopped after {timeout_s:g} s (time limit); filter or aggregate more"
+                    ) from exc
+                if "not authorized" in message or "prohibited" in message:
+                    raise SheetError("the query tried something that is not allowed on a sheet (read-only)") from exc
+                raise SheetError(f"the query failed: {message}") from exc
+            except sqlite3.Warning as exc:
+                raise SheetError(f"the query failed: {exc}") from exc
+            finally:
+                self._conn.set_progress_handler(None, 0)
+        truncated = len(rows) > max_rows
+        kept = [list(r) for r in rows[:max_rows]]
+        return QueryResult(
+            sql=text,
+            columns=columns,
+            rows=kept,
+            row_count=len(kept),
+            truncated=truncated,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def describe(self, *, sample_rows: int = 5) -> SheetDescription:
+        """Columns, types, row counts, a sample and totals of every table.
+
+        Args:
+            sample_rows: Rows in each sample.
+
+        Returns:
+            The description.
+        """
+        infos: list[TableInfo] = []
+        with self._lock:
+            self._conn.set_authorizer(None)
+            try:
+                for name, (meta, source) in self._meta.items():
+                    infos.append(self._describe_table(name, meta, source, sample_rows))
+            finally:
+                self._conn.set_authorizer(_authorizer())
+        return SheetDescription(file=self.file, tables=infos, warnings=list(self.warnings))
+
+    def _describe_table(self, name: str, meta: list[dict[str, Any]], source: str, sample_rows: int) -> TableInfo:
+        """Describe one table (called with the lock held)."""
+        row_count = int(self._conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
+        columns: list[ColumnInfo] = []
+        for col in meta:
+            quoted = f'"{col["name"]}"'
+            non_null, distinct = self._conn.execute(
+                f'SELECT COUNT({quoted}), COUNT(DISTINCT {quoted}) FROM "{name}"'
+            ).fetchone()
+            extra: dict[str, Any] = {}
+            if col["dtype"] in ("integer", "real"):
+                total, mean, low, high = self._conn.execute(
+                    f'SELECT SUM({quoted}), AVG({quoted}), MIN({quoted}), MAX({quoted}) FROM "{name}"'
+                ).fetchone()
+                extra = {"total": total, "mean": mean, "min": low, "max": high}
+            elif col["dtype"] == "date":
+                low, high = self._conn.execute(f'SELECT MIN({quoted}), MAX({quoted}) FROM "{name}"').fetchone()
+                extra = {"min": low, "max": high}
+            else:
+                top = self._conn.execute(
+                    f'SELECT {quoted}, COUNT(*) AS n FROM "{name}" WHERE {quoted} IS NOT NULL '
+                    f"GROUP BY {quoted} ORDER BY n DESC, {quoted} LIMIT 3"
+                ).fetchall()
+                extra = {"top_values": [(str(v), int(n)) for v, n in top]}
+            columns.append(
+                ColumnInfo(
+                    name=col["name"],
+                    source_name=col["source_name"],
+                    dtype=col["dtype"],
+                    non_null=int(non_null),
+                    distinct=int(distinct),
+                    note=col["note"],
+                    **extra,
+                )
+            )
+        cursor = self._conn.execute(f'SELECT * FROM "{name}" LIMIT {int(sample_rows)}')
+        names = [d[0] for d in cursor.description]
+        sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return TableInfo(name=name, source=source, row_count=row_count, columns=columns, sample=sample)
+
+    def close(self) -> None:
+        """Release the database."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SheetDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_sheet(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, encoding: str | None = None) -> SheetDatabase:
+    """Load a CSV/TSV or XLSX file into a read-only in-memory database.
+
+    Args:
+        path: The uploaded file.
+        max_bytes: Largest accepted file size.
+        encoding: Text encoding of a CSV (UTF-8, with or without BOM, by default).
+
+    Returns:
+        The database; a CSV or one-sheet workbook is the table `sheet`.
+
+    Raises:
+        SheetError: if the file is missing, empty, too big, of an unsupported type, not decodable,
+            malformed, or has no header row.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise SheetError(f"file not found: {file.name}")
+    size = file.stat().st_size
+    if size == 0:
+        raise SheetError(f"{file.name} is empty (0 bytes)")
+    if size > max_bytes:
+        raise SheetError(f"{file.name} is {size / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.1f} MB")
+    suffix = file.suffix.lower()
+    warnings: list[str] = []
+    raw_tables: list[tuple[str, pd.DataFrame, str]] = []
+    if suffix in _CSV_SUFFIXES:
+        raw_tables.append(("sheet", _read_csv(file, encoding), file.name))
+    elif suffix in _EXCEL_SUFFIXES:
+        sheets = _read_excel(file)
+        non_empty = {k: v for k, v in sheets.items() if not (v.empty and len(v.columns) == 0)}
+        for skipped in sheets.keys() - non_empty.keys():
+            warnings.append(f"worksheet {skipped!r} is empty and was skipped")
+        if not non_empty:
+            raise SheetError(f"{file.name} has no data in any worksheet")
+        taken: set[str] = set()
+        for position, (sheet, frame) in enumerate(non_empty.items(), start=1):
+            name = "sheet" if len(non_empty) == 1 else sanitize_identifier(sheet, position, taken)
+            raw_tables.append((name, frame, f"{file.name} [{sheet}]"))
+    elif suffix == ".xls":
+        raise SheetError(f"{file.name} is an old .xls workbook; save it as .xlsx or CSV")
+    else:
+        raise SheetError(f"{file.name}: unsupported file type {suffix or '(none)'}; upload CSV, TSV or XLSX")
+    tables: dict[str, tuple[pd.DataFrame, list[dict[str, Any]], str]] = {}
+    for name, raw, source in raw_tables:
+        frame, meta = _convert_frame(raw, source, warnings)
+        tables[name] = (frame, meta, source)
+    return SheetDatabase(tables, file.name, warnings)
+
+
+def query_sheet(
+    path: str | Path, sql: str, *, max_rows: int = MAX_RESULT_ROWS, timeout_s: float = QUERY_TIMEOUT_S
+) -> QueryResult:
+    """Load a sheet and run one read-only query on it.
+
+    Args:
+        path: The uploaded CSV/XLSX file.
+        sql: One SELECT over the table `sheet` (or the worksheet tables).
+        max_rows: Most rows returned.
+        timeout_s: Time limit of the query.
+
+    Returns:
+        The result rows.
+
+    Raises:
+        SheetError: for a bad file or a query that is not allowed or fails.
+    """
+    with load_sheet(path) as db:
+        return db.query(sql, max_rows=max_rows, timeout_s=timeout_s)
+
+
+def describe_sheet(path: str | Path, *, sample_rows: int = 5) -> SheetDescription:
+    """Describe an uploaded sheet: columns, types, row count, sample and column totals.
+
+    Args:
+        path: The uploaded CSV/XLSX file.
+        sample_rows: Rows in each sample.
+
+    Returns:
+        The description.
+
+    Raises:
+        SheetError: for a bad file.
+    """
+    with load_sheet(path) as db:
+        return db.describe(sample_rows=sample_rows)

@@ -1,0 +1,120 @@
+"""`gtm review list|approve|edit|reject|audit`: decide escalations from any process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from app.cli.base import CliError, check_text, emit_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `review`."""
+    review = sub.add_parser("review", help="list and decide escalated support answers")
+    actions = review.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+    ls = actions.add_parser("list", help="pending escalations across all threads")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    for name, text in (("approve", "send the draft as is"), ("edit", "send an edited answer"), ("reject", "decline")):
+        p = actions.add_parser(name, help=text)
+        p.add_argument("review_id")
+        if name == "edit":
+            p.add_argument("--text", required=True, help="the corrected answer")
+        p.add_argument("--note", help="a note for the requester and the audit log")
+        p.add_argument("--reviewer", default="cli-reviewer", help="who decides (audit log)")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=run_decide, action=name)
+    audit = actions.add_parser("audit", help="decisions made (who, when, what changed)")
+    audit.add_argument("review_id", nargs="?")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=run_audit)
+
+
+def _summary(review: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "review_id": review["review_id"],
+        "thread_id": review["thread_id"],
+        "question": review["question"],
+        "draft": review["draft"],
+        "confidence": review["confidence"],
+        "requester": review["requester"],
+        "created_at": review["created_at"],
+        "interrupt_id": review.get("interrupt_id"),
+        "passages": review.get("passages", []),
+    }
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the pending escalations."""
+    from app.runtime import Copilot
+
+    async def pending() -> list[dict[str, Any]]:
+        async with Copilot.open() as copilot:
+            return await copilot.pending_reviews()
+
+    items = [_summary(r) for r in asyncio.run(pending())]
+    if args.json:
+        emit_json({"reviews": items})
+    elif not items:
+        print("no pending reviews")
+    else:
+        for item in items:
+            print(f"{item['review_id']}  thread {item['thread_id']}  confidence {item['confidence']:.2f}")
+            print(f"  Q: {item['question']}")
+            print(f"  draft: {item['draft'][:200]}")
+    return 0
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    """Approve, edit or reject one review and resume its thread."""
+    from pydantic import ValidationError
+
+    from app.reviews import ReviewConflict
+    from app.runtime import Copilot, UnknownReview
+    from app.settings import get_settings
+    from graph.review import ReviewDecision
+
+    text = (
+        check_text(args.text, max_chars=get_settings().max_request_chars, what="edited answer")
+        if args.action == "edit"
+        else None
+    )
+    try:
+        decision = ReviewDecision(action=args.action, text=text, note=args.note, reviewer=args.reviewer)
+    except ValidationError as exc:
+        raise CliError(exc.errors()[0]["msg"]) from exc
+
+    async def decide() -> dict[str, Any]:
+        async with Copilot.open() as copilot:
+            result = await copilot.decide(args.review_id, decision)
+            return {"review_id": args.review_id, "decision": args.action, **result.to_json()}
+
+    try:
+        out = asyncio.run(decide())
+    except (UnknownReview, ReviewConflict) as exc:
+        raise CliError(str(exc).strip("'\"")) from exc
+    except KeyError as exc:
+        raise CliError(f"no review with id {args.review_id!r}") from exc
+    if args.json:
+        emit_json(out)
+    else:
+        print(f"{args.review_id}: {args.action}d; thread {out['thread_id']} answered:\n{out['answer']}")
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """Print the audit log."""
+    from app.services import build_review_store
+    from app.settings import get_settings
+
+    entries = asyncio.run(build_review_store(get_settings()).audit(args.review_id))
+    if args.json:
+        emit_json({"audit": entries})
+    else:
+        for e in entries:
+            print(
+                f"{e['at']}  {e['review_id']}  {e['action']} by {e['reviewer']}"
+                + (f" — {e['note']}" if e["note"] else "")
+            )
+    return 0

@@ -1,0 +1,50 @@
+"""`gtm serve` (the web app) and `gtm setup` (demo data + knowledge base, what `make run` does first)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` and `setup`."""
+    serve = sub.add_parser("serve", help="start the web app (chat at /chat)")
+    serve.add_argument("--host", default=os.environ.get("GTM_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("GTM_PORT", "8000")))
+    serve.set_defaults(func=run_serve)
+    setup = sub.add_parser("setup", help="prepare GTM_HOME: seed demo data if empty, ingest the knowledge base")
+    setup.add_argument("--force-seed", action="store_true", help="re-seed the demo data even if present")
+    setup.set_defaults(func=run_setup)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the app with uvicorn."""
+    import uvicorn
+
+    from app.settings import REPO_ROOT
+    from app.web.server import create_app
+
+    os.environ.setdefault("CHAINLIT_APP_ROOT", str(REPO_ROOT))
+    print(f"GTM Copilot on http://{args.host}:{args.port}/chat")
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    """Seed the demo company (once) and bring the knowledge base index up to date."""
+    from app.data.db import is_seeded
+    from app.data.seed import seed_demo
+    from app.kb.service import get_knowledge_base
+    from app.services import business_engine
+    from app.settings import get_settings
+
+    settings = get_settings()
+    engine = business_engine(settings)
+    if args.force_seed or (settings.demo_mode and not is_seeded(engine)):
+        report = seed_demo(engine)
+        print(f"seeded demo data: {report}")
+    else:
+        print("demo data present")
+    ingest = get_knowledge_base(settings).ingest()
+    print(f"knowledge base: {ingest}")
+    return 0

@@ -1,0 +1,272 @@
+"""Reporting periods from everyday phrases: "last quarter", "Q3 2025", "March 2025", "last 30 days", "YTD"...
+
+`parse_period(text, today)` finds the first period phrase in a request ("what was our CAC last quarter?"
+works) and returns an inclusive date range. `today` is the reference date: for the demo pass the last date
+of the data (`queries.data_bounds(engine)[1]`) so "last month" means the data's last month. A period that
+runs past `today` is cut at `today` and its label says "to date".
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+"""Full month names → month number."""
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS["sept"] = 9
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month"}
+_UNITS.update({"year": "year", "years": "year", "quarter": "quarter", "quarters": "quarter"})
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_NUMBER_WORDS.update({"nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1})
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive date range with a human label."""
+
+    start: date
+    """First day (inclusive)."""
+    end: date
+    """Last day (inclusive)."""
+    label: str
+    """How to name the period in an answer, e.g. `Q3 2025`."""
+
+    def __post_init__(self) -> None:
+        """Reject empty ranges."""
+        if self.end < self.start:
+            raise ValueError(f"period {self.label!r} ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period."""
+        return (self.end - self.start).days + 1
+
+    @property
+    def months(self) -> float:
+        """Length in average months (days / 30.4375)."""
+        return self.days / (365.25 / 12)
+
+    def contains(self, day: date) -> bool:
+        """Whether `day` falls inside the period."""
+        return self.start <= day <= self.end
+
+    def previous(self) -> Period:
+        """The period of the same length that ends the day before this one starts."""
+        end = self.start - timedelta(days=1)
+        start = end - timedelta(days=self.days - 1)
+        return Period(start, end, f"previous {self.days} days ({start.isoformat()} to {end.isoformat()})")
+
+    @classmethod
+    def between(cls, start: date, end: date, label: str | None = None) -> Period:
+        """A period from explicit dates, labelled `start to end` unless a label is given."""
+        return cls(start, end, label or f"{start.isoformat()} to {end.isoformat()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ISO dates, label and length."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "label": self.label, "days": self.days}
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by a number of calendar months, clamped to the end of shorter months."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def month_end(year: int, month: int) -> date:
+    """Last day of a month."""
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def quarter_of(day: date) -> int:
+    """Calendar quarter (1–4) of a date."""
+    return (day.month - 1) // 3 + 1
+
+
+def quarter_period(year: int, quarter: int) -> Period:
+    """The full calendar quarter `quarter` of `year`."""
+    if not 1 <= quarter <= 4:
+        raise ValueError(f"quarter must be 1-4, got {quarter}")
+    first = 3 * (quarter - 1) + 1
+    return Period(date(year, first, 1), month_end(year, first + 2), f"Q{quarter} {year}")
+
+
+def _month_period(year: int, month: int) -> Period:
+    return Period(date(year, month, 1), month_end(year, month), f"{calendar.month_name[month]} {year}")
+
+
+def _clip(period: Period, today: date, to_date_label: str | None = None) -> Period:
+    if period.start <= today < period.end:
+        return Period(period.start, today, to_date_label or f"{period.label} to date")
+    return period
+
+
+def _rolling(n: int, unit: str, today: date, label: str) -> Period:
+    if n <= 0:
+        raise ValueError("a rolling period needs a positive length")
+    if unit == "day":
+        start = today - timedelta(days=n - 1)
+    elif unit == "week":
+        start = today - timedelta(days=7 * n - 1)
+    elif unit == "month":
+        start = add_months(today, -n) + timedelta(days=1)
+    elif unit == "quarter":
+        start = add_months(today, -3 * n) + timedelta(days=1)
+    else:
+        start = add_months(today, -12 * n) + timedelta(days=1)
+    return Period(start, today, f"{label} ({start.isoformat()} to {today.isoformat()})")
+
+
+def _latest_month(month: int, today: date) -> int:
+    """The year of the most recent `month` that has started by `today`."""
+    return today.year if month <= today.month else today.year - 1
+
+
+def _quarter_and_year(t: str) -> tuple[int, int] | None:
+    """A quarter with its year: "q3 2025", "q3-2025", "q3 '25", "q3 fy2025", "2025 q3"."""
+    m = re.search(r"\bq([1-4])[\s\-/]*(?:fy)?('?\d{2}|\d{4})\b", t)
+    if m:
+        q, year_text = int(m.group(1)), m.group(2).lstrip("'")
+    else:
+        m = re.search(r"\b(\d{4})[\s\-/]*q([1-4])\b", t)
+        if not m:
+            return None
+        q, year_text = int(m.group(2)), m.group(1)
+    return q, int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
+
+
+def parse_period(text: str, today: date) -> Period | None:
+    """Find a reporting period in free text.
+
+    Understands, among others: "last quarter", "this quarter" (QTD), "Q3 2025", "2025 Q3", "Q3" (the most
+    recent Q3), "last month", "this month" (MTD), "last 30 days", "past 6 months", "last week", "this week",
+    "this year"/"YTD", "last year", "2025", "March 2025", "Mar 2025", "2025-03", "in March", "since January",
+    "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "yesterday", "today".
+
+    Args:
+        text: a phrase or a whole request.
+        today: the reference date (for demo data: the last date in the database).
+
+    Returns:
+        The first period found, or None when the text names none.
+    """
+    t = " ".join(text.lower().replace("’", "'").split())
+
+    # Explicit ranges: "2025-01-01 to 2025-03-31", "from 2025-01-01 until 2025-02-01", "between X and Y".
+    m = re.search(r"(\d{4}-\d{2}-\d{2})\s*(?:to|through|until|till|and|-|–|—|\.\.)\s*(\d{4}-\d{2}-\d{2})", t)
+    if m:
+        a, b = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+        return Period.between(min(a, b), max(a, b))
+
+    # "since January", "since March 2025", "since Q2 2025", "since 2024", "since 2025-02-15".
+    m = re.search(
+        rf"\bsince\s+(?:(\d{{4}}-\d{{2}}-\d{{2}})|q([1-4])\s*(\d{{4}})?|({_MONTH_RE})\b\s*(\d{{4}})?|(\d{{4}})\b)", t
+    )
+    if m:
+        if m.group(1):
+            start = date.fromisoformat(m.group(1))
+            label = f"since {start.isoformat()}"
+        elif m.group(2):
+            q = int(m.group(2))
+            year = int(m.group(3)) if m.group(3) else (today.year if q <= quarter_of(today) else today.year - 1)
+            start = quarter_period(year, q).start
+            label = f"since Q{q} {year}"
+        elif m.group(4):
+            month = MONTHS[m.group(4)]
+            year = int(m.group(5)) if m.group(5) else _latest_month(month, today)
+            start = date(year, month, 1)
+            label = f"since {calendar.month_name[month]} {year}"
+        else:
+            start = date(int(m.group(6)), 1, 1)
+            label = f"since {start.year}"
+        if start <= today:
+            return Period(start, today, f"{label} ({start.isoformat()} to {today.isoformat()})")
+
+    # Rolling windows: "last 30 days", "past 6 months", "trailing twelve months", "last 2 quarters".
+    numbers = "|".join(_NUMBER_WORDS)
+    m = re.search(
+        rf"\b(?:last|past|previous|trailing)\s+(\d+|{numbers})\s+(days?|weeks?|months?|quarters?|years?)\b",
+        t,
+    )
+    if m:
+        raw = m.group(1)
+        n = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
+        unit = _UNITS[m.group(2)]
+        plural = unit if n == 1 else unit + "s"
+        return _rolling(n, unit, today, f"last {n} {plural}")
+    if re.search(r"\b(?:ttm|ltm|trailing twelve months)\b", t):
+        return _rolling(12, "month", today, "last 12 months")
+
+    # "Q3 2025", "2025 Q3", "Q3-2025", "Q3 '25".
+    found = _quarter_and_year(t)
+    if found:
+        q, year = found
+        return _clip(quarter_period(year, q), today)
+
+    # "March 2025", "mar 2025", "2025-03".
+    m = re.search(rf"\b({_MONTH_RE})\.?\s*,?\s*(\d{{4}})\b", t)
+    if m:
+        month, year = MONTHS[m.group(1)], int(m.group(2))
+        return _clip(_month_period(year, month), today)
+    m = re.search(r"\b(\d{4})-(0[1-9]|1[0-2])\b(?!-\d)", t)
+    if m:
+        year, month = int(m.group(1)), int(m.group(2))
+        return _clip(_month_period(year, month), today)
+
+    # Relative calendar periods.
+    this_q = quarter_of(today)
+    if re.search(r"\b(?:last|previous|prior)\s+(?:quarter|qtr)\b", t):
+        year, q = (today.year, this_q - 1) if this_q > 1 else (today.year - 1, 4)
+        return quarter_period(year, q)
+    if re.search(r"\b(?:this|current)\s+(?:quarter|qtr)\b|\bqtd\b|\bquarter[\s-]to[\s-]date\b", t):
+        current = quarter_period(today.year, this_q)
+        return _clip(current, today, f"{current.label} quarter to date")
+    if re.search(r"\b(?:last|previous|prior)\s+month\b", t):
+        first = add_months(today.replace(day=1), -1)
+        return Period(first, month_end(first.year, first.month), f"{calendar.month_name[first.month]} {first.year}")
+    if re.search(r"\b(?:this|current)\s+month\b|\bmtd\b|\bmonth[\s-]to[\s-]date\b", t):
+        first = today.replace(day=1)
+        return Period(first, today, f"{calendar.month_name[first.month]} {first.year} month to date")
+    if re.search(r"\b(?:last|previous|prior)\s+week\b", t):
+        monday = today - timedelta(days=today.weekday() + 7)
+        return Period(monday, monday + timedelta(days=6), f"week of {monday.isoformat()}")
+    if re.search(r"\b(?:this|current)\s+week\b|\bwtd\b", t):
+        monday = today - timedelta(days=today.weekday())
+        return Period(monday, today, f"week of {monday.isoformat()} to date")
+    if re.search(r"\b(?:this|current)\s+year\b|\bytd\b|\byear[\s-]to[\s-]date\b", t):
+        return Period(date(today.year, 1, 1), today, f"{today.year} year to date")
+    if re.search(r"\b(?:last|previous|prior)\s+year\b", t):
+        y = today.year - 1
+        return Period(date(y, 1, 1), date(y, 12, 31), str(y))
+    if re.search(r"\byesterday\b", t):
+        d = today - timedelta(days=1)
+        return Period(d, d, f"yesterday ({d.isoformat()})")
+    if re.search(r"\btoday\b", t):
+        return Period(today, today, f"today ({today.isoformat()})")
+
+    # A bare quarter: the most recent one that has started.
+    m = re.search(r"\bq([1-4])\b", t)
+    if m:
+        q = int(m.group(1))
+        year = today.year if q <= this_q else today.year - 1
+        return _clip(quarter_period(year, q), today)
+
+    # A bare year.
+    m = re.search(r"\b(19[5-9]\d|20\d{2}|2100)\b", t)
+    if m:
+        y = int(m.group(1))
+        return _clip(Period(date(y, 1, 1), date(y, 12, 31), str(y)), today)
+
+    # A bare month after a preposition ("in March", "for sept"), or the whole text is a month name.
+    m = re.search(rf"\b(?:in|for|during|of)\s+({_MONTH_RE})\b", t) or re.fullmatch(rf"({_MONTH_RE})\.?", t)
+    if m:
+        month = MONTHS[m.group(1)]
+        year = _latest_month(month, today)
+        return _clip(_month_period(year, month), today)
+    return None

@@ -1,0 +1,1 @@
+"""Knowledge base: chunking, the Chroma store, incremental ingest, hybrid retrieval and calibrated confidence."""

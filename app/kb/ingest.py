@@ -1,0 +1,217 @@
+"""Incremental ingest of a folder of markdown into the chunk store.
+
+Each document's content hash is compared with the one stored in its chunks' metadata: unchanged
+documents are not read into the model again, changed ones are re-chunked, re-embedded and replaced,
+documents whose file is gone are removed. Chunks of all changed documents are encoded together in
+batches, so the model runs on full batches however small the documents are.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.kb.chunking import Chunk, chunk_document, content_hash
+from app.kb.store import ChromaStore
+
+MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
+"""Files that are ingested (recursively; hidden folders are skipped)."""
+REVIEWED_FOLDER = "reviewed-answers"
+"""Sub-folder of the KB where approved reviewer answers are written."""
+ENCODE_GROUP = 512
+"""Chunks encoded (and written) per group: bounds memory while keeping the model's batches full."""
+
+
+class TextEncoder(Protocol):
+    """What ingest and retrieval need from an embedder (see `app.embeddings.Embedder`)."""
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
+        """L2-normalised embeddings, one row per text."""
+        ...
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest run did."""
+
+    directory: str
+    """The knowledge-base folder."""
+    collection: str
+    """The Chroma collection written."""
+    added: list[str] = field(default_factory=list)
+    """Documents that were new."""
+    updated: list[str] = field(default_factory=list)
+    """Documents whose content changed (re-embedded and replaced)."""
+    unchanged: list[str] = field(default_factory=list)
+    """Documents left as they were (not embedded again)."""
+    removed: list[str] = field(default_factory=list)
+    """Documents whose file is gone (their chunks deleted)."""
+    chunks_embedded: int = 0
+    """Chunks encoded by the model in this run."""
+    total_chunks: int = 0
+    """Chunks in the collection after the run."""
+    seconds: float = 0.0
+    """Wall time of the run."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the run changed the collection."""
+        return bool(self.added or self.updated or self.removed)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (counts and names)."""
+        data = asdict(self)
+        data.update(
+            docs_added=len(self.added),
+            docs_updated=len(self.updated),
+            docs_unchanged=len(self.unchanged),
+            docs_removed=len(self.removed),
+        )
+        return data
+
+
+def find_documents(kb_dir: Path) -> dict[str, Path]:
+    """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden folders skipped)."""
+    root = Path(kb_dir)
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in MARKDOWN_SUFFIXES:
+            found[relative.as_posix()] = path
+    return found
+
+
+def read_text(path: Path) -> str:
+    """A document's text (UTF-8; undecodable bytes replaced rather than failing the whole ingest)."""
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def embed_and_store(
+    store: ChromaStore, encoder: TextEncoder, documents: Sequence[tuple[str, str, list[Chunk]]], batch_size: int = 64
+) -> int:
+    """Encode the chunks of `documents` (name, hash, chunks) in shared batches and write each document.
+
+    Returns:
+        The number of chunks encoded.
+    """
+    encoded = 0
+    group: list[tuple[str, str, list[Chunk]]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal encoded
+        texts = [chunk.embed_text for _, _, chunks in group for chunk in chunks]
+        vectors = encoder.encode(texts, batch_size=batch_size) if texts else np.zeros((0, 0), dtype=np.float32)
+        start = 0
+        for doc, digest, chunks in group:
+            store.replace_document(doc, digest, chunks, vectors[start : start + len(chunks)])
+            start += len(chunks)
+        encoded += len(texts)
+        group.clear()
+
+    for item in documents:
+        group.append(item)
+        size += len(item[2])
+        if size >= ENCODE_GROUP:
+            flush()
+            size = 0
+    if group:
+        flush()
+    return encoded
+
+
+def ingest(kb_dir: Path, store: ChromaStore, encoder: TextEncoder, *, batch_size: int = 64) -> IngestReport:
+    """Bring the store in line with the markdown files under `kb_dir`.
+
+    Args:
+        kb_dir: Folder of markdown documents (searched recursively).
+        store: The collection of this folder.
+        encoder: The embedding model.
+        batch_size: Texts per model batch.
+
+    Returns:
+        What was added, updated, left unchanged and removed, and how long it took.
+
+    Raises:
+        FileNotFoundError: `kb_dir` is not a folder.
+    """
+    started = time.perf_counter()
+    root = Path(kb_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"knowledge-base folder not found: {root}")
+    report = IngestReport(directory=str(root), collection=store.name)
+    stored = store.doc_hashes()
+    present = store.doc_names()
+    pending: list[tuple[str, str, list[Chunk]]] = []
+    files = find_documents(root)
+    for doc, path in files.items():
+        text = read_text(path)
+        digest = content_hash(text)
+        if stored.get(doc) == digest:
+            report.unchanged.append(doc)
+            continue
+        (report.updated if doc in present else report.added).append(doc)
+        pending.append((doc, digest, chunk_document(doc, text)))
+    report.chunks_embedded = embed_and_store(store, encoder, pending, batch_size)
+    report.removed = sorted(present - set(files))
+    if report.removed:
+        store.delete_documents(report.removed)
+    if report.changed:
+        store.bump_revision()
+    report.total_chunks = store.count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def slugify(name: str, max_length: int = 80) -> str:
+    """A file-name-safe slug: `How do I get a refund?` → `how-do-i-get-a-refund`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "untitled"
+
+
+def add_document(
+    kb_dir: Path, store: ChromaStore, encoder: TextEncoder, name: str, text: str, *, folder: str = REVIEWED_FOLDER
+) -> str:
+    """Write `text` as a markdown document in the KB folder and ingest it (and only it).
+
+    Used for "add to knowledge base" on an approved reviewer answer: `name` is usually the question,
+    which becomes the document's title. A document of the same name is replaced.
+
+    Args:
+        kb_dir: The knowledge-base folder.
+        store: Its collection.
+        encoder: The embedding model.
+        name: Title of the new document (also gives its file name).
+        text: The markdown body.
+        folder: Sub-folder of `kb_dir` to write into.
+
+    Returns:
+        The document name (path relative to `kb_dir`).
+
+    Raises:
+        ValueError: `name` or `text` is empty.
+    """
+    title = " ".join(name.split())
+    body = text.strip()
+    if not title or not body:
+        raise ValueError("a knowledge-base document needs a name and some text")
+    path = Path(kb_dir) / folder / f"{slugify(title)}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = body if body.lstrip().startswith("# ") else f"# {title}\n\n{body}"
+    path.write_text(content.rstrip() + "\n", encoding="utf-8")
+    doc = path.relative_to(kb_dir).as_posix()
+    chunks = chunk_document(doc, content)
+    embed_and_store(store, encoder, [(doc, content_hash(read_text(path)), chunks)])
+    store.bump_revision()
+    return doc

@@ -1,0 +1,400 @@
+"""Hybrid retrieval: dense (Chroma, MiniLM cosine) and BM25 keyword search over the same chunks.
+
+Both retrievers rank chunks; chunk hits are aggregated to documents (a document scores as its best
+chunk) and the two document rankings are fused by *weighted* reciprocal rank fusion,
+`score(d) = w_dense / (k + rank_dense(d)) + w_keyword / (k + rank_keyword(d))`. The weights were chosen
+by evaluation (`bench/eval_support.py`): plain RRF lets the weaker keyword ranking pull good dense
+results down, a lighter keyword weight keeps its exact-term wins without that cost.
+
+The keyword index is built from the store's own chunk texts and rebuilt when the collection's revision
+changes (checked at most once per `recheck_seconds`, immediately after an in-process write).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.kb.bm25 import BM25Index, tokenize
+from app.kb.chunking import context_prefix
+from app.kb.ingest import TextEncoder
+from app.kb.store import ChromaStore
+
+Mode = Literal["hybrid", "dense", "keyword"]
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrieved chunk, with the scores that placed it."""
+
+    doc: str
+    """Document name (file path relative to the KB folder): what answers cite."""
+    section: str
+    """Heading path of the chunk inside its document."""
+    text: str
+    """The chunk text."""
+    score: float
+    """Fused score of the chunk's document, scaled to [0, 1] (1 = first in both rankings)."""
+    dense_score: float
+    """Cosine similarity of the chunk to the question (0 when the dense retriever did not return it)."""
+    keyword_score: float
+    """BM25 score of the chunk divided by the highest score the question could reach, in [0, 1]."""
+    title: str = ""
+    """Title of the document."""
+    chunk: int = 0
+    """Index of the chunk in its document."""
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """Weighted reciprocal rank fusion of the dense and keyword document rankings."""
+
+    dense: float = 1.0
+    """Weight of the dense ranking."""
+    keyword: float = 0.3
+    """Weight of the keyword ranking."""
+    k: float = 10.0
+    """RRF rank constant: smaller values favour the top ranks more."""
+
+
+DEFAULT_WEIGHTS = FusionWeights()
+"""Chosen on the development questions (see `bench/eval_support.py --tune`)."""
+
+
+@dataclass(slots=True)
+class DocHit:
+    """A document in the fused ranking."""
+
+    doc: str
+    score: float
+    dense: float = 0.0
+    keyword: float = 0.0
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    best_row: int = -1
+    best_dense_row: int = -1
+    best_keyword_row: int = -1
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """Everything one search produced: passages, the document ranking and confidence features."""
+
+    query: str
+    passages: list[Passage]
+    docs: list[DocHit]
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    revision: str
+    ids: list[str]
+    docs: list[str]
+    titles: list[str]
+    sections: list[str]
+    texts: list[str]
+    indexes: list[int]
+    row_of: dict[str, int]
+    bm25: BM25Index
+    doc_terms: dict[str, frozenset[str]]
+
+
+def keyword_text(title: str, section: str, text: str) -> str:
+    """What BM25 indexes for a chunk: the title and heading path (the title twice, for weight) and the text."""
+    return f"{title}\n{context_prefix(title, section)}{text}"
+
+
+class Retriever:
+    """Dense + keyword retrieval over one `ChromaStore`."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        encoder: TextEncoder,
+        *,
+        weights: FusionWeights = DEFAULT_WEIGHTS,
+        dense_candidates: int = 100,
+        recheck_seconds: float = 1.0,
+        cache_size: int = 512,
+    ) -> None:
+        """Wrap `store`; nothing is loaded until the first search.
+
+        Args:
+            store: The chunk store.
+            encoder: The embedding model that filled the store.
+            weights: Fusion weights.
+            dense_candidates: Chunks asked from Chroma per query.
+            recheck_seconds: How often the collection revision is checked for outside changes.
+            cache_size: Query embeddings kept (repeated questions skip the model).
+        """
+        self.store = store
+        self.encoder = encoder
+        self.weights = weights
+        self.dense_candidates = dense_candidates
+        self.recheck_seconds = recheck_seconds
+        self._snapshot: _Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def invalidate(self) -> None:
+        """Forget the keyword index (the next search rebuilds it)."""
+        with self._lock:
+            self._snapshot = None
+
+    def snapshot(self) -> _Snapshot:
+        """The keyword index and chunk table, rebuilt when the collection changed."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._snapshot
+            if current is not None and now - self._checked_at < self.recheck_seconds:
+                return current
+            revision = self.store.revision()
+            self._checked_at = now
+            if current is not None and current.revision == revision:
+                return current
+            table = self.store.table()
+            texts = [keyword_text(t, s, x) for t, s, x in zip(table.titles, table.sections, table.texts, strict=True)]
+            doc_terms: dict[str, set[str]] = {}
+            for doc, text in zip(table.docs, texts, strict=True):
+                doc_terms.setdefault(doc, set()).update(tokenize(text))
+            self._snapshot = _Snapshot(
+                revision=revision,
+                ids=table.ids,
+                docs=table.docs,
+                titles=table.titles,
+                sections=table.sections,
+                texts=table.texts,
+                indexes=table.indexes,
+                row_of={chunk_id: row for row, chunk_id in enumerate(table.ids)},
+                bm25=BM25Index(texts),
+                doc_terms={doc: frozenset(terms) for doc, terms in doc_terms.items()},
+            )
+            return self._snapshot
+
+    def embed(self, query: str) -> NDArray[np.float32]:
+        """The query's embedding (cached per exact text)."""
+        with self._lock:
+            cached = self._cache.get(query)
+            if cached is not None:
+                self._cache.move_to_end(query)
+                return cached
+        vector = self.encoder.encode([query])[0]
+        with self._lock:
+            self._cache[query] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def candidates(self, query: str) -> Candidates:
+        """Run both retrievers and aggregate their chunk hits to documents (no fusion yet)."""
+        snap = self.snapshot()
+        if not snap.ids:
+            empty = np.zeros(0)
+            return Candidates(query, snap, {}, {}, np.zeros(0, dtype=np.int64), empty, empty)
+        vector = self.embed(query)
+        dense_ids, dense_sims = self.store.query(vector, min(self.dense_candidates, len(snap.ids)))
+        dense_rows = np.asarray([snap.row_of.get(i, -1) for i in dense_ids], dtype=np.int64)
+        known = dense_rows >= 0
+        dense_rows, dense_sims = dense_rows[known], dense_sims[known]
+        bm25 = snap.bm25.scores(query)
+        max_bm25 = snap.bm25.max_score(query)
+        keyword_norm = bm25 / max_bm25 if max_bm25 > 0 else bm25
+
+        # A document scores as its best chunk.
+        dense_doc: dict[str, tuple[float, int]] = {}
+        for row, sim in zip(dense_rows.tolist(), dense_sims.tolist(), strict=True):
+            doc = snap.docs[row]
+            if doc not in dense_doc or sim > dense_doc[doc][0]:
+                dense_doc[doc] = (sim, row)
+        keyword_doc: dict[str, tuple[float, int]] = {}
+        count = min(len(bm25), max(self.dense_candidates, 50))
+        top_rows = np.argpartition(-bm25, count - 1)[:count] if count < len(bm25) else np.arange(len(bm25))
+        for row in sorted(top_rows.tolist(), key=lambda r: (-bm25[r], r)):
+            score = float(keyword_norm[row])
+            if score <= 0:
+                break
+            doc = snap.docs[row]
+            if doc not in keyword_doc:
+                keyword_doc[doc] = (score, row)
+        return Candidates(query, snap, dense_doc, keyword_doc, dense_rows, dense_sims, keyword_norm)
+
+    def retrieve(self, query: str, k: int = 5, mode: Mode = "hybrid") -> Retrieval:
+        """Rank documents for `query` and return the best chunk of each of the top `k`.
+
+        Args:
+            query: The question.
+            k: Number of passages (one per document).
+            mode: `hybrid` (fused), `dense` or `keyword` only (for evaluation).
+
+        Returns:
+            Passages, the full fused document ranking, and the confidence features.
+        """
+        found = self.candidates(query)
+        if not found.snap.ids:
+            return Retrieval(query=query, passages=[], docs=[], features=empty_features())
+        ranked = fuse(found, self.weights, mode)
+        snap = found.snap
+        dense_by_row = dict(zip(found.dense_rows.tolist(), found.dense_sims.tolist(), strict=True))
+        passages = [
+            Passage(
+                doc=hit.doc,
+                section=snap.sections[hit.best_row],
+                text=snap.texts[hit.best_row],
+                score=round(hit.score, 6),
+                dense_score=round(dense_by_row.get(hit.best_row, 0.0), 6),
+                keyword_score=round(float(found.keyword_norm[hit.best_row]), 6),
+                title=snap.titles[hit.best_row],
+                chunk=snap.indexes[hit.best_row],
+            )
+            for hit in ranked[:k]
+        ]
+        return Retrieval(query=query, passages=passages, docs=ranked, features=retrieval_features(found, ranked))
+
+
+@dataclass(slots=True)
+class Candidates:
+    """Both retrievers' results for one query, aggregated to documents (input of `fuse`)."""
+
+    query: str
+    snap: _Snapshot
+    dense_doc: dict[str, tuple[float, int]]
+    """Document → (best chunk cosine, its row)."""
+    keyword_doc: dict[str, tuple[float, int]]
+    """Document → (best normalised BM25, its row)."""
+    dense_rows: NDArray[np.int64]
+    dense_sims: NDArray[np.float64]
+    keyword_norm: NDArray[np.float64]
+
+    @property
+    def dense_order(self) -> list[str]:
+        """Documents by best cosine."""
+        return sorted(self.dense_doc, key=lambda d: (-self.dense_doc[d][0], d))
+
+    @property
+    def keyword_order(self) -> list[str]:
+        """Documents by best BM25."""
+        return sorted(self.keyword_doc, key=lambda d: (-self.keyword_doc[d][0], d))
+
+
+def fuse(found: Candidates, weights: FusionWeights, mode: Mode = "hybrid") -> list[DocHit]:
+    """Weighted reciprocal rank fusion of the two document rankings, scaled so 1 = first in both.
+
+    Ties break on the dense cosine (the stronger retriever), then on the name, so rankings are stable.
+    """
+    use_dense = mode in ("hybrid", "dense")
+    use_keyword = mode in ("hybrid", "keyword")
+    top_score = (weights.dense * use_dense + weights.keyword * use_keyword) / (weights.k + 1.0) or 1.0
+    hits: dict[str, DocHit] = {}
+    for rank, doc in enumerate(found.dense_order, start=1):
+        sim, row = found.dense_doc[doc]
+        hit = hits.setdefault(doc, DocHit(doc=doc, score=0.0))
+        hit.dense, hit.dense_rank, hit.best_dense_row = sim, rank, row
+        if use_dense:
+            hit.score += weights.dense / (weights.k + rank) / top_score
+    for rank, doc in enumerate(found.keyword_order, start=1):
+        score, row = found.keyword_doc[doc]
+        hit = hits.setdefault(doc, DocHit(doc=doc, score=0.0))
+        hit.keyword, hit.keyword_rank, hit.best_keyword_row = score, rank, row
+        if use_keyword:
+            hit.score += weights.keyword / (weights.k + rank) / top_score
+    ranked = sorted(
+        (h for h in hits.values() if h.score > 0),
+        key=lambda h: (-h.score, -(h.dense if use_dense else h.keyword), h.doc),
+    )
+    sims = dict(zip(found.dense_rows.tolist(), found.dense_sims.tolist(), strict=True))
+    for hit in ranked:
+        hit.best_row = _best_row(hit, sims, found.keyword_norm, mode)
+    return ranked
+
+
+def _best_row(hit: DocHit, sims: dict[int, float], keyword_norm: NDArray[np.float64], mode: Mode) -> int:
+    """The chunk to show for a document: its best by cosine plus half its normalised BM25."""
+    if mode == "keyword" or hit.best_dense_row < 0:
+        return hit.best_keyword_row
+    if mode == "dense" or hit.best_keyword_row < 0 or hit.best_keyword_row == hit.best_dense_row:
+        return hit.best_dense_row
+
+    def value(row: int) -> float:
+        return sims.get(row, 0.0) + 0.5 * float(keyword_norm[row])
+
+    return max((hit.best_dense_row, hit.best_keyword_row), key=value)
+
+
+FEATURES = (
+    "dense_top",
+    "dense_margin",
+    "dense_spread",
+    "keyword_top",
+    "keyword_margin",
+    "agree",
+    "dense_top_keyword_rr",
+    "coverage",
+    "doc_coverage",
+    "unknown_terms",
+    "query_terms",
+)
+"""Confidence features, in the order the confidence model expects."""
+
+
+def empty_features() -> dict[str, float]:
+    """Features of a search over an empty knowledge base (nothing found)."""
+    return dict.fromkeys(FEATURES, 0.0) | {"unknown_terms": 1.0}
+
+
+def retrieval_features(found: Candidates, ranked: list[DocHit]) -> dict[str, float]:
+    """Scale-free signals of whether the top result answers the question.
+
+    - `dense_top`: best chunk cosine; `dense_margin`: best minus second-best document cosine;
+      `dense_spread`: best cosine minus the mean of the ten best chunks (how much the top stands out).
+    - `keyword_top`, `keyword_margin`: the same for BM25, divided by the best score the query could reach.
+    - `agree`: both retrievers put the same document first; `dense_top_keyword_rr`: 1 / keyword rank
+      of the dense retriever's top document.
+    - `coverage`: IDF-weighted share of the question's terms found in the top passage (with its title
+      and headings); `doc_coverage`: the same over the whole top document.
+    - `unknown_terms`: IDF-weighted share of the question's terms that no chunk contains at all.
+    - `query_terms`: log(1 + number of distinct question terms).
+    """
+    if not ranked:
+        return empty_features()
+    snap, dense_doc, keyword_doc = found.snap, found.dense_doc, found.keyword_doc
+    dense_order, keyword_order = found.dense_order, found.keyword_order
+    features = empty_features()
+    terms = list(dict.fromkeys(tokenize(found.query)))
+    bm25 = snap.bm25
+    unseen = bm25.unseen_idf()
+    weights = {t: (bm25.idf_of(t) or unseen) for t in terms}
+    total = sum(weights.values()) or 1.0
+    top = ranked[0]
+    row = top.best_row
+    passage_terms = set(tokenize(keyword_text(snap.titles[row], snap.sections[row], snap.texts[row])))
+    doc_terms = snap.doc_terms.get(top.doc, frozenset())
+    sims = np.sort(found.dense_sims)[::-1]
+    if dense_order:
+        features["dense_top"] = float(sims[0])
+        second = dense_doc[dense_order[1]][0] if len(dense_order) > 1 else 0.0
+        features["dense_margin"] = float(dense_doc[dense_order[0]][0] - second)
+        features["dense_spread"] = float(sims[0] - sims[:10].mean())
+    if keyword_order:
+        features["keyword_top"] = keyword_doc[keyword_order[0]][0]
+        second = keyword_doc[keyword_order[1]][0] if len(keyword_order) > 1 else 0.0
+        features["keyword_margin"] = keyword_doc[keyword_order[0]][0] - second
+        features["agree"] = float(bool(dense_order) and dense_order[0] == keyword_order[0])
+        if dense_order and dense_order[0] in keyword_doc:
+            features["dense_top_keyword_rr"] = 1.0 / (keyword_order.index(dense_order[0]) + 1)
+    if terms:
+        features["coverage"] = sum(w for t, w in weights.items() if t in passage_terms) / total
+        features["doc_coverage"] = sum(w for t, w in weights.items() if t in doc_terms) / total
+        features["unknown_terms"] = sum(w for t, w in weights.items() if bm25.idf_of(t) is None) / total
+    else:
+        features["unknown_terms"] = 0.0
+    features["query_terms"] = float(np.log1p(len(terms)))
+    return features

@@ -1,0 +1,1 @@
+"""The web app: FastAPI owns health and review routes and mounts the Chainlit chat at `/chat`."""

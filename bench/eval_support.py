@@ -1,0 +1,342 @@
+"""Support retrieval and confidence evaluation.
+
+1. Lumio knowledge base (`knowledge_base/`) with `bench/data/support/questions_test.jsonl`: document-level
+   hit@1, hit@3, MRR for BM25, dense and the hybrid; escalation at the 0.7 threshold (share of
+   unanswerable questions that escalate = recall, share of escalations that are unanswerable =
+   precision, share of answerable questions that escalate) and expected calibration error, for the
+   calibrated confidence and for a plain max-cosine threshold chosen on the dev set.
+2. StackFAQ (`../shared/external/stackfaq`, Karan & Šnajder 2018, MIT): one document per thread
+   (question as title + answers), 1,249 paraphrased queries (the 1,250th is empty in the file): MRR,
+   hit@1, hit@5 for BM25, dense and the hybrid.
+3. plausible-docs (CC BY-SA 4.0) when `bench/data/plausible_questions.jsonl` exists.
+
+Fusion weights and the confidence model are only ever fitted on dev questions (`questions_dev.jsonl`,
+plus the plausible set as a second retrieval dev set): `--tune` prints the weight grid, `--calibrate`
+re-fits `app/kb/confidence_model.json`. Embeddings persist under `<home>/bench-kb`, so re-runs only
+embed what changed.
+
+Run: .venv/bin/python bench/eval_support.py [--tune] [--calibrate] [--skip-stackfaq] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from app.embeddings import get_embedder
+from app.kb.confidence import ConfidenceModel, expected_calibration_error, fit, load_model
+from app.kb.ingest import ingest
+from app.kb.retrieval import FEATURES, Candidates, FusionWeights, Mode, Retriever, fuse, retrieval_features
+from app.kb.store import ChromaStore, collection_name
+from app.settings import REPO_ROOT, get_settings
+
+DATA = REPO_ROOT / "bench" / "data"
+EXTERNAL = REPO_ROOT.parent / "shared" / "external"
+THRESHOLD = 0.7
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    gold: tuple[str, ...]
+    answerable: bool
+
+
+def load_questions(path: Path) -> list[Question]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out.append(
+                Question(str(row["id"]), row["question"], tuple(row.get("gold_docs", [])), bool(row["answerable"]))
+            )
+    return out
+
+
+def stackfaq(xml_path: Path, out_dir: Path) -> list[Question]:
+    """Write one markdown document per thread (title = question) and return the paraphrased queries."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    questions = []
+    for i, pair in enumerate(ET.parse(xml_path).getroot().findall("qapair")):
+        title = " ".join((pair.findtext("question") or "").split())
+        answers = [" ".join((a.text or "").split()) for a in pair.findall("answer")]
+        doc = f"thread-{i:03d}.md"
+        text = f"# {title}\n\n" + "\n\n".join(answers) + "\n"
+        path = out_dir / doc
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        for j, rephr in enumerate(pair.findall("rephr")):
+            query = " ".join((rephr.text or "").split())
+            if query and query != "*":
+                questions.append(Question(f"sf{i:03d}-{j}", query, (doc,), True))
+    return questions
+
+
+def open_store(home: Path, kb_dir: Path, embedder: object) -> tuple[ChromaStore, float]:
+    store = ChromaStore(collection_name(kb_dir), path=home / "chroma")
+    report = ingest(kb_dir, store, embedder)  # type: ignore[arg-type]
+    print(
+        f"  ingest {kb_dir.name}: {len(report.added) + len(report.updated)} docs embedded, "
+        f"{len(report.unchanged)} unchanged, {report.total_chunks} chunks, {report.seconds:.1f}s",
+        flush=True,
+    )
+    return store, report.seconds
+
+
+def collect(retriever: Retriever, questions: Sequence[Question]) -> list[Candidates]:
+    return [retriever.candidates(q.question) for q in questions]
+
+
+def ranking(cands: Sequence[Candidates], questions: Sequence[Question], weights: FusionWeights, mode: Mode) -> dict:
+    ranks = []
+    for found, q in zip(cands, questions, strict=True):
+        if not q.answerable:
+            continue
+        docs = [h.doc for h in fuse(found, weights, mode)]
+        rank = next((i for i, d in enumerate(docs, start=1) if d in q.gold), None)
+        ranks.append(rank)
+    n = len(ranks)
+    return {
+        "n": n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+        "hit@1": sum(1 for r in ranks if r and r <= 1) / n,
+        "hit@3": sum(1 for r in ranks if r and r <= 3) / n,
+        "hit@5": sum(1 for r in ranks if r and r <= 5) / n,
+    }
+
+
+def features_for(cands: Sequence[Candidates], weights: FusionWeights) -> list[dict[str, float]]:
+    return [retrieval_features(found, fuse(found, weights)) for found in cands]
+
+
+def escalation(probs: Sequence[float], labels: Sequence[bool], threshold: float = THRESHOLD) -> dict:
+    p = np.asarray(probs)
+    y = np.asarray(labels, dtype=bool)
+    escalated = p < threshold
+    unanswerable = ~y
+    true_esc = int((escalated & unanswerable).sum())
+    return {
+        "recall": true_esc / max(1, int(unanswerable.sum())),
+        "precision": true_esc / max(1, int(escalated.sum())),
+        "answerable_escalated": int((escalated & y).sum()) / max(1, int(y.sum())),
+        "ece": expected_calibration_error(p, y),
+        "auc": auc(p, y),
+    }
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    pos, neg = scores[labels], scores[~labels]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(
+        ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    )
+
+
+SINGLE = FusionWeights(1.0, 1.0, 60.0)
+"""Weights for the single-retriever modes (only the order matters there)."""
+WEIGHT_GRID = [
+    FusionWeights(1.0, kw, k) for kw in (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0) for k in (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+]
+
+
+def tune(dev_sets: dict[str, tuple[list[Candidates], list[Question]]]) -> FusionWeights:
+    """Best mean dev MRR among weights never worse than the better single retriever on any dev set."""
+    floors = {}
+    for name, (cands, qs) in dev_sets.items():
+        dense = ranking(cands, qs, SINGLE, "dense")
+        keyword = ranking(cands, qs, SINGLE, "keyword")
+        floors[name] = max(dense["mrr"], keyword["mrr"])
+        print(f"  {name}: dense MRR {dense['mrr']:.3f}, BM25 MRR {keyword['mrr']:.3f}")
+    best, best_score = WEIGHT_GRID[0], -1.0
+    print(f"  {'keyword w':>9} {'k':>5} " + " ".join(f"{n[:14]:>14}" for n in dev_sets) + "   ok")
+    for w in WEIGHT_GRID:
+        scores = {name: ranking(c, q, w, "hybrid")["mrr"] for name, (c, q) in dev_sets.items()}
+        ok = all(scores[n] >= floors[n] - 1e-9 for n in scores)
+        mean = float(np.mean(list(scores.values())))
+        print(
+            f"  {w.keyword:9.2f} {w.k:5.0f} "
+            + " ".join(f"{scores[n]:14.4f}" for n in dev_sets)
+            + f"   {'*' if ok else ''}"
+        )
+        if ok and mean > best_score + 1e-9:
+            best, best_score = w, mean
+    print(f"  chosen: dense {best.dense}, keyword {best.keyword}, k {best.k} (mean dev MRR {best_score:.4f})")
+    return best
+
+
+def calibrate(rows: list[dict[str, float]], labels: list[bool], source: str) -> ConfidenceModel:
+    """Pick the regularisation by 5-fold cross-validated log-loss on dev, then fit on all of dev."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels, dtype=bool)
+    best_c, best_loss = 1.0, float("inf")
+    for c in (0.03, 0.1, 0.3, 1.0, 3.0):
+        losses = []
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(rows, y):
+            model = fit([rows[i] for i in train], [labels[i] for i in train], FEATURES, c=c)
+            p = np.clip([model.predict(rows[i]) for i in test], 1e-6, 1 - 1e-6)
+            losses.append(-np.mean(y[test] * np.log(p) + (~y[test]) * np.log(1 - p)))
+        loss = float(np.mean(losses))
+        print(f"  C={c:<5} cross-validated log-loss {loss:.4f}")
+        if loss < best_loss:
+            best_c, best_loss = c, loss
+    model = fit(rows, labels, FEATURES, c=best_c)
+    probs = [model.predict(r) for r in rows]
+    meta = {
+        "fitted_on": source,
+        "questions": len(rows),
+        "answerable": int(y.sum()),
+        "C": best_c,
+        "cv_log_loss": round(best_loss, 4),
+        "dev": {k: round(v, 4) for k, v in escalation(probs, labels).items()},
+        "fitted_at": time.strftime("%Y-%m-%d"),
+    }
+    return ConfidenceModel(model.features, model.mean, model.scale, model.coef, model.intercept, meta)
+
+
+def cosine_threshold(rows: list[dict[str, float]], labels: list[bool], target_recall: float = 0.9) -> float:
+    """The smallest max-cosine threshold that escalates `target_recall` of the unanswerable dev questions."""
+    neg = np.sort([r["dense_top"] for r, y in zip(rows, labels, strict=True) if not y])
+    return float(neg[min(len(neg) - 1, int(np.ceil(target_recall * len(neg))) - 1)] + 1e-6)
+
+
+def row(name: str, metrics: dict, keys: Sequence[str]) -> str:
+    return f"  {name:<22}" + "".join(f"{metrics[k]:>9.3f}" for k in keys)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="where bench collections live (default $GTM_HOME/bench-kb)")
+    parser.add_argument("--tune", action="store_true", help="grid-search fusion weights on the dev sets")
+    parser.add_argument("--calibrate", action="store_true", help="re-fit app/kb/confidence_model.json on dev")
+    parser.add_argument("--skip-stackfaq", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    home = args.home or settings.home / "bench-kb"
+    started = time.perf_counter()
+    embedder = get_embedder()
+    embedder.encode(["warm up"])
+    results: dict = {}
+
+    print("Lumio knowledge base", flush=True)
+    lumio_store, _ = open_store(home, settings.kb_dir, embedder)
+    lumio = Retriever(lumio_store, embedder)
+    dev = load_questions(DATA / "support" / "questions_dev.jsonl")
+    test = load_questions(DATA / "support" / "questions_test.jsonl")
+    dev_c, test_c = collect(lumio, dev), collect(lumio, test)
+    dev_sets = {"lumio-dev": (dev_c, dev)}
+
+    plausible_q = DATA / "plausible_questions.jsonl"
+    plausible = None
+    if plausible_q.exists():
+        print("plausible-docs", flush=True)
+        p_store, _ = open_store(home, EXTERNAL / "plausible-docs", embedder)
+        p_questions = load_questions(plausible_q)
+        plausible = (collect(Retriever(p_store, embedder), p_questions), p_questions)
+        dev_sets["plausible"] = plausible
+
+    weights = lumio.weights
+    if args.tune:
+        print("Tuning fusion weights on dev (MRR; * = not worse than the better single retriever anywhere)")
+        weights = tune(dev_sets)
+
+    keys = ("hit@1", "hit@3", "mrr")
+    print(f"\nLumio test retrieval ({sum(q.answerable for q in test)} answerable questions)")
+    print(f"  {'':<22}" + "".join(f"{k:>9}" for k in keys))
+    for mode in ("keyword", "dense", "hybrid"):
+        m = ranking(test_c, test, weights, mode)  # type: ignore[arg-type]
+        results[f"lumio_test_{mode}"] = m
+        print(row({"keyword": "BM25", "dense": "dense", "hybrid": "hybrid"}[mode], m, keys))
+    print(
+        "  (dev: "
+        + ", ".join(
+            f"{mode} MRR {ranking(dev_c, dev, weights, mode)['mrr']:.3f}" for mode in ("keyword", "dense", "hybrid")
+        )
+        + ")"
+    )  # type: ignore[arg-type]
+
+    dev_rows, test_rows = features_for(dev_c, weights), features_for(test_c, weights)
+    dev_y, test_y = [q.answerable for q in dev], [q.answerable for q in test]
+    if args.calibrate:
+        print("\nCalibrating confidence on questions_dev.jsonl")
+        model = calibrate(dev_rows, dev_y, "bench/data/support/questions_dev.jsonl")
+        model.save()
+        print(f"  wrote app/kb/confidence_model.json (C={model.meta['C']})")
+        print("  coefficients: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.features, model.coef, strict=True)))
+    model = load_model()
+    test_probs = [model.predict(r) for r in test_rows]
+    cos_t = cosine_threshold(dev_rows, dev_y)
+    cos_probs = [1.0 if r["dense_top"] >= cos_t else 0.0 for r in test_rows]
+    print(
+        f"\nEscalation at {THRESHOLD} on Lumio test ({sum(not y for y in test_y)} unanswerable, {sum(test_y)} answerable)"
+    )
+    ekeys = ("recall", "precision", "answerable_escalated", "ece", "auc")
+    print(f"  {'':<22}" + "".join(f"{k[:9]:>9}" for k in ("recall", "precision", "ans.esc", "ECE", "AUC")))
+    results["lumio_test_confidence"] = escalation(test_probs, test_y)
+    print(row("calibrated confidence", results["lumio_test_confidence"], ekeys))
+    cos_metrics = escalation(cos_probs, test_y, 0.5)
+    cos_metrics["ece"], cos_metrics["auc"] = (
+        float("nan"),
+        auc(np.asarray([r["dense_top"] for r in test_rows]), np.asarray(test_y)),
+    )
+    results["lumio_test_cosine_threshold"] = cos_metrics | {"threshold": cos_t}
+    print(row(f"max cosine >= {cos_t:.3f}", cos_metrics, ekeys))
+    dev_probs = [model.predict(r) for r in dev_rows]
+    results["lumio_dev_confidence"] = escalation(dev_probs, dev_y)
+    print(row("(dev, fitted on)", results["lumio_dev_confidence"], ekeys))
+    missed = [(q, p) for q, p in zip(test, test_probs, strict=True) if (p < THRESHOLD) == q.answerable]
+    for q, p in sorted(missed, key=lambda x: x[1])[:12]:
+        print(f"    {'ANSWERABLE' if q.answerable else 'unanswer.'} {p:.2f} {q.question[:90]}")
+
+    if plausible is not None:
+        cands, qs = plausible
+        print(f"\nplausible-docs ({sum(q.answerable for q in qs)} answerable questions; also a tuning dev set)")
+        print(f"  {'':<22}" + "".join(f"{k:>9}" for k in keys))
+        for mode in ("keyword", "dense", "hybrid"):
+            m = ranking(cands, qs, weights, mode)  # type: ignore[arg-type]
+            results[f"plausible_{mode}"] = m
+            print(row(mode, m, keys))
+        probs = [model.predict(r) for r in features_for(cands, weights)]
+        results["plausible_confidence"] = escalation(probs, [q.answerable for q in qs])
+        print(f"  {'':<22}" + "".join(f"{k[:9]:>9}" for k in ("recall", "precision", "ans.esc", "ECE", "AUC")))
+        print(row("confidence (Lumio fit)", results["plausible_confidence"], ekeys))
+
+    if not args.skip_stackfaq:
+        print("\nStackFAQ", flush=True)
+        sf_questions = stackfaq(EXTERNAL / "stackfaq" / "stackExchange-FAQ.xml", home / "stackfaq-docs")
+        sf_store, _ = open_store(home, home / "stackfaq-docs", embedder)
+        sf_c = collect(Retriever(sf_store, embedder), sf_questions)
+        skeys = ("mrr", "hit@1", "hit@5")
+        print(f"  {len(sf_questions)} queries over 125 threads")
+        print(f"  {'':<22}" + "".join(f"{k:>9}" for k in skeys))
+        for mode in ("keyword", "dense", "hybrid"):
+            m = ranking(sf_c, sf_questions, weights, mode)  # type: ignore[arg-type]
+            results[f"stackfaq_{mode}"] = m
+            print(row({"keyword": "BM25", "dense": "dense", "hybrid": "hybrid"}[mode], m, skeys))
+
+    results["weights"] = {"dense": weights.dense, "keyword": weights.keyword, "k": weights.k}
+    print(
+        f"\nfusion weights: dense {weights.dense}, keyword {weights.keyword}, k {weights.k}; "
+        f"total {time.perf_counter() - started:.0f}s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

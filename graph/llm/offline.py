@@ -1,0 +1,177 @@
+"""The offline model: a deterministic LangChain chat model that needs no key and no network.
+
+It is a real, documented mode, not a stand-in for tests: it plans tool calls (choosing tools by
+embedding similarity and filling arguments from the request) and writes answers from tool results
+and retrieved passages with one data-to-text writer per prompt template (`writers.py`). It streams
+its answers token by token and supports `bind_tools`. Every answer starts with `[offline model]`.
+
+Nodes tell it which template a message was rendered from through the message's
+`additional_kwargs` (`gtm_task`, `gtm_vars`); `ChatOpenAI` never sends those fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from graph.llm.planner import plan_tool_calls
+from graph.llm.writers import OFFLINE_TAG, WRITERS, write_analysis
+
+_TOKEN = re.compile(r"\S+\s*|\s+")
+
+
+def _approx_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class OfflineChatModel(BaseChatModel):
+    """Deterministic chat model for demos, tests and first runs (no API key, no network)."""
+
+    agent: str = "assistant"
+    """Which agent this instance serves (used in answers and metadata)."""
+    bound_tools: list[dict[str, Any]] = []
+    """OpenAI-format schemas of the tools bound with `bind_tools`."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "gtm-offline"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"agent": self.agent, "model_name": "gtm-offline"}
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Return a copy of the model that may call `tools`."""
+        return self.model_copy(update={"bound_tools": [convert_to_openai_tool(t) for t in tools]})
+
+    # -- the model's decision -------------------------------------------------------------------
+    def _respond(self, messages: list[BaseMessage]) -> AIMessage:
+        last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        human = messages[last_human] if last_human >= 0 else None
+        after = messages[last_human + 1 :]
+        task = human.additional_kwargs.get("gtm_task") if human is not None else None
+        if task in WRITERS:
+            values = dict(human.additional_kwargs.get("gtm_vars", {})) if human is not None else {}
+            return self._text(WRITERS[task](values), task)
+        tool_results = [m for m in after if isinstance(m, ToolMessage)]
+        if self.bound_tools and human is not None and not tool_results:
+            calls = plan_tool_calls(str(human.content), self.bound_tools)
+            if calls:
+                return AIMessage(
+                    content="",
+                    tool_calls=calls,
+                    response_metadata={"model_name": "gtm-offline"},
+                    usage_metadata=self._usage(messages, json.dumps([c["args"] for c in calls])),
+                )
+        if tool_results:
+            payload = [self._parse(m.content) for m in tool_results]
+            return self._text(write_analysis({"results_json": json.dumps(payload, default=str)}), "tool_results")
+        return self._text(
+            "I can help with marketing (campaigns, emails, channel analytics), finance (CAC, LTV, ROAS, "
+            "forecasts, sheets), customer insights (RFM, churn, cohorts, lead scoring) and support questions "
+            "about Lumio. What would you like to know?",
+            "chat",
+        )
+
+    @staticmethod
+    def _parse(content: Any) -> Any:
+        if isinstance(content, str):
+            try:
+                return json.loads(content)
+            except json.JSONDecodeError:
+                return {"headline": content}
+        return content
+
+    def _usage(self, messages: list[BaseMessage], output: str) -> UsageMetadata:
+        prompt = sum(_approx_tokens(str(m.content)) for m in messages)
+        completion = _approx_tokens(output)
+        return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+
+    def _text(self, text: str, task: str) -> AIMessage:
+        content = f"{OFFLINE_TAG} {text}"
+        return AIMessage(
+            content=content,
+            response_metadata={"model_name": "gtm-offline", "task": task},
+            usage_metadata={"input_tokens": 0, "output_tokens": _approx_tokens(content), "total_tokens": 0},
+        )
+
+    # -- LangChain plumbing ---------------------------------------------------------------------
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._respond(messages))])
+
+    def _chunks(self, message: AIMessage) -> Iterator[ChatGenerationChunk]:
+        if message.tool_calls:
+            chunk = AIMessageChunk(
+                content="",
+                tool_call_chunks=[
+                    {
+                        "name": c["name"],
+                        "args": json.dumps(c["args"]),
+                        "id": c["id"],
+                        "index": i,
+                        "type": "tool_call_chunk",
+                    }
+                    for i, c in enumerate(message.tool_calls)
+                ],
+                response_metadata=message.response_metadata,
+                usage_metadata=message.usage_metadata,
+            )
+            yield ChatGenerationChunk(message=chunk)
+            return
+        tokens = _TOKEN.findall(str(message.content))
+        for i, token in enumerate(tokens):
+            last = i == len(tokens) - 1
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=token,
+                    response_metadata=message.response_metadata if last else {},
+                    usage_metadata=message.usage_metadata if last else None,
+                )
+            )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in self._chunks(self._respond(messages)):
+            if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:
+                run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._chunks(self._respond(messages)):
+            if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:
+                await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
+            yield chunk

@@ -1,0 +1,136 @@
+"""Argument extraction for the offline model's tool calls, guided by each tool's JSON schema.
+
+The offline model cannot "understand" a request, so it fills tool arguments the way a form filler
+would: enum values (and their declared aliases) found in the text, numbers next to the unit a field
+names, period phrases, arithmetic expressions and SQL. Fields it cannot fill are left to their
+defaults; a missing required field fails validation and goes through the graph's retry path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PERIOD_PATTERNS = [
+    r"\b(?:last|this|previous|past|current)\s+(?:fiscal\s+)?(?:quarter|month|week|year)\b",
+    r"\b(?:last|past|previous)\s+\d{1,3}\s+(?:days|weeks|months)\b",
+    r"\bq[1-4](?:\s*(?:fy)?\s*'?\d{2,4})?\b",
+    r"\b(?:ytd|year to date|month to date|mtd|qtd|quarter to date)\b",
+    r"\bsince\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?\b",
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b",
+    r"\b(?:19|20)\d{2}\b",
+    r"\b(?:yesterday|today|last weekend)\b",
+]
+_PERIOD_RE = re.compile("|".join(f"(?:{p})" for p in _PERIOD_PATTERNS), re.IGNORECASE)
+_EXPR_RE = re.compile(r"[\d$(][\d\s.,+\-*/()%^$]*[\d)%]")
+_SQL_RE = re.compile(r"\bselect\b.*", re.IGNORECASE | re.DOTALL)
+_UNIT_WORDS = {
+    "month": r"months?|mos?\b",
+    "day": r"days?",
+    "week": r"weeks?",
+    "year": r"years?",
+    "top": None,
+    "limit": None,
+}
+
+
+def find_period(text: str) -> str | None:
+    """The first period phrase in `text` ("last quarter", "Q3 2025", "last 30 days"...), if any."""
+    match = _PERIOD_RE.search(text)
+    return match.group(0).strip() if match else None
+
+
+def find_expression(text: str) -> str | None:
+    """The longest arithmetic-looking span of `text` that contains an operator."""
+    spans = [m.group(0).strip() for m in _EXPR_RE.finditer(text)]
+    spans = [s for s in spans if re.search(r"[+\-*/^%]", s.strip("%")) and re.search(r"\d", s)]
+    return max(spans, key=len) if spans else None
+
+
+def _number_for(field: str, text: str) -> float | None:
+    lowered = text.lower()
+    for unit, pattern in _UNIT_WORDS.items():
+        if unit not in field:
+            continue
+        if pattern is None:  # "top 10", "limit 5"
+            m = re.search(rf"\b{unit}\s+(\d+)", lowered)
+        else:
+            m = re.search(rf"\b(\d+(?:\.\d+)?)\s*(?:-\s*)?(?:{pattern})", lowered)
+        if m:
+            return float(m.group(1))
+    if any(w in field for w in ("budget", "amount", "incentive", "discount", "threshold")):
+        m = re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s*(k|m)?\b", lowered)
+        if m:
+            value = float(m.group(1).replace(",", ""))
+            return value * {"k": 1e3, "m": 1e6}.get(m.group(2) or "", 1.0)
+    return None
+
+
+def _enum_matches(values: list[Any], aliases: dict[str, list[str]], text: str) -> list[Any]:
+    lowered = f" {text.lower()} "
+    found: list[tuple[int, Any]] = []
+    for value in values:
+        if value is None:
+            continue
+        names = {str(value).lower(), str(value).lower().replace("_", " "), str(value).lower().replace("_", "-")}
+        names.update(a.lower() for a in aliases.get(str(value), []))
+        positions = [
+            m.start() for n in names for m in re.finditer(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", lowered)
+        ]
+        if positions:
+            found.append((min(positions), value))
+    return [value for _, value in sorted(found, key=lambda item: item[0])]
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Follow `$ref` and unwrap `anyOf: [X, null]` of optional fields."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = {**root.get("$defs", {}).get(name, {}), **{k: v for k, v in schema.items() if k != "$ref"}}
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        if options:
+            merged = {k: v for k, v in schema.items() if k != "anyOf"}
+            return {**_resolve(options[0], root), **merged}
+    return schema
+
+
+def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """Argument sets for one tool: usually one; one per matched value of a "fan-out" enum field.
+
+    A field marked `x-fanout` in its schema (e.g. the metric of a metric tool) produces one call per
+    value found in the text ("CAC and LTV" → two calls), at most three.
+    """
+    props: dict[str, Any] = parameters.get("properties", {})
+    args: dict[str, Any] = {}
+    fanout: tuple[str, list[Any]] | None = None
+    for field, raw_schema in props.items():
+        schema = _resolve(raw_schema, parameters)
+        kind = schema.get("type")
+        if "enum" in schema:
+            matches = _enum_matches(schema["enum"], schema.get("x-aliases", {}), text)
+            if matches:
+                args[field] = matches[0]
+                if schema.get("x-fanout") and len(matches) > 1:
+                    fanout = (field, matches[:3])
+        elif kind in ("integer", "number"):
+            number = _number_for(field, text)
+            if number is not None:
+                args[field] = int(number) if kind == "integer" else number
+        elif kind == "string":
+            lowered = field.lower()
+            if "period" in lowered:
+                if period := find_period(text):
+                    args[field] = period
+            elif "expression" in lowered or "formula" in lowered:
+                if expr := find_expression(text):
+                    args[field] = expr
+            elif lowered == "sql":
+                if m := _SQL_RE.search(text):
+                    args[field] = m.group(0).strip().rstrip("?")
+            elif lowered in ("query", "question", "request", "text", "topic", "goal"):
+                args[field] = text
+    if fanout is None:
+        return [args]
+    field, values = fanout
+    return [{**args, field: value} for value in values]

@@ -1,0 +1,268 @@
+"""How the offline model writes: one data-to-text writer per prompt template.
+
+Each writer receives the same values the template was filled with (and, for support, the structured
+passages), and follows the template's required output format. The text is deterministic: the same
+inputs always give the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+Writer = Callable[[dict[str, Any]], str]
+
+OFFLINE_TAG = "[offline model]"
+"""Every offline answer starts with this tag, so nobody mistakes it for a hosted LLM."""
+
+ESCALATION_SENTENCE = "I don't have that information in our knowledge base. Let me escalate this to a specialist."
+HELPFUL = "Was this helpful?"
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an and are as at be by can do does for from how i if in is it my of on or our the to we what when where "
+    "which who why will with you your me us this that there their have has any get".split()
+)
+
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _fmt_number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def _table(table: dict[str, Any], max_rows: int = 12) -> list[str]:
+    columns = [str(c) for c in table.get("columns", [])]
+    rows = table.get("rows", [])[:max_rows]
+    if not columns or not rows:
+        return []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt_number(v) for v in row) + " |" for row in rows]
+    if len(table.get("rows", [])) > max_rows:
+        lines.append(f"_…{len(table['rows']) - max_rows} more rows_")
+    return lines
+
+
+def _result_block(result: dict[str, Any]) -> list[str]:
+    """Render one structured tool result (headline, facts, table, method, recommendation)."""
+    if not isinstance(result, dict):
+        return [str(result)]
+    if result.get("error"):
+        return [f"- **{result.get('tool', 'A tool')} failed:** {result['error']}"]
+    lines: list[str] = []
+    if result.get("headline"):
+        lines.append(f"**{result['headline']}**")
+    lines += [f"- {fact}" for fact in result.get("facts", [])]
+    if isinstance(result.get("table"), dict):
+        lines += ["", *_table(result["table"])]
+    if result.get("method"):
+        lines.append(f"\n_Method:_ {result['method']}")
+    if result.get("recommendation"):
+        lines.append(f"\n**Recommendation:** {result['recommendation']}")
+    return lines
+
+
+def write_analysis(values: dict[str, Any]) -> str:
+    """Any agent's `analysis_answer`: the tool results, finding first."""
+    results = _loads(values.get("results_json", "[]"))
+    results = results if isinstance(results, list) else [results]
+    lines: list[str] = []
+    for result in results:
+        if lines:
+            lines.append("")
+        lines += _result_block(result)
+    return "\n".join(lines) if lines else "The tools returned no data for this request."
+
+
+def write_metric(values: dict[str, Any]) -> str:
+    """`finance.metric_calculation`: formula, steps, result, benchmark, recommendation."""
+    data = _loads(values.get("data_json", "{}"))
+    if not isinstance(data, dict):
+        return str(data)
+    name = values.get("metric_name", data.get("metric", "Metric"))
+    unit = data.get("unit", "")
+    result = data.get("result")
+    result_text = f"{_fmt_number(result)} {unit}".strip() if result is not None else "not computable"
+    lines = [f"**{name} — {values.get('time_period', data.get('period', ''))}**", ""]
+    lines.append(f"1. **Formula:** {data.get('formula', 'n/a')}")
+    steps = data.get("steps") or []
+    lines.append("2. **Step-by-step:**")
+    lines += [f"   - {step}" for step in steps] or ["   - (no steps reported)"]
+    lines.append(f"3. **Result:** {result_text}")
+    if data.get("benchmark"):
+        lines.append(f"4. **Benchmark:** {data['benchmark']}")
+    if data.get("recommendation") and data.get("status") in ("watch", "concerning"):
+        lines.append(f"5. **Recommendation:** {data['recommendation']}")
+    elif data.get("status"):
+        lines.append(f"5. **Status:** {data['status']} — no action needed.")
+    return "\n".join(lines)
+
+
+def write_forecast(values: dict[str, Any]) -> str:
+    """`finance.revenue_forecast`: methodology, point estimate, 80% interval, assumptions."""
+    out = _loads(values.get("model_output", "{}"))
+    if not isinstance(out, dict):
+        return str(out)
+    dates = out.get("dates", [])
+    mean, lower, upper = out.get("mean", []), out.get("lower", []), out.get("upper", [])
+    lines = [f"**Revenue forecast — next {values.get('forecast_period', '')}**", ""]
+    lines.append(f"1. **Methodology:** {out.get('methodology', out.get('method', 'exponential smoothing'))}")
+    total = sum(mean) if mean else 0.0
+    lines.append(f"2. **Point estimate:** ${total:,.0f} over the period")
+    lines.append("3. **80% interval by month:**")
+    for d, m, lo, hi in list(zip(dates, mean, lower, upper, strict=False))[:24]:
+        lines.append(f"   - {str(d)[:7]}: ${m:,.0f} (80%: ${lo:,.0f} – ${hi:,.0f})")
+    lines.append("4. **Key assumptions:**")
+    lines.append(f"   - Growth rate: {values.get('growth_rate')}")
+    lines.append(f"   - Churn rate: {values.get('churn_rate')}")
+    lines.append(f"   - Seasonality: {values.get('seasonality')}")
+    if out.get("backtest"):
+        lines.append(f"   - Backtest: {out['backtest']}")
+    return "\n".join(lines)
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in _WORD.findall(text.lower()) if t not in _STOP}
+
+
+def write_support(values: dict[str, Any]) -> str:
+    """`support.answer_query`: extractive answer from the best passages, cited, under 100 words."""
+    passages: list[dict[str, Any]] = values.get("_passages") or []
+    query_terms = _tokens(str(values.get("query", "")))
+    if not passages or not query_terms:
+        return f"{ESCALATION_SENTENCE} {HELPFUL}"
+    scored: list[tuple[float, int, str, str]] = []
+    for rank, passage in enumerate(passages[:3]):
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", str(passage.get("text", ""))):
+            sentence = sentence.strip(" -*#>|")
+            words = sentence.split()
+            if len(words) < 4 or sentence.endswith(":"):
+                continue
+            overlap = len(query_terms & _tokens(sentence)) / len(query_terms)
+            scored.append((overlap - 0.05 * rank, rank, sentence, str(passage.get("doc", ""))))
+    scored = [s for s in scored if s[0] > 0]
+    if not scored:
+        return f"{ESCALATION_SENTENCE} {HELPFUL}"
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    floor = 0.6 * scored[0][0]  # keep only sentences nearly as relevant as the best one
+    scored = [s for s in scored if s[0] >= floor]
+    chosen: list[tuple[str, str]] = []
+    words = 0
+    for _, _, sentence, doc in scored:
+        n = len(sentence.split())
+        if chosen and words + n > 70:
+            continue
+        chosen.append((sentence, doc))
+        words += n
+        if words >= 45:
+            break
+    docs = list(dict.fromkeys(doc for _, doc in chosen))
+    body = " ".join(s if s.endswith((".", "!", "?")) else s + "." for s, _ in chosen)
+    cites = " ".join(f"[{d}]" for d in docs)
+    return f"{body} {cites} {HELPFUL}"
+
+
+def write_campaign(values: dict[str, Any]) -> str:
+    """`marketing.campaign_generation`: concept, three key messages, CTA, success metrics."""
+    segment = values.get("target_segment", "your customers")
+    data = _loads(values.get("segment_data", "{}"))
+    data = data if isinstance(data, dict) else {}
+    facts = data.get("facts", [])
+    goal = values.get("campaign_goal", "re-engagement")
+    product = values.get("product_name", "Lumio")
+    lines = [f"**{str(values.get('campaign_type', 'Email')).title()} campaign for {segment}**", ""]
+    lines.append(
+        f"1. **Concept:** A data-backed {values.get('campaign_type', 'email')} series that shows {segment} what "
+        f"{product} can do for them next, tied to the goal: {goal}. Budget: ${_fmt_number(values.get('budget'))}."
+    )
+    lines.append("2. **Key messages:**")
+    messages = [
+        f"You already rely on {product}: here is what your data says since your last order.",
+        "Small changes, measurable results: one practical step you can take this week.",
+        "A limited offer for existing customers, with no hoops to jump through.",
+    ]
+    lines += [f"   - {m}" for m in messages]
+    lines.append(f"3. **Call to action:** {data.get('cta', 'Book a 15-minute review and claim your offer')}")
+    lines.append(
+        "4. **Success metrics:** open rate, click-through rate, reactivation (orders within 30 days), "
+        "revenue per recipient vs a 10% hold-out group"
+    )
+    if facts:
+        lines.append("\n_Segment data:_ " + "; ".join(str(f) for f in facts[:4]))
+    return "\n".join(lines)
+
+
+def write_email(values: dict[str, Any]) -> str:
+    """`marketing.email_draft`: references the last purchase, recommends a product, CTA with incentive."""
+    name = str(values.get("customer_name", "there")).split(" ")[0]
+    tone = str(values.get("tone", "friendly")).lower()
+    greeting = "Hi" if tone in ("friendly", "warm", "casual") else "Hello"
+    last = values.get("last_product") or "your last order"
+    when = values.get("last_purchase_date") or "a while ago"
+    rec = values.get("recommended_product") or "our newest sensors"
+    incentive = values.get("incentive") or "a free month of Lumio Cloud"
+    return (
+        f"Subject: {name}, your {last} has been busy\n\n"
+        f"{greeting} {name},\n\n"
+        f"Since you picked up {last} on {when}, a lot has changed in how teams use their space. "
+        f"Customers who run {last} often add {rec} to see the full picture.\n\n"
+        f"To make it easy, here is {incentive} when you order before the end of the month.\n\n"
+        f"→ Claim your offer: reply to this email or visit your Lumio dashboard.\n\n"
+        f"Thanks for being a Lumio customer,\nThe Lumio team"
+    )
+
+
+def write_report(values: dict[str, Any]) -> str:
+    """`supervisor.weekly_report`: headline plus one section per agent, failures named."""
+    sections = _loads(values.get("sections_json", "{}"))
+    sections = sections if isinstance(sections, dict) else {}
+    titles = {
+        "marketing": "Marketing performance",
+        "finance": "Revenue and unit economics",
+        "insights": "Segments and churn risk",
+        "support": "Support volume and open escalations",
+    }
+    headline = [
+        s["results"][0]["headline"]
+        for s in sections.values()
+        if isinstance(s, dict) and s.get("ok") and s.get("results") and s["results"][0].get("headline")
+    ]
+    lines = [f"# Weekly GTM report — {values.get('period', '')}", "", "## Headline"]
+    lines += [f"- {h}" for h in headline[:3]] or ["- No section produced results."]
+    for agent, title in titles.items():
+        section = sections.get(agent)
+        lines += ["", f"## {title}"]
+        if not isinstance(section, dict):
+            lines.append("_Not run._")
+        elif not section.get("ok"):
+            lines.append(f"⚠️ This section failed: {section.get('error', 'unknown error')}")
+        else:
+            for result in section.get("results", []):
+                lines += _result_block(result)
+    return "\n".join(lines)
+
+
+WRITERS: dict[str, Writer] = {
+    "marketing.analysis_answer": write_analysis,
+    "finance.analysis_answer": write_analysis,
+    "insights.analysis_answer": write_analysis,
+    "finance.metric_calculation": write_metric,
+    "finance.revenue_forecast": write_forecast,
+    "support.answer_query": write_support,
+    "marketing.campaign_generation": write_campaign,
+    "marketing.email_draft": write_email,
+    "supervisor.weekly_report": write_report,
+}
+"""The writer for each `<file>.<prompt>` task."""

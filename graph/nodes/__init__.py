@@ -1,0 +1,1 @@
+"""Graph nodes: small async functions with verb names, one module per part of the state machine."""

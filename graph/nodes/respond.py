@@ -1,0 +1,85 @@
+"""Response: write the answer the user sees (the only node whose tokens stream into the reply)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.llm.factory import ModelRole
+from graph.nodes.common import results_json, system_message, task_message, text_of
+from graph.state import AGENTS, WINBACK_ROUTE, GraphState
+from graph.tools.base import without_chart
+
+
+def _successes(state: GraphState) -> list[dict[str, Any]]:
+    return [r["result"] for r in state.get("tool_calls", []) if r["ok"] and isinstance(r["result"], dict)]
+
+
+def _failures(state: GraphState) -> list[dict[str, Any]]:
+    return [
+        {"tool": r["name"], "error": f"{r['error']} (skipped)" if r["error_kind"] == "auth" else r["error"]}
+        for r in state.get("tool_calls", [])
+        if not r["ok"]
+    ]
+
+
+async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write the final answer for the current route and append it to the conversation."""
+    services = runtime.context.services
+    route = state.get("route")
+    charts: list[dict[str, Any]] = []
+    messages: list[BaseMessage]
+    model_role: ModelRole
+    if route == "support":
+        answer, name = state.get("answer", ""), "support"
+        return {"answer": answer, "messages": [AIMessage(answer, name=name)]}
+    if route == "parallel":
+        report = state.get("results", {}).get("report", {})
+        sections = {
+            a: {k: ([without_chart(r) for r in v] if k == "results" else v) for k, v in s.items()}
+            for a, s in report.get("sections", {}).items()
+        }
+        values = {"period": "the last 7 days", "sections_json": json.dumps(sections, default=str, indent=1)}
+        name, model_role = "supervisor", "supervisor"
+        messages = [task_message("supervisor.weekly_report", values)]
+    elif route == WINBACK_ROUTE:
+        results = state.get("results", {})
+        parts = [results[a] for a in ("finance", "insights", "marketing") if a in results]
+        drafts = state.get("email_drafts", {})
+        if drafts:
+            first_id, first = next(iter(drafts.items()))
+            parts.append(
+                {
+                    "headline": f"Sample draft (customer {first_id}) — nothing is sent without approval",
+                    "facts": [first.replace("\n", " ")[:600]],
+                }
+            )
+        values = {"request": state["request"], "results_json": results_json(parts)}
+        name, model_role = "finance", "finance"
+        messages = [
+            system_message("finance", services, services.tools.get("finance", [])),
+            task_message("finance.analysis_answer", values),
+        ]
+    else:
+        agent = state.get("current_agent") or route
+        assert agent in AGENTS, f"respond: unexpected agent {agent!r}"
+        direct = state.get("results", {}).get(agent, {}).get("direct_answer")
+        if direct:
+            return {"answer": direct, "messages": [AIMessage(direct, name=agent)]}
+        successes = _successes(state)
+        charts = [r["chart"] for r in successes if r.get("chart")]
+        only = successes[0] if len(successes) == 1 and not _failures(state) else None
+        if only and only.get("template") and only.get("prompt_vars"):
+            task, values = only["template"], dict(only["prompt_vars"])
+        else:
+            task = f"{agent}.analysis_answer"
+            values = {"request": state["request"], "results_json": results_json([*successes, *_failures(state)])}
+        name, model_role = agent, agent
+        messages = [system_message(agent, services, services.tools.get(agent, [])), task_message(task, values)]
+    reply = await services.model(model_role).ainvoke(messages, config={"tags": ["answer"]})
+    answer = text_of(reply)
+    return {"answer": answer, "messages": [AIMessage(answer, name=name, id=reply.id)], "charts": charts}

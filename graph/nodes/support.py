@@ -1,0 +1,122 @@
+"""Support: RAG search → confidence check → response, or escalate → human review (`interrupt()`).
+
+Seed: Support → RAGSearch → ConfidenceCheck → Response (≥ 0.7) | Escalate → HumanReview → Response.
+On resume a node restarts from its top, so everything before `interrupt()` in `human_review` only
+reads the state; the review record is written by `escalate`, a node of its own, idempotently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from graph.context import Context
+from graph.nodes.common import system_message, task_message, text_of
+from graph.review import ReviewDecision, ReviewRequest
+from graph.state import GraphState
+
+MAX_PASSAGES = 4
+"""Passages given to the model as context."""
+
+
+async def start_support(state: GraphState) -> dict[str, Any]:
+    """The Support agent takes the request."""
+    return {"current_agent": "support"}
+
+
+async def rag_search(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """RAGSearch: hybrid retrieval over the knowledge base."""
+    knowledge = runtime.context.services.knowledge
+    if knowledge is None:
+        return {"passages": [], "confidence": 0.0, "errors": ["support: no knowledge base configured"]}
+    found = await knowledge.asearch(state["request"], k=5)
+    passages = [
+        {"doc": p.doc, "section": p.section, "score": round(float(p.score), 4), "text": p.text}
+        for p in found.passages[:MAX_PASSAGES]
+    ]
+    return {"passages": passages, "confidence": float(found.confidence)}
+
+
+def _context_block(passages: list[dict[str, Any]]) -> str:
+    return "\n\n".join(f"[{p['doc']} — {p['section']}]\n{p['text']}" for p in passages) or "(nothing found)"
+
+
+async def confidence_check(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """ConfidenceCheck: draft the answer from the passages and settle the final confidence."""
+    services = runtime.context.services
+    passages = state.get("passages", [])
+    retrieval = float(state.get("confidence") or 0.0)
+    values = {"query": state["request"], "context": _context_block(passages), "confidence": f"{retrieval:.2f}"}
+    messages = [
+        system_message("support", services, services.tools.get("support", [])),
+        task_message("support.answer_query", values, {"_passages": passages}),
+    ]
+    reply = await services.model("support").ainvoke(messages, config={"tags": ["draft", "nostream"]})
+    draft = text_of(reply).strip()
+    confidence = retrieval
+    scorer = getattr(services.knowledge, "answer_confidence", None)
+    if scorer is not None and passages:
+        confidence = float(await scorer(state["request"], draft, retrieval, passages))
+    if "Let me escalate this to a specialist" in draft:
+        confidence = min(confidence, 0.3)
+    cited = [p["doc"] for p in passages if f"[{p['doc']}]" in draft]
+    return {"answer": draft, "confidence": round(confidence, 4), "citations": list(dict.fromkeys(cited))}
+
+
+def after_confidence(state: GraphState, runtime: Runtime[Context]) -> Literal["respond", "escalate"]:
+    """High confidence → Response; below the threshold (0.7 by default) → Escalate."""
+    threshold = runtime.context.services.settings.confidence_threshold
+    return "respond" if (state.get("confidence") or 0.0) >= threshold else "escalate"
+
+
+async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Escalate: open a review (idempotent per thread and request) and tell the requester."""
+    reviews = runtime.context.services.reviews
+    thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
+    request_id = str(state["messages"][-1].id or "") if state.get("messages") else ""
+    if reviews is None:
+        raise RuntimeError("no review store configured: Services.reviews is required to escalate")
+    review_id = await reviews.open_review(
+        thread_id=thread_id,
+        request_message_id=request_id,
+        question=state["request"],
+        draft=state.get("answer", ""),
+        confidence=float(state.get("confidence") or 0.0),
+        passages=state.get("passages", []),
+        requester=state.get("user_id") or runtime.context.user_id,
+    )
+    notice = (
+        f"I'm not confident enough to answer this from our knowledge base (confidence "
+        f"{float(state.get('confidence') or 0):.2f}), so I've passed it to a specialist — review **{review_id}**. "
+        "You'll see their answer here as soon as they reply."
+    )
+    return {"escalated": True, "review_id": review_id, "messages": [AIMessage(notice, name="support")]}
+
+
+async def human_review(state: GraphState) -> dict[str, Any]:
+    """HumanReview: pause with the draft for a reviewer; resume with their typed decision."""
+    request = ReviewRequest(
+        review_id=str(state.get("review_id")),
+        question=state["request"],
+        draft=state.get("answer", ""),
+        confidence=float(state.get("confidence") or 0.0),
+        passages=state.get("passages", []),
+        requester=state.get("user_id", "anonymous"),
+    )
+    raw = interrupt(request.model_dump())
+    decision = ReviewDecision.model_validate(raw)
+    if decision.action == "approve":
+        answer = request.draft
+    elif decision.action == "edit":
+        answer = (decision.text or "").strip()
+    else:
+        note = f" Reviewer's note: {decision.note}" if decision.note else ""
+        answer = (
+            "A specialist reviewed your question and could not answer it from our documentation."
+            f"{note} Your request {request.review_id} stays open and the team will follow up."
+        )
+    return {"answer": answer, "review_outcome": decision.action}

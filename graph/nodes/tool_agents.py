@@ -1,0 +1,141 @@
+"""Marketing, Finance and Insights: plan tool calls, execute, validate, retry, handle errors.
+
+Seed: Agent → ToolExecution → ResultValidation → Response | Retry → ToolExecution (attempt < 3) |
+ErrorHandler (attempt ≥ 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from graph.context import Context
+from graph.nodes.common import history, system_message, text_of
+from graph.state import AgentName, GraphState, ToolCallRecord
+from graph.tools.executor import RETRYABLE, correct_arguments, new_record, run_call
+
+ToolAgent = Literal["marketing", "finance", "insights"]
+
+
+def make_planner(agent: ToolAgent) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The agent node: its model, bound to its tools, decides which tools to call."""
+
+    async def plan(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+        services = runtime.context.services
+        tools = [t for t in services.tools.get(agent, []) if not (t.metadata or {}).get("internal")]
+        model = services.model(agent).bind_tools(tools)
+        messages = [system_message(agent, services, tools), *history(state["messages"]), HumanMessage(state["request"])]
+        reply = await model.ainvoke(messages, config={"tags": ["plan", "nostream"]})
+        calls = list(getattr(reply, "tool_calls", []) or [])
+        update: dict[str, Any] = {"current_agent": agent, "retry_count": 0}
+        update["tool_calls"] = [new_record(agent, call) for call in calls]
+        if not calls:  # the model answered without tools
+            update["results"] = {agent: {"direct_answer": text_of(reply)}}
+        return update
+
+    plan.__name__ = f"plan_{agent}"
+    return plan
+
+
+async def execute_tools(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """ToolExecution: run every call that has not succeeded yet, concurrently."""
+    services = runtime.context.services
+    records = list(state.get("tool_calls", []))
+
+    async def run(record: ToolCallRecord) -> ToolCallRecord:
+        if record["ok"] or record["error_kind"] in ("auth", "fatal"):
+            return record
+        try:
+            tool = services.tool(record["agent"], record["name"])
+        except KeyError as exc:
+            return {**record, "attempts": record["attempts"] + 1, "error": str(exc), "error_kind": "invalid_input"}
+        return await run_call(tool, record, services.settings.tool_timeout_s)
+
+    updated = await asyncio.gather(*(run(r) for r in records))
+    return {"tool_calls": list(updated), "retry_count": state.get("retry_count", 0) + 1}
+
+
+def validate_results(state: GraphState) -> dict[str, Any]:
+    """ResultValidation: log each failed call of this attempt in the turn's error list."""
+    attempt = state.get("retry_count", 0)
+    failed = [r for r in state.get("tool_calls", []) if not r["ok"]]
+    errors = [f"{r['agent']}.{r['name']} attempt {attempt}: {r['error_kind']}: {r['error']}" for r in failed]
+    return {"errors": errors}
+
+
+def after_validation(state: GraphState) -> Literal["respond", "retry", "handle_error"]:
+    """Valid → Response; retryable failures → Retry; nothing usable → ErrorHandler."""
+    records = state.get("tool_calls", [])
+    if any(not r["ok"] and r["error_kind"] in RETRYABLE for r in records):
+        return "retry"
+    if records and not any(r["ok"] for r in records):
+        return "handle_error"
+    return "respond"
+
+
+async def retry(state: GraphState, runtime: Runtime[Context]) -> Command[Literal["execute_tools", "handle_error"]]:
+    """Retry: below the attempt limit, back off exponentially, correct invalid input once, run again."""
+    services = runtime.context.services
+    settings = services.settings
+    attempt = state.get("retry_count", 0)
+    if attempt >= settings.max_tool_attempts:
+        return Command(goto="handle_error")
+    delay = backoff_seconds(attempt, settings.retry_wait_min_s, settings.retry_wait_max_s)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    records: list[ToolCallRecord] = []
+    for record in state.get("tool_calls", []):
+        if not record["ok"] and record["error_kind"] == "invalid_input" and not record["corrected"]:
+            try:
+                tool = services.tool(record["agent"], record["name"])
+                record = {**record, "args": correct_arguments(tool, record), "corrected": True}
+            except KeyError:
+                record = {**record, "error_kind": "fatal"}
+        elif not record["ok"] and record["error_kind"] == "invalid_input":
+            record = {**record, "error_kind": "fatal"}  # corrected once already: the seed retries once
+        records.append(record)
+    return Command(goto="execute_tools", update={"tool_calls": records})
+
+
+def backoff_seconds(attempt: int, minimum: float, maximum: float) -> float:
+    """Exponential backoff before attempt `attempt + 1`: minimum × 2^(attempt − 1), capped at maximum.
+
+    With the seed's min 2 s / max 10 s: 2 s, 4 s, 8 s, 10 s...
+    """
+    if maximum <= 0:
+        return 0.0
+    return float(min(maximum, minimum * 2 ** max(0, attempt - 1)))
+
+
+async def handle_error(state: GraphState) -> dict[str, Any]:
+    """ErrorHandler: degrade gracefully with a clear message; never a stack trace."""
+    records = state.get("tool_calls", [])
+    agent: AgentName = state.get("current_agent") or "finance"
+    failed = [r for r in records if not r["ok"]]
+    lines = [
+        f"I couldn't complete this {agent} request: the tools failed after {state.get('retry_count', 0)} attempt(s)."
+    ]
+    for r in failed:
+        hint = {
+            "auth": "access was refused; an admin has been alerted",
+            "transient": "the service did not respond in time",
+            "invalid_input": "the request did not give the inputs this tool needs",
+            "invalid_result": "the tool returned unusable data",
+        }.get(str(r["error_kind"]), "it failed")
+        lines.append(f"- `{r['name']}`: {hint} ({r['error']})")
+    ok = [r for r in records if r["ok"]]
+    if ok:
+        lines.append("Partial results that did succeed:")
+        lines += [f"- {r['result'].get('headline')}" for r in ok if isinstance(r["result"], dict)]
+    lines.append("Try rephrasing with a period or metric (e.g. 'CAC last quarter'), or try again in a minute.")
+    text = "\n".join(lines)
+    return {
+        "answer": text,
+        "messages": [AIMessage(text, name=agent)],
+        "results": {agent: {"ok": False, "error": failed[0]["error"] if failed else "no result"}},
+    }

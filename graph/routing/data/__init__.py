@@ -1,0 +1,1 @@
+"""Labelled routing requests: `train.jsonl` (classifier examples) and `eval.jsonl` (held out)."""

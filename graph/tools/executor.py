@@ -1,0 +1,135 @@
+"""Running and checking tool calls.
+
+Shared by the graph's ToolExecution/ResultValidation nodes, the parallel report's branches and the
+win-back pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ValidationError
+
+from graph.state import AgentName, ToolCallRecord
+from graph.tools.base import classify_exception, to_jsonable
+
+RETRYABLE = frozenset({"transient", "invalid_input", "invalid_result"})
+"""Failure kinds worth another attempt."""
+
+
+def new_record(agent: AgentName, call: dict[str, Any]) -> ToolCallRecord:
+    """A pending record for a model's tool call."""
+    return ToolCallRecord(
+        id=str(call.get("id") or call["name"]),
+        agent=agent,
+        name=str(call["name"]),
+        args=dict(call.get("args") or {}),
+        ok=False,
+        result=None,
+        error=None,
+        error_kind=None,
+        attempts=0,
+        corrected=False,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        parts.append(f"{where}: {err['msg']}")
+    return "invalid input: " + "; ".join(parts)
+
+
+def check_result(result: Any) -> str | None:
+    """Why a tool result is unusable, or `None` when it is valid.
+
+    A valid result is a dict with a non-empty headline whose numbers are all finite.
+    """
+    if not isinstance(result, dict):
+        return f"expected a structured result, got {type(result).__name__}"
+    if not str(result.get("headline", "")).strip():
+        return "the result has no headline"
+
+    def finite(value: Any) -> bool:
+        if isinstance(value, float):
+            return math.isfinite(value)
+        if isinstance(value, dict):
+            return all(finite(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return all(finite(v) for v in value)
+        return True
+
+    if not finite(result.get("data", {})):
+        return "the result contains non-finite numbers (NaN or infinity)"
+    return None
+
+
+async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> ToolCallRecord:
+    """Run one tool call (validating its arguments first) and return the updated record."""
+    out = ToolCallRecord(**{**record, "attempts": record["attempts"] + 1})
+    schema = tool.args_schema
+    try:
+        if isinstance(schema, type) and issubclass(schema, BaseModel):
+            args = schema.model_validate(record["args"]).model_dump(exclude_none=True)
+        else:
+            args = record["args"]
+        result = await asyncio.wait_for(tool.ainvoke(args), timeout=timeout_s)
+    except ValidationError as exc:
+        return {**out, "ok": False, "result": None, "error": _validation_message(exc), "error_kind": "invalid_input"}
+    except TimeoutError:
+        return {
+            **out,
+            "ok": False,
+            "result": None,
+            "error": f"timed out after {timeout_s:g}s",
+            "error_kind": "transient",
+        }
+    except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes the graph
+        return {**out, "ok": False, "result": None, "error": _one_line(exc), "error_kind": classify_exception(exc)}
+    result = to_jsonable(result)
+    problem = check_result(result)
+    if problem:
+        return {**out, "ok": False, "result": None, "error": problem, "error_kind": "invalid_result"}
+    return {**out, "ok": True, "result": result, "error": None, "error_kind": None}
+
+
+def correct_arguments(tool: BaseTool, record: ToolCallRecord) -> dict[str, Any]:
+    """Schema-guided correction of invalid arguments: drop the fields that fail and let defaults apply."""
+    schema = tool.args_schema
+    args = dict(record["args"])
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return args
+    try:
+        schema.model_validate(args)
+        return args
+    except ValidationError as exc:
+        bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        return {k: v for k, v in args.items() if k not in bad}
+
+
+async def call_with_retries(
+    tool: BaseTool, agent: AgentName, args: dict[str, Any], *, attempts: int, timeout_s: float
+) -> dict[str, Any]:
+    """Run one tool call outside the agent loop (report branches, pipelines), retrying what is retryable.
+
+    Raises:
+        RuntimeError: the call still failed after `attempts` tries (the message names tool and error).
+    """
+    record = new_record(agent, {"name": tool.name, "args": args, "id": f"{agent}-{tool.name}"})
+    for _ in range(attempts):
+        record = await run_call(tool, record, timeout_s)
+        if record["ok"] or record["error_kind"] not in RETRYABLE:
+            break
+    if not record["ok"]:
+        raise RuntimeError(f"{tool.name}: {record['error']}")
+    result: dict[str, Any] = record["result"]
+    return result

@@ -1,0 +1,388 @@
+"""Finance tools: unit economics, CAC/ROAS by channel, forecast, calculator, sheets, campaign economics.
+
+Every number comes from the business database, an uploaded sheet or the request itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from app.data.catalog import CHANNELS
+from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
+from graph.tools.deps import ToolDeps
+
+Metric = Literal[
+    "cac", "ltv", "ltv_cac", "roas", "payback", "burn", "runway", "nrr", "gross_margin", "aov", "budget_variance"
+]
+Channel = Literal["paid_search", "paid_social", "email", "content_seo", "events", "partners", "display"]
+
+METRIC_ALIASES: dict[str, Any] = {
+    "cac": ["customer acquisition cost", "acquisition cost", "cost per acquisition", "cost to acquire", "cpa"],
+    "ltv": ["lifetime value", "clv", "customer lifetime value"],
+    "ltv_cac": ["ltv:cac", "ltv/cac", "ltv to cac", "ltv-to-cac"],
+    "roas": ["return on ad spend", "ad return"],
+    "payback": ["payback period", "cac payback", "months to recover"],
+    "burn": ["burn rate", "net burn", "cash burn", "burning"],
+    "runway": ["months of cash", "cash runway"],
+    "nrr": ["net revenue retention", "net dollar retention", "ndr", "expansion"],
+    "gross_margin": ["gross margin", "margin", "margins"],
+    "aov": ["average order value", "order value", "basket size"],
+    "budget_variance": ["budget variance", "over budget", "under budget", "budget vs actual", "budget"],
+}
+"""Phrases the offline model maps to each metric (JSON-schema `x-aliases`)."""
+CHANNEL_ALIASES: dict[str, Any] = {
+    "paid_search": ["google ads", "search ads", "sem", "ppc", "adwords"],
+    "paid_social": ["linkedin ads", "facebook ads", "social ads", "meta ads", "paid social"],
+    "email": ["newsletter", "email marketing"],
+    "content_seo": ["seo", "content", "organic", "blog"],
+    "events": ["event", "webinar", "webinars", "trade show", "conference"],
+    "partners": ["partner", "referral", "referrals", "resellers"],
+    "display": ["banner", "display ads", "programmatic"],
+}
+
+
+class MetricArgs(BaseModel):
+    """Arguments of `compute_metric`."""
+
+    metric: Metric = Field(
+        description="Which metric",
+        json_schema_extra={"x-fanout": True, "x-aliases": METRIC_ALIASES},
+    )
+    period: str = Field(
+        default="last quarter", description="Period phrase, e.g. 'last quarter', 'Q3 2025', 'last 90 days'"
+    )
+    channel: Channel | None = Field(
+        default=None,
+        description="Restrict to one acquisition channel",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+    )
+
+
+class ChannelCacArgs(BaseModel):
+    """Arguments of `cac_by_channel`."""
+
+    period: str = Field(default="last quarter", description="Period phrase")
+
+
+class ForecastArgs(BaseModel):
+    """Arguments of `forecast_revenue`."""
+
+    horizon_months: int = Field(default=6, ge=1, le=36, description="Months to forecast")
+    kind: Literal["total", "subscription", "hardware"] = Field(default="total", description="Which revenue")
+
+
+class CalcArgs(BaseModel):
+    """Arguments of `calculate`."""
+
+    expression: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Arithmetic, e.g. '12,000 * 1.15 - 3,000' or 'price = 49; seats = 25; price * seats'",
+    )
+
+
+class SheetArgs(BaseModel):
+    """Arguments of `query_sheet`."""
+
+    sql: str | None = Field(
+        default=None, description="One read-only SELECT over table `sheet`; omit to describe and total the sheet"
+    )
+    file: str | None = Field(default=None, description="Uploaded file name; the latest upload when omitted")
+
+
+class CampaignEconomicsArgs(BaseModel):
+    """Arguments of `campaign_economics`."""
+
+    customers: list[dict[str, Any]] = Field(description="Recipients with clv_12m (and p_alive)")
+    incentive_usd: float = Field(
+        default=0.0,
+        ge=0,
+        description="Incentive value per redemption; default from the brand-voice policy (one free month = $199)",
+    )
+    response_rate: float = Field(default=0.12, gt=0, le=1, description="Expected share of recipients who come back")
+    cost_per_email: float = Field(default=0.05, ge=0, description="Sending cost per email")
+
+
+def metric(deps: ToolDeps, metric: str, period: str = "last quarter", channel: str | None = None) -> ToolResult:
+    """One unit-economics metric from the database, in the seed's `metric_calculation` format."""
+    from app.analytics.unit_economics import MetricUnavailableError, compute_metric
+
+    p = deps.period(period, "last quarter")
+    try:
+        result = compute_metric(deps.engine, metric, p, channel=channel)
+    except MetricUnavailableError as exc:
+        raise FatalToolError(str(exc)) from exc
+    data = result.to_dict()
+    facts = [f"Formula: {result.formula}", *result.steps[-2:]]
+    return ToolResult(
+        headline=result.summary(),
+        facts=facts,
+        method=f"{result.formula} ({result.start} to {result.end})",
+        recommendation=result.recommendation,
+        data=data,
+        template="finance.metric_calculation",
+        prompt_vars={
+            "metric_name": result.metric,
+            "time_period": f"{result.period} ({result.start} to {result.end}, {result.scope})",
+            "data_json": json.dumps(data, default=str, indent=1),
+        },
+    )
+
+
+def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
+    """CAC and ROAS for every channel, with a chart."""
+    from app.analytics.charts import channel_chart
+    from app.analytics.unit_economics import cac_by_channel
+
+    p = deps.period(period, "last quarter")
+    frame = cac_by_channel(deps.engine, p)
+    if frame.empty or frame["spend"].sum() <= 0:
+        raise FatalToolError(f"no marketing spend recorded for {p.label}")
+    rows = [
+        [
+            r.channel,
+            round(r.spend),
+            int(r.new_customers),
+            None if pd.isna(r.cac) else round(r.cac, 2),
+            None if pd.isna(r.roas) else round(r.roas, 2),
+        ]
+        for r in frame.itertuples()
+    ]
+    valid = frame.dropna(subset=["cac"])
+    best = valid.loc[valid["cac"].idxmin()] if not valid.empty else None
+    worst = valid.loc[valid["cac"].idxmax()] if not valid.empty else None
+    total_cac = frame["spend"].sum() / max(1, frame["new_customers"].sum())
+    facts = [
+        f"Blended CAC {p.label}: ${total_cac:,.2f} (${frame['spend'].sum():,.0f} spend / {int(frame['new_customers'].sum()):,} new customers)"
+    ]
+    if best is not None and worst is not None:
+        facts.append(
+            f"Cheapest channel: {best['channel']} (${best['cac']:,.2f}); most expensive: {worst['channel']} (${worst['cac']:,.2f})"
+        )
+    return ToolResult(
+        headline=f"CAC by channel for {p.label}: from ${valid['cac'].min():,.0f} to ${valid['cac'].max():,.0f}"
+        if not valid.empty
+        else f"Spend by channel for {p.label}",
+        facts=facts,
+        table={"columns": ["channel", "spend $", "new customers", "CAC $", "ROAS"], "rows": rows},
+        method="CAC = channel spend / new customers acquired by the channel; ROAS = attributed revenue / spend",
+        recommendation=f"Shift budget from {worst['channel']} towards {best['channel']} if volume allows."
+        if best is not None and worst is not None and worst["cac"] > 2 * best["cac"]
+        else None,
+        data={"period": p.label, "channels": json.loads(frame.to_json(orient="records"))},
+        chart=channel_chart(frame).to_plotly_json(),
+    )
+
+
+def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total") -> ToolResult:
+    """Monthly revenue forecast with an 80% interval and a fan chart."""
+    from app.analytics.charts import forecast_fan_chart
+    from app.analytics.forecast import forecast_revenue
+    from app.data.queries import monthly_revenue
+
+    series = monthly_revenue(deps.engine, kind)  # type: ignore[arg-type]
+    if len(series) < 6:
+        raise FatalToolError("not enough monthly revenue history to forecast (need at least 6 months)")
+    result = forecast_revenue(series, horizon=horizon_months, season_length=12)
+    data = result.to_dict()
+    history = {d[:7]: round(v) for d, v in zip(result.history_dates[-12:], result.history[-12:], strict=True)}
+    growth = result.assumptions.get("growth rate", result.assumptions.get("growth_rate", "from the fitted trend"))
+    backtest = ""
+    if result.backtest is not None:
+        b = result.backtest.to_dict() if hasattr(result.backtest, "to_dict") else dict(vars(result.backtest))
+        backtest = f"backtest MAPE {b.get('mape', float('nan')):.1%} vs seasonal-naive {b.get('baseline_mape', float('nan')):.1%}"
+    model_output = {
+        **{k: data[k] for k in ("dates", "mean", "lower", "upper", "interval", "method", "methodology")},
+        "backtest": backtest,
+    }
+    lo, hi = result.point_interval
+    return ToolResult(
+        headline=f"{kind.title()} revenue forecast for the next {horizon_months} months: ${result.point_estimate:,.0f} (80% range ${lo:,.0f}–${hi:,.0f})",
+        facts=[
+            f"{d[:7]}: ${m:,.0f} (80%: ${a:,.0f}–${b:,.0f})"
+            for d, m, a, b in zip(result.dates, result.mean, result.lower, result.upper, strict=True)
+        ],
+        method=result.methodology,
+        data={
+            "dates": result.dates,
+            "mean": result.mean,
+            "lower": result.lower,
+            "upper": result.upper,
+            "method": result.method,
+        },
+        chart=forecast_fan_chart(result).to_plotly_json(),
+        template="finance.revenue_forecast",
+        prompt_vars={
+            "forecast_period": f"{horizon_months} months",
+            "historical_data": json.dumps(history),
+            "model_output": json.dumps(model_output, default=str),
+            "growth_rate": growth,
+            "churn_rate": result.assumptions.get("churn", "reflected in the history (not modelled separately)"),
+            "seasonality": result.assumptions.get("seasonality", "yearly" if result.seasonal else "none"),
+        },
+    )
+
+
+def calculator(deps: ToolDeps, expression: str) -> ToolResult:
+    """Safe arithmetic and what-ifs (no eval)."""
+    from app.analytics.calculator import CalculatorError, calculate
+
+    try:
+        result = calculate(expression)
+    except CalculatorError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    return ToolResult(
+        headline=f"{expression.strip()} = {result.formatted}",
+        facts=list(result.steps),
+        method="Safe expression evaluator (whitelisted operators and functions, no eval)",
+        data=result.to_dict(),
+    )
+
+
+def _latest_upload(deps: ToolDeps, name: str | None) -> Path:
+    folder = deps.settings.home / "uploads"
+    files = (
+        sorted(
+            (p for p in folder.glob("*") if p.suffix.lower() in (".csv", ".xlsx", ".xls")),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if folder.exists()
+        else []
+    )
+    if name:
+        matches = [p for p in files if p.name == Path(name).name]
+        if not matches:
+            raise InvalidToolInput(
+                f"no uploaded sheet named {name!r}; uploaded: {', '.join(p.name for p in files) or 'none'}"
+            )
+        return matches[-1]
+    if not files:
+        raise FatalToolError("no sheet uploaded yet: attach a CSV or XLSX file to your message")
+    return files[-1]
+
+
+def sheet(deps: ToolDeps, sql: str | None = None, file: str | None = None) -> ToolResult:
+    """Describe and total an uploaded sheet, or run one read-only SELECT on it."""
+    from app.analytics.sheets import SheetError, describe_sheet, query_sheet
+
+    path = _latest_upload(deps, file)
+    try:
+        if sql:
+            q = query_sheet(path, sql)
+            return ToolResult(
+                headline=f"{q.row_count} row(s) from {path.name}" + (" (truncated)" if q.truncated else ""),
+                facts=[f"Query: {q.sql}"],
+                table={"columns": q.columns, "rows": q.rows[:50]},
+                method="Read-only SELECT on an in-memory copy of the sheet (validated with sqlglot)",
+                data={"columns": q.columns, "row_count": q.row_count},
+            )
+        d = describe_sheet(path)
+    except SheetError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    info = d.to_dict()
+    facts: list[str] = []
+    for table in info["tables"]:
+        facts.append(f"Table `{table.get('name')}`: {table.get('rows', table.get('row_count'))} rows")
+        for col in table.get("columns", []):
+            if col.get("sum") is not None:
+                facts.append(f"Total of {col['name']}: {col['sum']:,.2f}")
+    return ToolResult(
+        headline=f"{path.name}: {len(info['tables'])} table(s)",
+        facts=facts + list(d.warnings),
+        method="Columns typed and totalled on an in-memory copy of the uploaded file",
+        data={"file": path.name, "tables": len(info["tables"])},
+    )
+
+
+def campaign_economics(
+    deps: ToolDeps,
+    customers: list[dict[str, Any]],
+    incentive_usd: float = 0.0,
+    response_rate: float = 0.12,
+    cost_per_email: float = 0.05,
+) -> ToolResult:
+    """Win-back cost (incentive × expected redemptions + sending) and ROI from expected reactivated value."""
+    n = len(customers)
+    if n == 0:
+        raise FatalToolError("no recipients: nothing to cost")
+    incentive = incentive_usd or 199.0  # brand-voice policy: one free Growth month
+    redemptions = n * response_rate
+    cost = incentive * redemptions + n * cost_per_email
+    value = sum(float(c.get("clv_12m") or c.get("historical_value", 0.0)) for c in customers) * response_rate
+    roi = (value - cost) / cost if cost else 0.0
+    return ToolResult(
+        headline=f"Win-back for {n} customers: cost ${cost:,.0f}, expected value ${value:,.0f}, ROI {roi:.1f}×",
+        facts=[
+            f"Cost = incentive ${incentive:,.0f} × {redemptions:.1f} expected redemptions ({response_rate:.0%} of {n}) + {n} × ${cost_per_email:.2f} sending = ${cost:,.2f}",
+            f"Expected reactivated value = {response_rate:.0%} × Σ 12-month CLV (${value / response_rate:,.0f}) = ${value:,.2f}",
+            f"ROI = (value − cost) / cost = ({value:,.0f} − {cost:,.0f}) / {cost:,.0f} = {roi:.2f}",
+        ],
+        method="Expected-value model: response rate × customer CLV (BG/NBD + Gamma-Gamma) against incentive and sending cost",
+        recommendation="Proceed: expected value exceeds cost."
+        if roi > 0
+        else "Reconsider: the expected value does not cover the cost.",
+        data={
+            "recipients": n,
+            "campaign_cost": round(cost, 2),
+            "expected_value": round(value, 2),
+            "roi": round(roi, 4),
+            "incentive_usd": incentive,
+            "response_rate": response_rate,
+        },
+    )
+
+
+def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
+    """The Finance agent's tools."""
+
+    def tool(fn: Any, name: str, description: str, schema: type[BaseModel], internal: bool = False) -> BaseTool:
+        async def run(**kwargs: Any) -> ToolResult:
+            result: ToolResult = await asyncio.to_thread(fn, deps, **kwargs)
+            return result
+
+        return StructuredTool.from_function(
+            coroutine=run, name=name, description=description, args_schema=schema, metadata={"internal": internal}
+        )
+
+    assert set(CHANNELS) == set(CHANNEL_ALIASES), "channel aliases out of step with the catalogue"
+    return [
+        tool(
+            metric,
+            "compute_metric",
+            "Compute a unit-economics metric from the books with formula and steps: CAC (customer acquisition cost), LTV, LTV:CAC, ROAS, payback, burn rate, runway, NRR, gross margin, AOV or budget variance, for a period and optional channel.",
+            MetricArgs,
+        ),
+        tool(
+            channel_cac,
+            "cac_by_channel",
+            "CAC and ROAS broken down by every marketing channel for a period, compared side by side with a chart.",
+            ChannelCacArgs,
+        ),
+        tool(
+            forecast,
+            "forecast_revenue",
+            "Forecast monthly revenue for the coming months (projection, outlook, prediction) with an 80% interval and a fan chart.",
+            ForecastArgs,
+        ),
+        tool(calculator, "calculate", "Calculator for ad-hoc arithmetic, percentages and what-if scenarios.", CalcArgs),
+        tool(
+            sheet,
+            "query_sheet",
+            "Answer questions about an uploaded spreadsheet (CSV/XLSX): totals, columns, or a SQL SELECT over it.",
+            SheetArgs,
+        ),
+        tool(
+            campaign_economics,
+            "campaign_economics",
+            "Cost and ROI of a win-back campaign for a list of customers.",
+            CampaignEconomicsArgs,
+            internal=True,
+        ),
+    ]

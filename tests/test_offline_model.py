@@ -1,0 +1,125 @@
+import json
+from typing import Literal
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from pydantic import BaseModel, Field
+
+from graph.llm.offline import OfflineChatModel
+from graph.llm.slots import fill_arguments, find_expression, find_period
+from graph.llm.writers import OFFLINE_TAG
+
+
+class MetricArgs(BaseModel):
+    """Compute a finance metric such as CAC or LTV for a period."""
+
+    metric: Literal["cac", "ltv", "roas"] = Field(
+        json_schema_extra={"x-fanout": True, "x-aliases": {"cac": ["acquisition cost"], "ltv": ["lifetime value"]}}
+    )
+    period: str = "last quarter"
+    channel: Literal["paid_search", "email"] | None = None
+
+
+class ForecastArgs(BaseModel):
+    """Forecast revenue for the coming months with an 80% interval."""
+
+    horizon_months: int = 6
+
+
+def _support_message(query, passages):
+    return HumanMessage(
+        "rendered",
+        additional_kwargs={"gtm_task": "support.answer_query", "gtm_vars": {"query": query, "_passages": passages}},
+    )
+
+
+def test_answers_are_deterministic_and_marked():
+    model = OfflineChatModel(agent="support")
+    passages = [
+        {
+            "doc": "refunds.md",
+            "text": "Hardware can be returned within 30 days of delivery for a full refund. Boxes must be unopened.",
+        },
+        {"doc": "shipping.md", "text": "Standard shipping takes 3 to 5 business days."},
+    ]
+    msg = _support_message("How many days do I have to return hardware for a refund?", passages)
+    first = model.invoke([msg]).content
+    assert first == model.invoke([msg]).content
+    assert first.startswith(OFFLINE_TAG)
+    assert "30 days" in first and "[refunds.md]" in first
+    assert first.rstrip().endswith("Was this helpful?")
+    assert "[shipping.md]" not in first
+    assert len(first.split()) < 100
+
+
+def test_support_without_context_says_it_will_escalate():
+    model = OfflineChatModel(agent="support")
+    out = model.invoke([_support_message("Do you sell coffee?", [])]).content
+    assert "escalate this to a specialist" in out
+
+
+def test_streaming_yields_tokens_that_join_to_the_answer():
+    model = OfflineChatModel(agent="support")
+    msg = _support_message("refund window", [{"doc": "r.md", "text": "The refund window is 30 days from delivery."}])
+    chunks = [c.content for c in model.stream([msg])]
+    assert len(chunks) > 5
+    assert "".join(chunks) == model.invoke([msg]).content
+
+
+async def test_async_streaming_matches():
+    model = OfflineChatModel(agent="support")
+    msg = _support_message("refund window", [{"doc": "r.md", "text": "The refund window is 30 days from delivery."}])
+    chunks = [c.content async for c in model.astream([msg])]
+    assert "".join(chunks) == (await model.ainvoke([msg])).content
+
+
+@pytest.mark.slow
+def test_bind_tools_plans_the_fitting_tool_with_arguments():
+    model = OfflineChatModel(agent="finance").bind_tools([MetricArgs, ForecastArgs])
+    reply = model.invoke([HumanMessage("What was our customer acquisition cost and LTV last month on email?")])
+    assert isinstance(reply, AIMessage)
+    assert [c["name"] for c in reply.tool_calls] == ["MetricArgs", "MetricArgs"]
+    assert [c["args"]["metric"] for c in reply.tool_calls] == ["cac", "ltv"]
+    assert all(c["args"]["period"] == "last month" and c["args"]["channel"] == "email" for c in reply.tool_calls)
+    forecast = model.invoke([HumanMessage("project revenue for the next 9 months")])
+    assert forecast.tool_calls[0]["name"] == "ForecastArgs"
+    assert forecast.tool_calls[0]["args"] == {"horizon_months": 9}
+
+
+@pytest.mark.slow
+def test_tool_call_streams_as_one_chunk_and_results_are_summarised():
+    model = OfflineChatModel(agent="finance").bind_tools([ForecastArgs])
+    chunks = list(model.stream([HumanMessage("forecast revenue for 3 months")]))
+    assert chunks[0].tool_call_chunks and json.loads(chunks[0].tool_call_chunks[0]["args"]) == {"horizon_months": 3}
+    result = {"headline": "Revenue will reach $1.2M", "facts": ["80% interval $1.0M–$1.4M"]}
+    answer = model.invoke(
+        [
+            HumanMessage("forecast"),
+            AIMessage("", tool_calls=[{"name": "ForecastArgs", "args": {}, "id": "1"}]),
+            ToolMessage(json.dumps(result), tool_call_id="1"),
+        ]
+    ).content
+    assert "Revenue will reach $1.2M" in answer and "80% interval" in answer
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("CAC last quarter", "last quarter"),
+        ("revenue in Q3 2025 please", "Q3 2025"),
+        ("spend over the last 30 days", "last 30 days"),
+        ("how did March 2025 go", "March 2025"),
+        ("nothing here", None),
+    ],
+)
+def test_find_period(text, expected):
+    assert find_period(text) == expected
+
+
+def test_find_expression_and_fill_arguments():
+    assert find_expression("what is 12,000 * 1.2 + 300 for next year?") == "12,000 * 1.2 + 300"
+    assert find_expression("no maths here") is None
+    schema = MetricArgs.model_json_schema()
+    assert fill_arguments(schema, "ROAS on paid search for last year") == [
+        {"metric": "roas", "period": "last year", "channel": "paid_search"}
+    ]

@@ -83,6 +83,11 @@ def stackfaq(xml_path: Path, out_dir: Path) -> list[Question]:
     return questions
 
 
+def split(cands: list[Candidates], questions: list[Question], *, even: bool) -> tuple[list[Candidates], list[Question]]:
+    keep = [i for i, q in enumerate(questions) if (int(q.id.rsplit("-", 1)[1]) % 2 == 0) == even]
+    return [cands[i] for i in keep], [questions[i] for i in keep]
+
+
 def open_store(home: Path, kb_dir: Path, embedder: object) -> tuple[ChromaStore, float]:
     store = ChromaStore(collection_name(kb_dir), path=home / "chroma")
     report = ingest(kb_dir, store, embedder)  # type: ignore[arg-type]
@@ -239,6 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     test = load_questions(DATA / "support" / "questions_test.jsonl")
     dev_c, test_c = collect(lumio, dev), collect(lumio, test)
     dev_sets = {"lumio-dev": (dev_c, dev)}
+    sf_questions: list[Question] = []
+    sf_c: list[Candidates] = []
+    if not args.skip_stackfaq:
+        print("StackFAQ", flush=True)
+        sf_questions = stackfaq(EXTERNAL / "stackfaq" / "stackExchange-FAQ.xml", home / "stackfaq-docs")
+        sf_store, _ = open_store(home, home / "stackfaq-docs", embedder)
+        sf_c = collect(Retriever(sf_store, embedder), sf_questions)
+        # Paraphrases 0, 2, 4, ... of each thread are a tuning split; 1, 3, 5, ... are held out.
+        dev_sets["stackfaq-even"] = split(sf_c, sf_questions, even=True)
 
     plausible_q = DATA / "plausible_questions.jsonl"
     plausible = None
@@ -315,18 +329,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {'':<22}" + "".join(f"{k[:9]:>9}" for k in ("recall", "precision", "ans.esc", "ECE", "AUC")))
         print(row("confidence (Lumio fit)", results["plausible_confidence"], ekeys))
 
-    if not args.skip_stackfaq:
-        print("\nStackFAQ", flush=True)
-        sf_questions = stackfaq(EXTERNAL / "stackfaq" / "stackExchange-FAQ.xml", home / "stackfaq-docs")
-        sf_store, _ = open_store(home, home / "stackfaq-docs", embedder)
-        sf_c = collect(Retriever(sf_store, embedder), sf_questions)
+    if sf_questions:
         skeys = ("mrr", "hit@1", "hit@5")
-        print(f"  {len(sf_questions)} queries over 125 threads")
-        print(f"  {'':<22}" + "".join(f"{k:>9}" for k in skeys))
-        for mode in ("keyword", "dense", "hybrid"):
-            m = ranking(sf_c, sf_questions, weights, mode)  # type: ignore[arg-type]
-            results[f"stackfaq_{mode}"] = m
-            print(row({"keyword": "BM25", "dense": "dense", "hybrid": "hybrid"}[mode], m, skeys))
+        held_c, held_q = split(sf_c, sf_questions, even=False)
+        for label, (cands, qs) in (("all", (sf_c, sf_questions)), ("held-out odd paraphrases", (held_c, held_q))):
+            print(f"\nStackFAQ, {label}: {len(qs)} queries over 125 threads")
+            print(f"  {'':<22}" + "".join(f"{k:>9}" for k in skeys))
+            for mode in ("keyword", "dense", "hybrid"):
+                m = ranking(cands, qs, weights, mode)  # type: ignore[arg-type]
+                results[f"stackfaq_{'all' if label == 'all' else 'heldout'}_{mode}"] = m
+                print(row({"keyword": "BM25", "dense": "dense", "hybrid": "hybrid"}[mode], m, skeys))
 
     results["weights"] = {"dense": weights.dense, "keyword": weights.keyword, "k": weights.k}
     print(

@@ -64,7 +64,7 @@ def _pct_change(current: float, previous: float) -> float | None:
 def _clean(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
-    return round(float(value), 6)
+    return float(value)
 
 
 @dataclass

@@ -57,6 +57,10 @@ class Backtest:
     baseline_mape: float
     beats_baseline: bool
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class ForecastResult:
@@ -106,6 +110,41 @@ class ForecastResult:
         data = asdict(self)
         data["point_interval"] = list(self.point_interval)
         return data
+
+    def report(self, *, unit: str = "$") -> str:
+        """The answer in the seed's `revenue_forecast` output format (four numbered parts).
+
+        Args:
+            unit: Prefix of money values.
+
+        Returns:
+            Methodology, point estimate, 80% interval and key assumptions, as plain text.
+        """
+        pct = f"{self.interval:.0%}"
+        low, high = self.point_interval
+        periods = "; ".join(f"{d}: {unit}{m:,.0f}" for d, m in zip(self.dates, self.mean, strict=True))
+        bands = "; ".join(
+            f"{d}: {unit}{lo:,.0f} to {unit}{hi:,.0f}"
+            for d, lo, hi in zip(self.dates, self.lower, self.upper, strict=True)
+        )
+        lines = [
+            f"1. Forecast methodology: {self.methodology}"
+            + (f" Note: {self.fallback_reason}." if self.fallback_reason else ""),
+            f"2. Point estimate: {unit}{self.point_estimate:,.0f} over the next {len(self.mean)} periods ({periods}).",
+            f"3. Confidence interval ({pct}): {bands}; for the total, {unit}{low:,.0f} to {unit}{high:,.0f}.",
+            "4. Key assumptions: "
+            + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.assumptions.items())
+            + ".",
+        ]
+        if self.backtest is not None:
+            bt = self.backtest
+            lines.append(
+                f"Backtest ({len(bt.origins)} rolling origins, {bt.horizon} steps): MAPE {bt.mape:.1f}% "
+                f"vs {bt.baseline} {bt.baseline_mape:.1f}%."
+            )
+        elif self.backtest_note:
+            lines.append(f"Backtest: {self.backtest_note}.")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,8 @@ def _convert_text_column(values: pd.Series) -> tuple[pd.Series, str, str | None]
     present = stripped.dropna()
     if present.empty:
         return stripped.astype(object), "text", None
-    if present.str.match(_NUMBER).all() and present.str.contains(r"\d").all():
+    leading_zero = present.str.match(r"^0\d").any()  # ZIP codes, account numbers: identifiers, not numbers
+    if not leading_zero and present.str.match(_NUMBER).all() and present.str.contains(r"\d").all():
         numbers = present.map(_parse_number)
         full = pd.Series(np.nan, index=values.index, dtype="float64")
         full[present.index] = numbers.to_numpy(dtype="float64")

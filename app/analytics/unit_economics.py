@@ -172,7 +172,7 @@ class MetricResult:
 
 # ----------------------------------------------------------------------------- formatting
 def _finite(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _usd(x: float) -> str:

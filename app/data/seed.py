@@ -69,6 +69,22 @@ ANNUAL_GROWTH = 0.40
 LEADS_PER_CUSTOMER = 5
 """Leads generated per converted customer (overall lead-to-customer rate 20%)."""
 
+# Finance ledger assumptions for 2,000 accounts (scaled linearly with the number of accounts simulated).
+OPENING_CASH = 9_500_000.0
+"""Cash at the start of the history (USD)."""
+PAYROLL_START = 520_000.0
+"""Monthly payroll in the first month (USD)."""
+PAYROLL_GROWTH = 0.02
+"""Monthly payroll growth (hiring)."""
+OTHER_OPEX_START = 140_000.0
+"""Monthly rent, tools and G&A in the first month (USD)."""
+OTHER_OPEX_GROWTH = 0.008
+"""Monthly growth of other operating costs."""
+FUNDING_MONTH = 8
+"""Index of the month (from the start) in which a funding round closes."""
+FUNDING_AMOUNT = 15_000_000.0
+"""Size of that round (USD)."""
+
 
 @dataclass(frozen=True)
 class ChannelProfile:
@@ -918,11 +934,16 @@ class _Simulation:
         revenue = sub_rev.reindex(months, fill_value=0.0) + hw_rev
         cogs = hw_cogs + sub_rev.reindex(months, fill_value=0.0) * (1.0 - SOFTWARE_GROSS_MARGIN)
         steps = np.arange(len(months))
-        payroll = np.round(520_000 * 1.02**steps * rng.normal(1.0, 0.01, len(months)), 2)
-        other = np.round(140_000 * 1.008**steps * rng.normal(1.0, 0.05, len(months)), 2)
+        scale = self.n / 2000.0  # company costs and cash scale with the number of accounts simulated
+        payroll = np.round(
+            PAYROLL_START * scale * (1 + PAYROLL_GROWTH) ** steps * rng.normal(1.0, 0.01, len(months)), 2
+        )
+        other = np.round(
+            OTHER_OPEX_START * scale * (1 + OTHER_OPEX_GROWTH) ** steps * rng.normal(1.0, 0.05, len(months)), 2
+        )
         financing = np.zeros(len(months))
-        financing[min(8, len(months) - 1)] = 15_000_000.0
-        cash = 9_500_000.0 + np.cumsum(
+        financing[min(FUNDING_MONTH, len(months) - 1)] = round(FUNDING_AMOUNT * scale, 2)
+        cash = OPENING_CASH * scale + np.cumsum(
             revenue.to_numpy() - cogs.to_numpy() - marketing.to_numpy() - payroll - other + financing
         )
         return pd.DataFrame(

@@ -1,6 +1,6 @@
 """Okapi BM25 keyword retrieval over chunk texts, as a sparse matrix so one query costs a few column sums.
 
-Tokens are lower-cased alphanumeric runs without English stop words, reduced by a light suffix stemmer
+Tokens are lower-cased runs of letters or of digits (`soc2` → `soc`, `2`, like `SOC 2`) without English stop words, reduced by a light suffix stemmer
 (plurals, `-ing`, `-ed`) so "refunds", "refunded" and "refund" meet. Scores use the Lucene IDF
 `log(1 + (N - df + 0.5) / (df + 0.5))`, so they are never negative.
 """
@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
 )
 """English function words that carry no topic (kept small: domain words such as `not` matter little here)."""
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z]+|[0-9]+")
 
 
 def stem(word: str) -> str:
@@ -49,7 +49,7 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case, split into alphanumeric tokens, drop stop words, stem."""
+    """Lower-case, split into letter and digit runs, drop stop words, stem."""
     return [stem(token) for token in _TOKEN.findall(text.lower()) if token not in STOPWORDS]
 
 

@@ -40,8 +40,19 @@ def find_period(text: str) -> str | None:
     return match.group(0).strip() if match else None
 
 
+_WORD_OPERATORS = [
+    (re.compile(r"(\d)\s*%\s+of\s+", re.IGNORECASE), r"\1% * "),
+    (re.compile(r"\s+(?:times|multiplied by|x)\s+(?=[\d$(])", re.IGNORECASE), " * "),
+    (re.compile(r"\s+divided by\s+", re.IGNORECASE), " / "),
+    (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "),
+    (re.compile(r"\s+minus\s+", re.IGNORECASE), " - "),
+]
+
+
 def find_expression(text: str) -> str | None:
-    """The longest arithmetic-looking span of `text` that contains an operator."""
+    """The longest arithmetic-looking span of `text` that contains an operator ("12% of 48,000" too)."""
+    for pattern, replacement in _WORD_OPERATORS:
+        text = pattern.sub(replacement, text)
     spans = [m.group(0).strip() for m in _EXPR_RE.finditer(text)]
     spans = [s for s in spans if re.search(r"[+\-*/^%]", s.strip("%")) and re.search(r"\d", s)]
     return max(spans, key=len) if spans else None

@@ -48,7 +48,7 @@ class ClassifierConfig:
     """Whether keyword scores join the embedding as features."""
     keyword_weight: float = 0.5
     """Scale of the keyword features relative to the unit-length embedding."""
-    c: float = 5.0
+    c: float = 2.0
     """Inverse regularisation strength of the logistic regression."""
     k: int = 7
     """Neighbours used by the kNN variants."""

@@ -101,9 +101,10 @@ Answer with the route and one short reason."""
 def decide_route(text: str, classifier: IntentClassifier, previous_route: Route | None = None) -> RouteDecision:
     """Decide the route of a request offline.
 
-    Steps: keyword analysis; multi-agent rules (win-back, multi-domain report), which override; a short
-    follow-up fragment ("and last month?") keeps `previous_route`; otherwise the intent classifier decides,
-    or the keywords when the classifier is unsure and the keywords are clear.
+    Steps: keyword analysis; multi-agent rules (win-back, multi-domain report), which override; a periodic
+    report about a single domain ("weekly churn report") goes to that domain; a short follow-up fragment
+    ("and last month?") keeps `previous_route`; otherwise the intent classifier decides, or the keywords
+    when the classifier is unsure (probability < 0.4) and the keywords are clear.
 
     Args:
         text: The user request.

@@ -51,6 +51,12 @@ _RETROSPECTIVE: Final = _words(
     r"|(?:re-?activation|re-?engagement|win-?back) (?:rates?|results?|performance)|re-?activated|(?<!never )came back"
 )
 
+# A customer asking about their own account ("can I reactivate my subscription?") is a Support question.
+_SELF_SERVICE: Final = _words(
+    r"(?:my|our) (?:subscription|account|plan|workspace|seat|user|login|api key|order)"
+    r"|(?:can|do|how do) (?:i|we) re-?(?:activate|enable)"
+)
+
 # --- multi-domain report ------------------------------------------------------------------------------
 _PERIODIC_REPORT: Final = _words(
     r"(?:weekly|wkly|monthly|daily|quarterly|biweekly|bi-weekly|monday|friday|morning"
@@ -75,7 +81,7 @@ _EVERYTHING: Final = _words(
 )
 _ACROSS: Final = _words(
     r"across|covering|combined|overall|together|in one (?:update|view|place)|state of play|health|status|numbers"
-    r"|highlights|kpis|metrics|pulse"
+    r"|highlights|kpis|metrics|pulse|how (?:did|are|is|was|were)"
 )
 # Words that tie a report to one domain ("weekly churn report" is Insights, not a multi-agent report).
 _DOMAINS: Final[dict[str, re.Pattern[str]]] = {
@@ -163,7 +169,7 @@ def detect_multi_agent(text: str) -> RuleMatch | None:
 
 def _match_winback(text: str) -> RuleMatch | None:
     """The win-back rule (see `detect_multi_agent`)."""
-    if _RETROSPECTIVE.search(text):
+    if _RETROSPECTIVE.search(text) or _SELF_SERVICE.search(text):
         return None
     for pattern in (_WINBACK_TERM, _RETURN_VERB):
         found = pattern.search(text)

@@ -180,6 +180,10 @@ def test_headers_are_sanitised_and_ambiguous_dates_stay_text(tmp_path):
     assert [c.name for c in columns] == ["order_", "col_2", "c_2024_q1", "order_1", "when_"]
     assert columns[4].dtype == "text" and "ambiguous" in columns[4].note
     assert any("no header" in w for w in description.warnings)
+    # Codes with leading zeros stay text.
+    codes = tmp_path / "codes.csv"
+    codes.write_text("zip,n\n02139,1\n10001,2\n")
+    assert query_sheet(codes, "SELECT zip FROM sheet ORDER BY n").rows == [["02139"], ["10001"]]
     # Semicolon-separated files are detected.
     semi = tmp_path / "semi.csv"
     semi.write_text("a;b\n1;2\n3;4\n")

@@ -1,0 +1,83 @@
+"""One round trip per route through the real graph, tools and offline model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.runtime import Copilot
+
+MONEY = re.compile(r"\$\d[\d,]*")
+
+
+async def test_finance_metric_shows_formula_steps_and_result(copilot: Copilot):
+    tokens: list[str] = []
+    result = await copilot.ask("What was our CAC last quarter?", on_token=tokens.append)
+    assert result.route == "finance" and result.agents == ["finance"]
+    assert "CAC" in result.answer and "Formula" in result.answer and "Step-by-step" in result.answer
+    assert MONEY.search(result.answer)
+    assert len(tokens) > 10 and "".join(tokens) == result.answer  # streamed from the respond node
+    assert result.answer.startswith("[offline model]")
+
+
+async def test_finance_forecast_has_interval_and_chart(copilot: Copilot):
+    result = await copilot.ask("forecast revenue for the next 4 months")
+    assert result.route == "finance"
+    assert "80% interval" in result.answer
+    assert len(re.findall(r"\d{4}-\d{2}: \$", result.answer)) == 4
+    assert len(result.charts) == 1 and result.charts[0]["data"]
+
+
+async def test_marketing_channel_analytics(copilot: Copilot):
+    result = await copilot.ask("Which acquisition channels performed best over the last 30 days?")
+    assert result.route == "marketing"
+    for channel in ("paid_search", "email", "events"):
+        assert channel in result.answer
+    assert "ROAS" in result.answer and result.charts
+
+
+async def test_insights_rfm(copilot: Copilot):
+    result = await copilot.ask("Segment our customers with RFM")
+    assert result.route == "insights"
+    assert "Champions" in result.answer and "At Risk" in result.answer
+    assert result.charts
+
+
+async def test_parallel_weekly_report_has_every_section(copilot: Copilot):
+    result = await copilot.ask("give me the weekly report")
+    assert result.route == "parallel"
+    assert sorted(result.agents) == ["finance", "insights", "marketing", "support"]
+    for title in ("Marketing performance", "Revenue and unit economics", "Segments and churn risk", "Support volume"):
+        assert title in result.answer
+    assert "failed" not in result.answer
+    assert result.errors == []
+
+
+async def test_winback_passes_real_values_between_agents(copilot: Copilot):
+    result = await copilot.ask("Launch a win-back campaign for churned customers")
+    assert result.route == "sequential:insights,marketing,finance"
+    assert result.agents == ["insights", "marketing", "finance"]
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
+    assert state["customer_ids"] and set(state["email_drafts"]) == set(state["customer_ids"])
+    first = state["churned_customers"][0]
+    assert first["name"].split()[0] in state["email_drafts"][first["customer_id"]] or "Hi " in state["email_drafts"][first["customer_id"]]
+    assert state["campaign_cost"] > 0
+    assert "ROI" in result.answer and MONEY.search(result.answer)
+    assert not any(state["send_status"].values())  # nothing is sent without approval
+
+
+async def test_follow_up_continues_the_same_thread(copilot: Copilot):
+    first = await copilot.ask("What was our CAC last quarter?")
+    second = await copilot.ask("and what about LTV?", thread_id=first.thread_id)
+    assert second.route == "finance" and "LTV" in second.answer
+    thread = await copilot.thread(first.thread_id)
+    assert [m["role"] for m in thread["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert thread["status"] == "complete"
+
+
+@pytest.mark.parametrize("text", ["what is 1,250 * 12 * 0.85?", "calculate 12% of 48,000"])
+async def test_calculator(copilot: Copilot, text: str):
+    result = await copilot.ask(text)
+    assert result.route == "finance"
+    assert "12,750" in result.answer or "5,760" in result.answer

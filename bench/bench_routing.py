@@ -50,7 +50,12 @@ async def timed_async(calls: int, texts: list[str], classifier: object) -> list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (0: leave the default)")
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     embedder = load_embedder()
     started = time.perf_counter()
@@ -60,7 +65,9 @@ def main() -> None:
     for text in texts[:20]:  # warm-up
         decide_route(text, classifier)
 
-    print(f"{args.calls} calls over {len(texts)} distinct eval requests:")
+    import torch
+
+    print(f"{args.calls} calls over {len(texts)} distinct eval requests (torch threads: {torch.get_num_threads()}):")
     print(f"  keyword_scores       {percentiles(timed(args.calls, texts, keyword_scores))}")
     print(f"  classifier.predict   {percentiles(timed(args.calls, texts, classifier.predict))}")
     print(f"  decide_route         {percentiles(timed(args.calls, texts, lambda t: decide_route(t, classifier)))}")

@@ -26,7 +26,7 @@ from graph.routing import (
     ROUTES,
     Example,
     Route,
-    decide_route,
+    decide_routes,
     has_seed_keyword,
     keyword_route,
     load_default,
@@ -77,11 +77,12 @@ def main() -> None:
     print(f"classifier built in {time.perf_counter() - started:.2f} s (embedding {len(train)} examples + fit)")
 
     texts = [e.text for e in held_out]
+    decisions = decide_routes(texts, classifier)
     routers: dict[str, list[Route]] = {
         "seed keyword router": [seed_keyword_route(t) for t in texts],
         "keyword analyser alone": [keyword_route(t) for t in texts],
         "intent classifier alone": [p.route for p in classifier.predict_batch(texts)],
-        "decide_route (full)": [decide_route(t, classifier).route for t in texts],
+        "decide_route (full)": [d.route for d in decisions],
     }
     no_keywords = [not has_seed_keyword(t) for t in texts]
     train_no_keywords = sum(not has_seed_keyword(e.text) for e in train)
@@ -98,7 +99,7 @@ def main() -> None:
     for name, predicted in routers.items():
         print(f"{name:<26}{accuracy(predicted, held_out):>18}{accuracy(predicted, held_out, no_keywords):>26}")
 
-    methods = Counter(decide_route(t, classifier).method for t in texts)
+    methods = Counter(d.method for d in decisions)
     print("\ndecide_route methods: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
     print("\nconfusion, decide_route:")
     confusion(routers["decide_route (full)"], held_out)

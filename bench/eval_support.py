@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/eval_support.py [--tune] [--calibrate] [--skip-stack
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -76,10 +77,9 @@ def stackfaq(xml_path: Path, out_dir: Path) -> list[Question]:
         path = out_dir / doc
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
-        for j, rephr in enumerate(pair.findall("rephr")):
-            query = " ".join((rephr.text or "").split())
-            if query and query != "*":
-                questions.append(Question(f"sf{i:03d}-{j}", query, (doc,), True))
+        queries = [" ".join((r.text or "").split()) for r in pair.findall("rephr")]
+        for j, query in enumerate(q for q in queries if q and q != "*"):
+            questions.append(Question(f"sf{i:03d}-{j}", query, (doc,), True))
     return questions
 
 
@@ -151,8 +151,11 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 SINGLE = FusionWeights(1.0, 1.0, 60.0)
 """Weights for the single-retriever modes (only the order matters there)."""
-WEIGHT_GRID = [
-    FusionWeights(1.0, kw, k) for kw in (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0) for k in (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+WEIGHT_GRID = [FusionWeights(1.0, 0.0, 60.0)] + [
+    FusionWeights(1.0, kw, k, power)
+    for power in (0.0, 1.0, 2.0)
+    for kw in (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+    for k in (1.0, 5.0, 10.0, 30.0, 60.0)
 ]
 
 
@@ -165,7 +168,7 @@ def tune(dev_sets: dict[str, tuple[list[Candidates], list[Question]]]) -> Fusion
         floors[name] = max(dense["mrr"], keyword["mrr"])
         print(f"  {name}: dense MRR {dense['mrr']:.3f}, BM25 MRR {keyword['mrr']:.3f}")
     best, best_score = WEIGHT_GRID[0], -1.0
-    print(f"  {'keyword w':>9} {'k':>5} " + " ".join(f"{n[:14]:>14}" for n in dev_sets) + "   ok")
+    print(f"  {'keyword w':>9} {'k':>5} {'power':>5} " + " ".join(f"{n[:14]:>14}" for n in dev_sets) + "   ok")
     for w in WEIGHT_GRID:
         scores = {name: ranking(c, q, w, "hybrid")["mrr"] for name, (c, q) in dev_sets.items()}
         ok = all(scores[n] >= floors[n] - 1e-9 for n in scores)
@@ -177,7 +180,7 @@ def tune(dev_sets: dict[str, tuple[list[Candidates], list[Question]]]) -> Fusion
         )
         if ok and mean > best_score + 1e-9:
             best, best_score = w, mean
-    print(f"  chosen: dense {best.dense}, keyword {best.keyword}, k {best.k} (mean dev MRR {best_score:.4f})")
+    print(f"  chosen: {best} (mean dev MRR {best_score:.4f})")
     return best
 
 
@@ -340,11 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[f"stackfaq_{'all' if label == 'all' else 'heldout'}_{mode}"] = m
                 print(row({"keyword": "BM25", "dense": "dense", "hybrid": "hybrid"}[mode], m, skeys))
 
-    results["weights"] = {"dense": weights.dense, "keyword": weights.keyword, "k": weights.k}
-    print(
-        f"\nfusion weights: dense {weights.dense}, keyword {weights.keyword}, k {weights.k}; "
-        f"total {time.perf_counter() - started:.0f}s"
-    )
+    results["weights"] = dataclasses.asdict(weights)
+    print(f"\nfusion weights: {weights}; total {time.perf_counter() - started:.0f}s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
     return 0

@@ -23,6 +23,7 @@ from graph.routing import (
     adecide_route_llm,
     decide_route,
     decide_route_llm,
+    decide_routes,
     detect_multi_agent,
     has_seed_keyword,
     keyword_matches,
@@ -33,6 +34,7 @@ from graph.routing import (
     parse_route,
     seed_keyword_route,
 )
+from graph.routing.classifier import encode_cached
 
 slow = pytest.mark.slow
 
@@ -132,14 +134,21 @@ def test_classifier_accuracy_on_eval_set(classifier: IntentClassifier) -> None:
 @slow
 def test_decide_route_accuracy_on_eval_set(classifier: IntentClassifier) -> None:
     held_out = load_examples("eval")
-    accuracy = np.mean([decide_route(e.text, classifier).route == e.route for e in held_out])
+    decisions = decide_routes([e.text for e in held_out], classifier)
+    accuracy = np.mean([d.route == e.route for d, e in zip(decisions, held_out, strict=True)])
     assert accuracy >= 0.95
+    sample = held_out[::20]
+    singles = [decide_route(e.text, classifier) for e in sample]
+    batch = decide_routes([e.text for e in sample], classifier)
+    assert [(d.route, d.method) for d in singles] == [(d.route, d.method) for d in batch]
+    assert [d.confidence for d in singles] == pytest.approx([d.confidence for d in batch], abs=1e-4)
 
 
 @slow
-def test_eval_set_has_no_near_duplicates_of_training(embedder: object) -> None:
-    train = embedder.encode([e.text for e in load_examples("train")])  # type: ignore[attr-defined]
-    held_out = embedder.encode([e.text for e in load_examples("eval")])  # type: ignore[attr-defined]
+def test_eval_set_has_no_near_duplicates_of_training(embedder: object, classifier: IntentClassifier) -> None:
+    # The training embeddings are already in the classifier's in-memory cache.
+    train = encode_cached(embedder, [normalize_request(e.text) for e in load_examples("train")])  # type: ignore[arg-type]
+    held_out = encode_cached(embedder, [normalize_request(e.text) for e in load_examples("eval")])  # type: ignore[arg-type]
     assert float((held_out @ train.T).max()) < 0.9
 
 

@@ -56,6 +56,7 @@ _AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _ANCHOR = re.compile(r"\s*\{#[\w.-]+\}\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+_PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 _BLANKS = re.compile(r"\n{3,}")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
 _JSX_EXPRESSION = re.compile(r"^\s*\{.*\}\s*$")
@@ -117,16 +118,8 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
 
 
 def _clean_inline(line: str) -> str:
-    """Remove tags, images and link targets from one line of prose, leaving inline code untouched."""
-    line = _LINK.sub(r"\1", _IMAGE.sub("", line))  # link text may itself hold inline code
-    parts: list[str] = []
-    last = 0
-    for match in _INLINE_CODE.finditer(line):
-        parts.append(_clean_prose(line[last : match.start()]))
-        parts.append(match.group(0))
-        last = match.end()
-    parts.append(_clean_prose(line[last:]))
-    return "".join(parts)
+    """Remove images, link targets, emphasis markers and HTML entities from one line of prose."""
+    return _clean_prose(line)
 
 
 def _clean_prose(text: str) -> str:
@@ -197,6 +190,17 @@ def clean_markdown(text: str) -> tuple[dict[str, str], list[str]]:
         if is_code:
             lines.extend(segment.split("\n"))
             continue
+        # Inline code is set aside first, so `<div>` or `[x](y)` inside backticks survive as written.
+        spans: list[str] = []
+
+        def hide(match: re.Match[str], spans: list[str] = spans) -> str:
+            spans.append(match.group(0))
+            return f"\x00{len(spans) - 1}\x00"
+
+        def restore(text: str, spans: list[str] = spans) -> str:
+            return _PLACEHOLDER.sub(lambda m: spans[int(m.group(1))], text)
+
+        segment = _INLINE_CODE.sub(hide, segment.replace("\x00", ""))
         segment = _BLOCK_ELEMENTS.sub("\n", segment)
         segment = _HTML_COMMENT.sub("", segment)
         segment = _MDX_COMMENT.sub("", segment)
@@ -209,14 +213,14 @@ def clean_markdown(text: str) -> tuple[dict[str, str], list[str]]:
             if admonition:
                 label = admonition.group(2) or admonition.group(3)
                 if label:
-                    lines.append(_clean_inline(label))
+                    lines.append(restore(_clean_inline(label)))
                 continue
             heading = _HEADING.match(line)
             if heading:
                 title = _ANCHOR.sub("", heading.group(2))
-                lines.append(f"{heading.group(1)} {_clean_inline(title).strip()}")
+                lines.append(f"{heading.group(1)} {restore(_clean_inline(title)).strip()}")
                 continue
-            lines.append(_clean_inline(line).rstrip())
+            lines.append(restore(_clean_inline(line)).rstrip())
     return meta, lines
 
 

@@ -29,6 +29,8 @@ from app.kb.ingest import TextEncoder
 
 MODEL_PATH = Path(__file__).with_name("confidence_model.json")
 """The fitted model shipped with the code (re-fitted by `gtm kb calibrate`)."""
+DEFAULT_C = 0.1
+"""Inverse regularisation of the logistic regression (chosen by cross-validated log-loss on the Lumio dev set)."""
 SUPPORT_FULL = 0.75
 """Answer support at or above which the retrieval confidence is kept whole (see `combine`)."""
 

@@ -11,6 +11,7 @@ Nodes tell it which template a message was rendered from through the message's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -164,6 +165,16 @@ class OfflineChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
 
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = await asyncio.to_thread(self._respond, messages)  # embeddings run off the event loop
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
     async def _astream(
         self,
         messages: list[BaseMessage],
@@ -171,7 +182,8 @@ class OfflineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for chunk in self._chunks(self._respond(messages)):
+        message = await asyncio.to_thread(self._respond, messages)  # embeddings run off the event loop
+        for chunk in self._chunks(message):
             if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:
                 await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk

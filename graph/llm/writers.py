@@ -133,43 +133,93 @@ def write_forecast(values: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def _tokens(text: str) -> set[str]:
-    return {t for t in _WORD.findall(text.lower()) if t not in _STOP}
+    return {_stem(t) for t in _WORD.findall(text.lower()) if t not in _STOP}
+
+
+_QUANTITY_CUES = (
+    (re.compile(r"\b(how long|how many (days|weeks|months|hours)|when|how soon|how quickly|deadline|window)\b", re.I),
+     re.compile(r"\b\d+\s*(-\s*\d+\s*)?(business |calendar )?(days?|hours?|weeks?|months?|years?)\b", re.I)),
+    (re.compile(r"\b(how much|cost|price|pricing|fee|charge|expensive)\b", re.I), re.compile(r"[$€]\s?\d")),
+    (re.compile(r"\b(how many|limit|maximum|max|up to)\b", re.I), re.compile(r"\b\d[\d,]*\b")),
+)
+_sentence_cache: dict[str, Any] = {}
+
+
+def _sentence_vectors(sentences: list[str]) -> Any:
+    """MiniLM vectors of sentences, cached (the knowledge base's sentences repeat across questions)."""
+    import numpy as np
+
+    from app.embeddings import get_embedder
+
+    missing = [s for s in dict.fromkeys(sentences) if s not in _sentence_cache]
+    if missing:
+        if len(_sentence_cache) > 50_000:
+            _sentence_cache.clear()
+        _sentence_cache.update(zip(missing, get_embedder().encode(missing), strict=True))
+    return np.stack([_sentence_cache[s] for s in sentences])
+
+
+def _candidate_sentences(passages: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    seen: set[str] = set()
+    out: list[tuple[int, str, str]] = []
+    for rank, passage in enumerate(passages[:3]):
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", str(passage.get("text", ""))):
+            sentence = sentence.strip(" -*#>|").strip()
+            key = sentence.lower()
+            if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen:
+                continue
+            seen.add(key)
+            out.append((rank, sentence, str(passage.get("doc", ""))))
+    return out
 
 
 def write_support(values: dict[str, Any]) -> str:
-    """`support.answer_query`: extractive answer from the best passages, cited, under 100 words."""
+    """`support.answer_query`: extractive answer from the best passages, cited, under 100 words.
+
+    Sentences of the top passages are scored by meaning (MiniLM cosine to the question), shared
+    words, and whether they hold the kind of quantity asked for ("how long" → a duration); the best
+    ones, without repeats, make the answer.
+    """
+    query = str(values.get("query", ""))
     passages: list[dict[str, Any]] = values.get("_passages") or []
-    query_terms = _tokens(str(values.get("query", "")))
-    if not passages or not query_terms:
+    query_terms = _tokens(query)
+    candidates = _candidate_sentences(passages)
+    if not candidates or not query_terms:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
-    scored: list[tuple[float, int, str, str]] = []
-    for rank, passage in enumerate(passages[:3]):
-        for sentence in re.split(r"(?<=[.!?])\s+|\n+", str(passage.get("text", ""))):
-            sentence = sentence.strip(" -*#>|")
-            words = sentence.split()
-            if len(words) < 4 or sentence.endswith(":"):
-                continue
-            overlap = len(query_terms & _tokens(sentence)) / len(query_terms)
-            scored.append((overlap - 0.05 * rank, rank, sentence, str(passage.get("doc", ""))))
-    scored = [s for s in scored if s[0] > 0]
-    if not scored:
+    vectors = _sentence_vectors([query] + [c[1] for c in candidates])
+    cosine = vectors[1:] @ vectors[0]
+    cues = [answer for ask, answer in _QUANTITY_CUES if ask.search(query)]
+    scored: list[tuple[float, int, int]] = []
+    for i, (rank, sentence, _) in enumerate(candidates):
+        overlap = len(query_terms & _tokens(sentence)) / len(query_terms)
+        cue = 0.08 if any(c.search(sentence) for c in cues) else 0.0
+        scored.append((0.7 * float(cosine[i]) + 0.3 * overlap + cue - 0.04 * rank, rank, i))
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    best = scored[0][0]
+    if best <= 0.15:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    floor = 0.6 * scored[0][0]  # keep only sentences nearly as relevant as the best one
-    scored = [s for s in scored if s[0] >= floor]
-    chosen: list[tuple[str, str]] = []
+    chosen: list[int] = []
     words = 0
-    for _, _, sentence, doc in scored:
-        n = len(sentence.split())
+    for score, _, i in scored:
+        if chosen and (score < best - 0.1 or len(chosen) >= 3):
+            break
+        if any(float(vectors[1 + i] @ vectors[1 + j]) > 0.85 for j in chosen):
+            continue  # says the same thing again
+        n = len(candidates[i][1].split())
         if chosen and words + n > 70:
             continue
-        chosen.append((sentence, doc))
+        chosen.append(i)
         words += n
-        if words >= 45:
-            break
-    docs = list(dict.fromkeys(doc for _, doc in chosen))
-    body = " ".join(s if s.endswith((".", "!", "?")) else s + "." for s, _ in chosen)
+    docs = list(dict.fromkeys(candidates[i][2] for i in chosen))
+    body = " ".join(s if (s := candidates[i][1]).endswith((".", "!", "?")) else s + "." for i in chosen)
     cites = " ".join(f"[{d}]" for d in docs)
     return f"{body} {cites} {HELPFUL}"
 

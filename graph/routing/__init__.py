@@ -15,6 +15,7 @@ from graph.routing.decide import (
     adecide_route_llm,
     decide_route,
     decide_route_llm,
+    decide_routes,
     is_follow_up,
 )
 from graph.routing.keywords import has_seed_keyword, keyword_matches, keyword_route, keyword_scores, seed_keyword_route
@@ -41,6 +42,7 @@ __all__ = [
     "adecide_route_llm",
     "decide_route",
     "decide_route_llm",
+    "decide_routes",
     "detect_multi_agent",
     "has_seed_keyword",
     "is_follow_up",

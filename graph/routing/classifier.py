@@ -137,7 +137,7 @@ class IntentClassifier:
         config = config or ClassifierConfig()
         texts = [normalize_request(example.text) for example in examples]
         labels = np.asarray([ROUTES.index(example.route) for example in examples], dtype=np.int64)
-        features = _featurize(_cached_encode(embedder, texts), texts, config)
+        features = _featurize(encode_cached(embedder, texts), texts, config)
         return cls(embedder, config, features, labels)
 
     def predict(self, text: str) -> Prediction:
@@ -287,8 +287,16 @@ _EMBEDDINGS: dict[int, tuple[TextEncoder, dict[str, NDArray[np.float32]]]] = {}
 """id(embedder) → (embedder, text → embedding): example embeddings, in memory only."""
 
 
-def _cached_encode(embedder: TextEncoder, texts: Sequence[str]) -> NDArray[np.float32]:
-    """Embed `texts`, encoding only those this embedder has not embedded before in this process."""
+def encode_cached(embedder: TextEncoder, texts: Sequence[str]) -> NDArray[np.float32]:
+    """Embed `texts` through the in-memory example cache (only texts new to this embedder are encoded).
+
+    Args:
+        embedder: The sentence embedder.
+        texts: Normalised texts (the cache key is the exact text).
+
+    Returns:
+        An array of shape (len(texts), dimensions).
+    """
     with _DEFAULT_LOCK:
         entry = _EMBEDDINGS.get(id(embedder))
         if entry is None or entry[0] is not embedder:

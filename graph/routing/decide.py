@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,6 +123,31 @@ def decide_route(text: str, classifier: IntentClassifier, previous_route: Route 
     if early is not None:
         return early
     return _decide_with_prediction(cleaned, classifier.predict(cleaned), previous_route)
+
+
+def decide_routes(
+    texts: Sequence[str], classifier: IntentClassifier, previous_route: Route | None = None
+) -> list[RouteDecision]:
+    """`decide_route` for many requests with one batched encoder call (evaluation, `gtm route -`).
+
+    Args:
+        texts: The user requests.
+        classifier: The fitted intent classifier.
+        previous_route: The previous turn's route, applied to every request.
+
+    Returns:
+        One decision per request, in order.
+
+    Raises:
+        ValueError: If any request is empty or only whitespace.
+    """
+    cleaned = [normalize_request(text) for text in texts]
+    decisions = [_decide_without_classifier(text, previous_route) for text in cleaned]
+    pending = [index for index, decision in enumerate(decisions) if decision is None]
+    predictions = classifier.predict_batch([cleaned[index] for index in pending])
+    for index, prediction in zip(pending, predictions, strict=True):
+        decisions[index] = _decide_with_prediction(cleaned[index], prediction, previous_route)
+    return [decision for decision in decisions if decision is not None]
 
 
 async def adecide_route(text: str, classifier: IntentClassifier, previous_route: Route | None = None) -> RouteDecision:

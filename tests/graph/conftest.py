@@ -31,17 +31,27 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose Chroma index holds the project's knowledge base (ingested once per session)."""
+    from app.kb.service import get_knowledge_base
+
+    home = tmp_path_factory.mktemp("kb-home")
+    get_knowledge_base(Settings(home=home, kb_dir=REPO_ROOT / "knowledge_base")).ingest()
+    return home
+
+
 @pytest.fixture
-def settings(tmp_path: Path, seeded_db: Path) -> Settings:
-    """Settings for one test: its own home and its own copy of the seeded database."""
-    home = tmp_path / "home"
-    home.mkdir()
-    db = home / "business.db"
+def settings(tmp_path: Path, seeded_db: Path, kb_home: Path) -> Settings:
+    """Settings for one test: the shared knowledge-base index, its own copy of the seeded database and
+    its own checkpoint file."""
+    db = tmp_path / "business.db"
     shutil.copy(seeded_db, db)
     return Settings(
-        home=home,
+        home=kb_home,
         kb_dir=REPO_ROOT / "knowledge_base",
         database_url=f"sqlite:///{db}",
+        checkpoint_url=str(tmp_path / "checkpoints.db"),
         llm_provider="offline",
         retry_wait_min_s=0.0,
         retry_wait_max_s=0.0,

@@ -1,0 +1,94 @@
+"""Offline latency of the graph: routing p50/p95 and end-to-end p50/p95 per route.
+
+Goals on this 2-core machine, models already loaded: routing p50 ≤ 15 ms; offline support answer
+p50 ≤ 50 ms and p95 ≤ 150 ms. Uses a fresh GTM_HOME in a temporary folder (seeded demo data, the
+project's knowledge base ingested) and the real SQLite checkpointer.
+
+Run: .venv/bin/python bench/bench_graph.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from app.runtime import Copilot
+from app.services import build_services
+from app.settings import REPO_ROOT, Settings
+
+ROUTE_REQUESTS = {
+    "support": ["How long do I have to return a sensor?", "Does the Growth plan include SSO?", "What is the API rate limit on Starter?"],
+    "finance": ["What was our CAC last quarter?", "What is our runway?", "forecast revenue for 6 months"],
+    "marketing": ["How did our channels perform in the last 30 days?"],
+    "insights": ["Segment customers with RFM", "who is likely to churn"],
+    "parallel": ["give me the weekly report"],
+    "sequential:insights,marketing,finance": ["launch a win-back campaign for churned customers"],
+}
+ROUTING_REQUESTS = [r for rs in ROUTE_REQUESTS.values() for r in rs] + [
+    "which ads bring the cheapest customers",
+    "draft a note to accounts that went quiet",
+    "is there a discount for schools",
+    "how much cash do we burn each month",
+    "put together an exec summary across all teams",
+    "what share of March signups came back in April",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def main(runs: int) -> None:
+    from app.data.seed import seed_demo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(home=Path(tmp), kb_dir=REPO_ROOT / "knowledge_base", llm_provider="offline")
+        services = build_services(settings)
+        t0 = time.perf_counter()
+        seed_demo(services.extras["engine"], customers=2000)
+        t_seed = time.perf_counter() - t0
+        from app.kb.service import get_knowledge_base
+
+        t0 = time.perf_counter()
+        get_knowledge_base(settings).ingest()
+        t_ingest = time.perf_counter() - t0
+        async with Copilot.open(settings, services=services) as copilot:
+            t0 = time.perf_counter()
+            await copilot.ask("warm up: what is our refund policy?")
+            t_warm = time.perf_counter() - t0
+            router = services.router
+            assert router is not None
+            for text in ROUTING_REQUESTS:  # warm caches
+                await router(text, None)
+            routing = []
+            for _ in range(max(1, 500 // len(ROUTING_REQUESTS))):
+                for text in ROUTING_REQUESTS:
+                    t = time.perf_counter()
+                    await router(text, None)
+                    routing.append((time.perf_counter() - t) * 1000)
+            print(f"setup: seed 2,000 customers {t_seed:.1f}s, KB ingest {t_ingest:.1f}s, first request (model load) {t_warm:.1f}s")
+            print(f"\nrouting  n={len(routing)}  p50 {pct(routing, 0.5):.1f} ms  p95 {pct(routing, 0.95):.1f} ms  (goal p50 ≤ 15 ms)")
+            print("\nend-to-end, offline model, SQLite checkpointer")
+            print(f"{'route':40s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s}")
+            for route, texts in ROUTE_REQUESTS.items():
+                n = runs * (5 if route == "support" else 1)
+                times = []
+                for i in range(n):
+                    text = texts[i % len(texts)]
+                    t = time.perf_counter()
+                    result = await copilot.ask(text)
+                    times.append((time.perf_counter() - t) * 1000)
+                    assert result.route == route, (text, result.route)
+                print(f"{route:40s} {n:4d} {pct(times, 0.5):8.1f} {pct(times, 0.95):8.1f}")
+            print("\ngoals: support p50 ≤ 50 ms, p95 ≤ 150 ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per route (support gets 5x)")
+    asyncio.run(main(parser.parse_args().runs))

@@ -1,0 +1,117 @@
+"""Incremental ingest into a real embedded Chroma collection with the real embedder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.kb.chunking import chunk_document
+from app.kb.ingest import add_document, ingest, slugify
+from app.kb.retrieval import Retriever
+from app.kb.store import ChromaStore, collection_name
+
+from .conftest import TINY_KB, CountingEncoder
+
+VALID_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+
+
+@pytest.fixture
+def store(tmp_path: Path, tiny_kb: Path) -> ChromaStore:
+    return ChromaStore(collection_name(tiny_kb), path=tmp_path / "chroma")
+
+
+def test_incremental_ingest(tiny_kb: Path, store: ChromaStore, counting: CountingEncoder) -> None:
+    first = ingest(tiny_kb, store, counting)
+    assert sorted(first.added) == sorted(TINY_KB) and not first.updated and not first.removed
+    expected_chunks = sum(len(chunk_document(name, text)) for name, text in TINY_KB.items())
+    assert first.chunks_embedded == len(counting.texts) == expected_chunks == store.count()
+    assert first.as_dict()["docs_added"] == 5
+
+    counting.reset()
+    second = ingest(tiny_kb, store, counting)
+    assert counting.texts == [] and second.chunks_embedded == 0 and not second.changed
+    assert sorted(second.unchanged) == sorted(TINY_KB)
+
+    # A changed document re-embeds only itself.
+    (tiny_kb / "shipping-and-delivery.md").write_text(
+        "# Shipping and delivery\n\nLumio now ships to Australia by sea freight in 6 weeks.\n", encoding="utf-8"
+    )
+    counting.reset()
+    third = ingest(tiny_kb, store, counting)
+    assert third.updated == ["shipping-and-delivery.md"] and not third.added
+    assert counting.texts and all(t.startswith("Shipping and delivery") for t in counting.texts)
+    assert store.count() == expected_chunks - len(chunk_document("s", TINY_KB["shipping-and-delivery.md"])) + 1
+
+    # A deleted document disappears from the index and from search.
+    (tiny_kb / "sso-and-scim.md").unlink()
+    fourth = ingest(tiny_kb, store, counting)
+    assert fourth.removed == ["sso-and-scim.md"]
+    retriever = Retriever(store, counting.inner)
+    docs = [p.doc for p in retriever.retrieve("SAML single sign-on with Okta and SCIM", k=5).passages]
+    assert "sso-and-scim.md" not in docs
+    assert "sso-and-scim.md" not in store.doc_names()
+
+
+def test_nested_folders_hidden_folders_and_mdx(tmp_path: Path, counting: CountingEncoder) -> None:
+    kb = tmp_path / "docs"
+    (kb / "guides").mkdir(parents=True)
+    (kb / ".git").mkdir()
+    (kb / "guides" / "setup.mdx").write_text("# Setup\n\n<Note>Plug in the hub.</Note>\n", encoding="utf-8")
+    (kb / ".git" / "ignored.md").write_text("# Hidden\n\nnot a document\n", encoding="utf-8")
+    (kb / "notes.txt").write_text("not markdown", encoding="utf-8")
+    store = ChromaStore(collection_name(kb), path=tmp_path / "chroma")
+    report = ingest(kb, store, counting)
+    assert report.added == ["guides/setup.mdx"]
+    assert store.table().texts == ["Plug in the hub."]
+
+
+def test_half_written_document_is_re_embedded(tiny_kb: Path, store: ChromaStore, counting: CountingEncoder) -> None:
+    ingest(tiny_kb, store, counting)
+    doc = "refund-policy.md"
+    assert doc in store.doc_hashes()
+    store._collection.delete(ids=[f"{doc}#0"])  # simulate a crash between writes
+    assert doc not in store.doc_hashes()
+    counting.reset()
+    report = ingest(tiny_kb, store, counting)
+    assert report.added + report.updated == [doc] and doc in store.doc_hashes()
+
+
+def test_add_document_writes_markdown_and_indexes_it(
+    tiny_kb: Path, store: ChromaStore, counting: CountingEncoder
+) -> None:
+    ingest(tiny_kb, store, counting)
+    counting.reset()
+    doc = add_document(tiny_kb, store, counting, "Do you ship to Iceland?", "Yes: Express only, 4-6 business days.")
+    assert doc == "reviewed-answers/do-you-ship-to-iceland.md"
+    assert (tiny_kb / doc).read_text(encoding="utf-8").startswith("# Do you ship to Iceland?\n")
+    assert len(counting.texts) == 1
+    top = Retriever(store, counting.inner).retrieve("do you ship to iceland", k=3).passages[0]
+    assert top.doc == doc
+    # The next full ingest sees the file as unchanged.
+    counting.reset()
+    assert ingest(tiny_kb, store, counting).chunks_embedded == 0
+    with pytest.raises(ValueError):
+        add_document(tiny_kb, store, counting, "  ", "text")
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path, store: ChromaStore, counting: CountingEncoder) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        ingest(tmp_path / "nope", store, counting)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=300))
+def test_collection_names_are_always_valid(name: str) -> None:
+    candidate = collection_name(Path("/tmp") / name.replace("/", "_").replace("\x00", "") if name else Path("/"))
+    assert VALID_NAME.match(candidate), candidate
+    assert ".." not in candidate
+
+
+def test_slugify() -> None:
+    assert slugify("How do I get a refund?") == "how-do-i-get-a-refund"
+    assert slugify("Überweisung & SEPA!") == "uberweisung-sepa"
+    assert slugify("???") == "untitled"

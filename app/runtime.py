@@ -119,6 +119,16 @@ class Copilot:
             saver = checkpointer or await open_checkpointer(settings, stack)
             yield cls(services, saver)
 
+    async def warm_up(self) -> None:
+        """Load the embedding model, classifier and knowledge-base index now instead of on first use.
+
+        Everything heavy loads in worker threads, off the event loop.
+        """
+        if self.services.router is not None:
+            await self.services.router("warm up", None)
+        if self.services.knowledge is not None:
+            await self.services.knowledge.asearch("warm up", k=1)
+
     @property
     def reviews(self) -> ReviewStore:
         """The review index."""
@@ -137,7 +147,7 @@ class Copilot:
             answer=_last_answer(state.get("messages", [])),
             route=state.get("route"),
             agents=agents_of(state),
-            citations=list(state.get("citations") or []),
+            citations=[] if snapshot.interrupts else list(state.get("citations") or []),
             confidence=state.get("confidence"),
             escalated=bool(state.get("escalated")),
             review_id=state.get("review_id"),

@@ -99,7 +99,8 @@ def run_decide(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
     else:
-        print(f"{args.review_id}: {args.action}d; thread {out['thread_id']} answered:\n{out['answer']}")
+        done = {"approve": "approved", "edit": "edited", "reject": "rejected"}[args.action]
+        print(f"{args.review_id}: {done}; thread {out['thread_id']} answered:\n{out['answer']}")
     return 0
 
 

@@ -40,7 +40,8 @@ async def on_message(message: cl.Message) -> None:
     copilot = await get_copilot()
     thread_id = cl.context.session.thread_id
     user = cl.context.session.user
-    reply = cl.Message(content="", author="GTM Copilot")
+    author = "GTM Copilot" if copilot.settings.use_openai else "GTM Copilot · offline model"
+    reply = cl.Message(content="", author=author)
     text = message.content.strip()
     if not text:
         await cl.Message(content="Please type a question.").send()

@@ -20,7 +20,8 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await get_copilot()
+        copilot = await get_copilot()
+        await copilot.warm_up()
         yield
         await close_copilot()
 

@@ -94,7 +94,7 @@ def write_metric(values: dict[str, Any]) -> str:
     name = values.get("metric_name", data.get("metric", "Metric"))
     unit = data.get("unit", "")
     result = data.get("result")
-    result_text = f"{_fmt_number(result)} {unit}".strip() if result is not None else "not computable"
+    result_text = data.get("result_text") or (f"{_fmt_number(result)} {unit}".strip() if result is not None else "not computable")
     lines = [f"**{name} — {values.get('time_period', data.get('period', ''))}**", ""]
     lines.append(f"1. **Formula:** {data.get('formula', 'n/a')}")
     steps = data.get("steps") or []

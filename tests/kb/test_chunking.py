@@ -54,9 +54,25 @@ def test_front_matter_imports_jsx_comments_and_images_are_stripped() -> None:
     chunks = chunk_document("stats-api.md", MDX)
     text = "\n".join(c.text for c in chunks)
     assert chunks[0].title == "Stats API reference"
-    for noise in ("import ", "export const", "SECRET-JSON-LD", "<CtaBox", "headline=", "<!--", "HTML comment",
-                  "MDX comment", "diagram.png", "billing.md", "<div class", "<img", "useBaseUrl", ":::", "<Optional",
-                  "{#auth}", "sidebar_label"):
+    for noise in (
+        "import ",
+        "export const",
+        "SECRET-JSON-LD",
+        "<CtaBox",
+        "headline=",
+        "<!--",
+        "HTML comment",
+        "MDX comment",
+        "diagram.png",
+        "billing.md",
+        "<div class",
+        "<img",
+        "useBaseUrl",
+        ":::",
+        "<Optional",
+        "{#auth}",
+        "sidebar_label",
+    ):
         assert noise not in text, noise
     assert "link to billing" in text  # link text kept, URL dropped
     assert "Not what you need?" in text and "See the Events API instead." in text  # admonition body kept
@@ -85,8 +101,11 @@ def test_heading_path_and_tiny_sections_merge() -> None:
 
 
 def test_section_paths_nest_and_title_falls_back_to_h1() -> None:
-    doc = "# Billing guide\n\n## Invoices\n\n" + ("Invoices are issued on the 1st. " * 10) + "\n\n### VAT\n\n" + (
-        "VAT is added for EU customers without a VAT ID. " * 6
+    doc = (
+        "# Billing guide\n\n## Invoices\n\n"
+        + ("Invoices are issued on the 1st. " * 10)
+        + "\n\n### VAT\n\n"
+        + ("VAT is added for EU customers without a VAT ID. " * 6)
     )
     chunks = chunk_document("billing.md", doc)
     assert {c.title for c in chunks} == {"Billing guide"}
@@ -119,7 +138,7 @@ def test_long_table_repeats_its_header() -> None:
 
 
 def test_fence_with_info_string_does_not_close_a_fence() -> None:
-    doc = "# API\n\n## One\n\n```bash\ncurl a\n```json title=\"x\"\n{}\n```\n\n## Two\n\nSecond [section](x.md) text."
+    doc = '# API\n\n## One\n\n```bash\ncurl a\n```json title="x"\n{}\n```\n\n## Two\n\nSecond [section](x.md) text.'
     chunks = chunk_document("api.md", doc)
     assert [c.section for c in chunks][-1] == "Two" or any("Second section text." in c.text for c in chunks)
     assert "Second section text." in "\n".join(c.text for c in chunks)

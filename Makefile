@@ -54,8 +54,13 @@ lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 $(if $(wildcard $(TORCH_FIND_LINKS)),--find-links $(TORCH_FIND_LINKS),) pyproject.toml -o requirements.lock
 	$(UV) pip compile --quiet --python-version 3.11 $(if $(wildcard $(TORCH_FIND_LINKS)),--find-links $(TORCH_FIND_LINKS),) --group dev pyproject.toml -o requirements-dev.lock
 
+## bench: latency, accuracy and throughput benchmarks (print figures; never part of the tests)
 bench: install-dev
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python bench/bench_graph.py
+	$(VENV)/bin/python bench/bench_routing.py
+	$(VENV)/bin/python bench/eval_routing.py
+	$(VENV)/bin/python bench/bench_analytics.py
+	$(VENV)/bin/python bench/eval_support.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .gtm

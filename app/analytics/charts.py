@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.analytics._validation import require_columns
+from app.analytics.churn import ACTIVE_THRESHOLD, CHURNED_THRESHOLD, ChurnResult
 from app.analytics.cohort import CohortResult
 from app.analytics.forecast import ForecastResult
 from app.analytics.rfm import SEGMENTS, RFMResult
@@ -205,4 +206,54 @@ def channel_chart(df: pd.DataFrame) -> go.Figure:
     )
     fig.add_hline(y=1.0, line_dash="dot", line_color="#57606a", row=1, col=2)
     fig.update_layout(title="CAC and ROAS by channel", showlegend=False, **_LAYOUT)
+    return fig
+
+
+def churn_chart(result: ChurnResult, top: int = 15) -> go.Figure:
+    """Churn risk: repeat buyers per P(alive) band, and the customers with the most value at risk.
+
+    Args:
+        result: A churn analysis (BG/NBD scores per customer).
+        top: How many at-risk customers to show on the right.
+
+    Returns:
+        The figure.
+    """
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.35, 0.65],
+        subplot_titles=("Repeat buyers by P(alive)", f"Top {top} by value at risk ($ spend × P(churned))"),
+    )
+    bands = [
+        ("active", f"active (≥ {ACTIVE_THRESHOLD:.0%})", "#2da44e"),
+        ("at_risk", f"at risk ({CHURNED_THRESHOLD:.0%}–{ACTIVE_THRESHOLD:.0%})", "#d4a72c"),
+        ("likely_churned", f"likely churned (< {CHURNED_THRESHOLD:.0%})", "#cf222e"),
+    ]
+    fig.add_trace(
+        go.Bar(
+            x=[label for _, label, _ in bands],
+            y=[result.bands.get(key, 0) for key, _, _ in bands],
+            marker_color=[color for _, _, color in bands],
+            name="customers",
+            hovertemplate="%{x}: %{y} customers<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    risky = result.at_risk(top).iloc[::-1]
+    fig.add_trace(
+        go.Bar(
+            x=risky["value_at_risk"],
+            y=risky["customer_id"].astype(str),
+            orientation="h",
+            marker_color="#e16f24",
+            customdata=risky[["p_alive", "total_spend"]].to_numpy(),
+            hovertemplate="%{y}: $%{x:,.0f} at risk<br>P(alive) %{customdata[0]:.2f}, spend $%{customdata[1]:,.0f}<extra></extra>",
+            name="value at risk",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_layout(title=f"Churn risk (BG/NBD, data to {result.observation_end})", showlegend=False, **_LAYOUT)
     return fig

@@ -151,6 +151,7 @@ def churn(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_onl
         "ranked by spend to date × (1 − P(alive))",
         recommendation="Win back the high-value customers with low P(alive) before they are lost for good.",
         data={"customers": customers, "bands": bands, "model": m.to_dict()},
+        chart=_chart("churn_chart", result),
     )
 
 

@@ -81,3 +81,19 @@ async def test_calculator(copilot: Copilot, text: str):
     result = await copilot.ask(text)
     assert result.route == "finance"
     assert "12,750" in result.answer or "5,760" in result.answer
+
+
+async def test_insights_churn_names_model_and_customers_with_chart(copilot: Copilot):
+    result = await copilot.ask("Which customers are likely to churn?")
+    assert result.route == "insights"
+    assert "BG/NBD" in result.answer and "P(alive)" in result.answer
+    assert re.search(r"C\d{5}", result.answer)  # named customers from the database
+    assert len(result.charts) == 1
+    titles = [a["text"] for a in result.charts[0]["layout"]["annotations"]]
+    assert any("value at risk" in t for t in titles)
+
+
+async def test_insights_cohorts_with_heatmap(copilot: Copilot):
+    result = await copilot.ask("cohort retention by month")
+    assert result.route == "insights" and "retention" in result.answer.lower()
+    assert result.charts and result.charts[0]["data"][0]["type"] == "heatmap"

@@ -390,6 +390,16 @@ def co_purchase_recommendation(engine: Engine, customer_id: str) -> str | None:
     Returns:
         The product name, or None when the customer has no itemised orders or owns every co-purchased product.
     """
+    return co_purchase_recommendations(engine, [customer_id]).get(str(customer_id))
+
+
+def co_purchase_recommendations(engine: Engine, customer_ids: Sequence[str]) -> dict[str, str | None]:
+    """`co_purchase_recommendation` for many customers, computing the co-purchase matrix once.
+
+    Returns:
+        Customer id → recommended product name (or None), for every id given.
+    """
+    ids = [str(c) for c in customer_ids]
     pairs = _frame(
         engine,
         sa.select(order_items.c.order_id, order_items.c.sku, orders.c.customer_id)
@@ -398,26 +408,30 @@ def co_purchase_recommendation(engine: Engine, customer_id: str) -> str | None:
         .where(products.c.kind == "hardware")
         .distinct(),
     )
+    out: dict[str, str | None] = dict.fromkeys(ids)
     if pairs.empty:
-        return None
-    owned = sorted(set(pairs.loc[pairs["customer_id"] == customer_id, "sku"]))
-    if not owned:
-        return None
+        return out
     basket = pd.crosstab(pairs["order_id"], pairs["sku"]).clip(upper=1)
     counts = basket.T @ basket
     support = np.diag(counts.to_numpy()).astype(float)
     conditional = counts.div(pd.Series(support, index=counts.index), axis=0)
-    candidates = [s for s in conditional.columns if s not in owned]
-    if not candidates:
-        return None
-    scores = conditional.loc[owned, candidates].sum(axis=0)
-    scores = scores[scores > 0]
-    if scores.empty:
-        return None
-    best = sorted(scores.items(), key=lambda kv: (-round(float(kv[1]), 12), kv[0]))[0][0]
     with engine.connect() as conn:
-        name = conn.execute(sa.select(products.c.name).where(products.c.sku == best)).scalar_one()
-    return str(name)
+        names = dict(conn.execute(sa.select(products.c.sku, products.c.name)).all())
+    owned_by = pairs.groupby(pairs["customer_id"].astype(str))["sku"].agg(lambda s: sorted(set(s)))
+    for cid in ids:
+        owned = owned_by.get(cid)
+        if not owned:
+            continue
+        candidates = [s for s in conditional.columns if s not in owned]
+        if not candidates:
+            continue
+        scores = conditional.loc[owned, candidates].sum(axis=0)
+        scores = scores[scores > 0]
+        if scores.empty:
+            continue
+        best = sorted(scores.items(), key=lambda kv: (-round(float(kv[1]), 12), kv[0]))[0][0]
+        out[cid] = str(names[best])
+    return out
 
 
 def ticket_stats(engine: Engine, start: date, end: date) -> dict[str, Any]:

@@ -161,9 +161,10 @@ def campaign(
 
 def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
     """Per customer: name, last purchase, a co-purchase recommendation and the incentive."""
-    from app.data.queries import co_purchase_recommendation, last_purchases
+    from app.data.queries import co_purchase_recommendations, last_purchases
 
     frame = last_purchases(deps.engine, customer_ids)
+    recommended = co_purchase_recommendations(deps.engine, [str(c) for c in frame["customer_id"]])
     customers = []
     for row in frame.itertuples():
         last = row.last_order_date
@@ -175,7 +176,7 @@ def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
                 "email": str(row.email),
                 "last_order_date": last.date().isoformat() if hasattr(last, "date") else str(last),
                 "last_product": row.last_product or row.top_product or "your Lumio hardware",
-                "recommended_product": co_purchase_recommendation(deps.engine, str(row.customer_id)) or "Lumio Air",
+                "recommended_product": recommended.get(str(row.customer_id)) or "Lumio Air",
                 "incentive": WINBACK_INCENTIVE,
             }
         )

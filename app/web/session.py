@@ -1,0 +1,132 @@
+"""Web sessions, shared by the chat and the reviewer console: Chainlit's signed JWT cookie.
+
+Why Chainlit's token: the chat already needs `CHAINLIT_AUTH_SECRET` and its `access_token` cookie
+(HS256 JWT, HttpOnly, SameSite=Lax, path `/`). Issuing that same cookie from `/login` — and accepting
+it on `/review` — gives one sign-in for both pages with no second session mechanism. The token only
+says who signed in; the role and the disabled flag are re-read from the `users` table on every console
+request, so a changed role or a disabled account takes effect at once.
+
+The signing secret is derived from `GTM_HOME/secret.key` (created 0600 at first start), unless the
+operator sets `CHAINLIT_AUTH_SECRET` (needed when several app processes share sessions).
+
+CSRF: every POST form carries a token that is an HMAC of the session token (per session); the login
+form, before any session exists, is bound to a random `gtm_login_csrf` cookie instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request, Response
+
+from app.auth.bootstrap import derive_key, load_or_create_secret
+from app.settings import Settings
+
+AUTH_SECRET_ENV = "CHAINLIT_AUTH_SECRET"
+"""Environment variable Chainlit reads its JWT secret from."""
+
+LOGIN_CSRF_COOKIE = "gtm_login_csrf"
+"""Random per-browser value the login form's CSRF token is bound to."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebKeys:
+    """Keys of the web app (never logged)."""
+
+    jwt_secret: str
+    """The HS256 secret of session tokens (`CHAINLIT_AUTH_SECRET`)."""
+    csrf_key: bytes
+    """Key of the CSRF tokens."""
+
+
+def configure_keys(settings: Settings) -> WebKeys:
+    """Load the installation secret, derive the session and CSRF keys, and export Chainlit's secret.
+
+    Must run before Chainlit is mounted (it refuses to start password login without a secret).
+    """
+    preset = os.environ.get(AUTH_SECRET_ENV)
+    master = preset.encode("utf-8") if preset else load_or_create_secret(settings.home)
+    jwt_secret = preset or derive_key(master, "chainlit-jwt")
+    os.environ[AUTH_SECRET_ENV] = jwt_secret
+    return WebKeys(jwt_secret=jwt_secret, csrf_key=derive_key(master, "csrf").encode("ascii"))
+
+
+def session_token(request: Request) -> str | None:
+    """The raw session token from the request's cookies, if any."""
+    from chainlit.auth import get_token_from_cookies
+
+    token: str | None = get_token_from_cookies(dict(request.cookies))
+    return token
+
+
+def session_username(request: Request) -> str | None:
+    """Who the (valid, unexpired) session cookie says is signed in, or `None`."""
+    from chainlit.auth.jwt import decode_jwt
+
+    token = session_token(request)
+    if not token:
+        return None
+    try:
+        identifier: str = decode_jwt(token).identifier
+    except Exception:  # noqa: BLE001 - expired, tampered or foreign tokens all mean "not signed in"
+        return None
+    return identifier
+
+
+def start_session(request: Request, response: Response, username: str, role: str) -> None:
+    """Sign `username` in: set the shared session cookie on `response`."""
+    import chainlit as cl
+    from chainlit.auth import create_jwt, set_auth_cookie
+
+    token = create_jwt(cl.User(identifier=username, display_name=username, metadata={"role": role}))
+    set_auth_cookie(request, response, token)
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Sign out: clear the session cookie (the chat's too, it is the same one)."""
+    from chainlit.auth import clear_auth_cookie
+
+    clear_auth_cookie(request, response)
+
+
+def _mac(keys: WebKeys, purpose: str, value: str) -> str:
+    return hmac.new(keys.csrf_key, f"{purpose}:{value}".encode(), "sha256").hexdigest()
+
+
+def csrf_token(keys: WebKeys, request: Request, login_nonce: str | None = None) -> str:
+    """The CSRF token for forms on this page: bound to the session, or to the login nonce before sign-in."""
+    token = session_token(request)
+    if token:
+        return _mac(keys, "session", token)
+    nonce = login_nonce or request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    return _mac(keys, "login", nonce) if nonce else ""
+
+
+def login_nonce(request: Request) -> str:
+    """The browser's login nonce (a new one when it has none yet)."""
+    return request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+
+
+def set_login_nonce(response: Response, nonce: str) -> None:
+    """Remember the login nonce in an HttpOnly, SameSite=Strict cookie."""
+    response.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600)
+
+
+def csrf_valid(keys: WebKeys, request: Request, submitted: str | None, *, login: bool = False) -> bool:
+    """Whether a submitted form token matches this session (or, for the login form, this browser's nonce)."""
+    if not submitted:
+        return False
+    if login:
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not nonce:
+            return False
+        expected = _mac(keys, "login", nonce)
+    else:
+        token = session_token(request)
+        if not token:
+            return False
+        expected = _mac(keys, "session", token)
+    return hmac.compare_digest(expected, submitted)

@@ -181,6 +181,16 @@ class ReviewStore:
                     note=note,
                 )
             )
+            # The escalation's ticket: an answer was sent (approve / edit) → solved; a rejection tells the
+            # requester their request "stays open", so the ticket does too.
+            conn.execute(
+                tickets.update()
+                .where(tickets.c.review_id == review_id)
+                .values(
+                    status="open" if action == "reject" else "solved",
+                    updated_at=now.replace(tzinfo=None, microsecond=0),
+                )
+            )
 
     async def complete(self, review_id: str, action: str, reviewer: str, final_answer: str, note: str | None) -> None:
         """Mark a review decided and write the audit entry (who, when, what changed)."""

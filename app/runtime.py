@@ -1,6 +1,7 @@
 """The Copilot runtime: one compiled graph with its checkpointer and services.
 
-Used by the CLI and the web app alike: ask, stream, read a thread, list and decide reviews.
+Used by the CLI and the web app alike: ask, stream, read a thread, list and decide reviews, and
+approve (or reject) the win-back emails waiting in the outbox.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
+from app.outbox import Outbox, OutboxItem
 from app.reviews import ReviewConflict, ReviewStore
 from app.settings import Settings, get_settings
 from graph.builder import build_graph
 from graph.context import Context, Services
-from graph.review import ReviewDecision
+from graph.review import OUTBOX_APPROVAL, OutboxDecision, OutboxReviewRequest, ReviewDecision, interrupt_type
 from graph.state import AGENTS, WINBACK_ROUTE
 
 STREAMED_NODES = frozenset({"respond"})
@@ -33,6 +35,14 @@ class UnknownThread(LookupError):
 
 class UnknownReview(LookupError):
     """No review with that id."""
+
+
+class NoPendingApproval(LookupError):
+    """The thread has no win-back emails waiting for approval."""
+
+
+class InvalidDecision(ValueError):
+    """A decision names recipients that are not in the outbox it decides."""
 
 
 @dataclass
@@ -49,6 +59,7 @@ class AskResult:
     thread_id: str
     charts: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    pending_approval: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of `gtm ask --json` (charts counted, not inlined)."""
@@ -137,6 +148,13 @@ class Copilot:
             raise RuntimeError("the review store is not configured")
         return store
 
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox of win-back emails."""
+        if self.services.outbox is None:
+            raise RuntimeError("the outbox is not configured")
+        return self.services.outbox
+
     def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}}
 
@@ -154,6 +172,7 @@ class Copilot:
             thread_id=thread_id,
             charts=list(state.get("charts") or []),
             errors=list(state.get("errors") or []),
+            pending_approval=any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts),
         )
 
     async def _run(
@@ -186,6 +205,11 @@ class Copilot:
         """Send one request on a thread (a new one when `thread_id` is None) and return the outcome."""
         thread_id = thread_id or uuid.uuid4().hex
         snapshot = await self.graph.aget_state(self._config(thread_id))
+        if any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts):
+            raise ReviewConflict(
+                f"thread {thread_id} is waiting for approval of its win-back emails (gtm outbox approve|reject "
+                f"{thread_id}); ask again once it is decided, or start a new thread"
+            )
         if snapshot.interrupts:
             raise ReviewConflict(
                 f"thread {thread_id} is waiting for a reviewer ({self._pending_review_id(snapshot.values)}); "
@@ -199,7 +223,10 @@ class Copilot:
         return str(values.get("review_id") or "a pending review")
 
     async def thread(self, thread_id: str) -> dict[str, Any]:
-        """A thread's messages, status (`complete` / `pending_review`) and last answer.
+        """A thread's messages, status (`complete` / `pending_review` / `pending_approval`) and last answer.
+
+        `pending_review` is a support escalation waiting for a reviewer; `pending_approval` is win-back
+        emails waiting in the outbox for an explicit approval.
 
         Raises:
             UnknownThread: no checkpoint exists for `thread_id`.
@@ -208,10 +235,12 @@ class Copilot:
         if not snapshot.values:
             raise UnknownThread(f"no thread with id {thread_id!r}")
         messages = snapshot.values.get("messages", [])
+        kinds = {interrupt_type(i.value) for i in snapshot.interrupts}
+        status = "pending_approval" if OUTBOX_APPROVAL in kinds else "pending_review" if kinds else "complete"
         return {
             "thread_id": thread_id,
-            "status": "pending_review" if snapshot.interrupts else "complete",
-            "review_id": snapshot.values.get("review_id") if snapshot.interrupts else None,
+            "status": status,
+            "review_id": snapshot.values.get("review_id") if status == "pending_review" else None,
             "route": snapshot.values.get("route"),
             "messages": [
                 {"role": "user" if isinstance(m, HumanMessage) else "assistant", "name": m.name, "content": m.content}
@@ -222,13 +251,18 @@ class Copilot:
         }
 
     async def pending_reviews(self) -> list[dict[str, Any]]:
-        """Pending escalations across all threads, each confirmed against its checkpoint."""
+        """Pending escalations across all threads, each confirmed against its checkpoint (outbox approvals excluded)."""
         out = []
         for review in await self.reviews.list("pending"):
             snapshot = await self.graph.aget_state(self._config(review["thread_id"]))
-            if not snapshot.interrupts:
+            waiting = [
+                i
+                for i in snapshot.interrupts
+                if interrupt_type(i.value) != OUTBOX_APPROVAL and i.value.get("review_id") == review["review_id"]
+            ]
+            if not waiting:
                 continue
-            review["interrupt_id"] = snapshot.interrupts[0].id
+            review["interrupt_id"] = waiting[0].id
             out.append(review)
         return out
 
@@ -262,6 +296,67 @@ class Copilot:
         result = await self._result(review["thread_id"])
         await self.reviews.complete(review_id, decision.action, decision.reviewer, result.answer, decision.note)
         return result
+
+    async def pending_approval(self, thread_id: str) -> tuple[str, OutboxReviewRequest]:
+        """The interrupt id and payload of a thread's pending outbox approval.
+
+        Raises:
+            UnknownThread: no checkpoint exists for `thread_id`.
+            NoPendingApproval: the thread is not waiting for an outbox approval.
+        """
+        snapshot = await self.graph.aget_state(self._config(thread_id))
+        if not snapshot.values:
+            raise UnknownThread(f"no thread with id {thread_id!r}")
+        for pending in snapshot.interrupts:
+            if interrupt_type(pending.value) == OUTBOX_APPROVAL:
+                return pending.id, OutboxReviewRequest.model_validate(pending.value)
+        raise NoPendingApproval(
+            f"thread {thread_id} has no win-back emails waiting for approval (already decided, or not a win-back)"
+        )
+
+    async def pending_approvals(self) -> list[dict[str, Any]]:
+        """Outbox approvals waiting across all threads (from the outbox's drafts, confirmed against checkpoints)."""
+        out = []
+        for thread_id in dict.fromkeys(i.thread_id for i in await self.outbox.items(status="draft")):
+            try:
+                interrupt_id, request = await self.pending_approval(thread_id)
+            except LookupError:
+                continue
+            out.append({"interrupt_id": interrupt_id, **request.model_dump()})
+        return out
+
+    async def outbox_items(self, thread_id: str | None = None) -> list[OutboxItem]:
+        """Outbox rows (every thread's, or one thread's), oldest first."""
+        return await self.outbox.items(thread_id)
+
+    async def decide_outbox(
+        self,
+        thread_id: str,
+        decision: OutboxDecision,
+        on_token: Callable[[str], Awaitable[None] | None] | None = None,
+    ) -> AskResult:
+        """Approve (all, or all but some, with edits) or reject a thread's win-back emails, and send.
+
+        Resumes the thread's outbox interrupt (by its id) with the typed decision; the graph applies it
+        to the outbox and sends the approved emails. Deciding a thread that is no longer waiting raises
+        instead of sending anything again.
+
+        Raises:
+            UnknownThread: no such thread.
+            NoPendingApproval: the thread has no outbox approval pending.
+            InvalidDecision: the decision edits or drops customers that are not in this outbox.
+        """
+        interrupt_id, request = await self.pending_approval(thread_id)
+        known = {r.customer_id for r in request.recipients}
+        unknown = sorted((set(decision.edits) | set(decision.drop)) - known)
+        if unknown:
+            raise InvalidDecision(
+                f"not in the outbox of thread {thread_id}: {', '.join(unknown[:5])} "
+                f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
+            )
+        resume: Command[Any] = Command(resume={interrupt_id: decision.model_dump()})
+        await self._run(resume, thread_id, request.requester, on_token)
+        return await self._result(thread_id)
 
 
 def _last_answer(messages: list[Any]) -> str:

@@ -112,6 +112,8 @@ class KnowledgeAdapter:
 
 def build_services(settings: Settings, **overrides: Any) -> Services:
     """Every service the graph needs, from settings (keyword overrides replace single parts)."""
+    from app.mail import SmtpSender
+    from app.outbox import Outbox
     from graph.tools.registry import build_tools
 
     engine = business_engine(settings)
@@ -121,6 +123,8 @@ def build_services(settings: Settings, **overrides: Any) -> Services:
         "knowledge": KnowledgeAdapter(settings),
         "reviews": ReviewStore(engine),
         "router": ClassifierRouter(settings),
+        "outbox": Outbox(engine, settings.smtp_from),
+        "sender": SmtpSender.from_settings(settings),
         "extras": {"engine": engine},
     }
     parts.update(overrides)

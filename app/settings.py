@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     demo_mode: bool = True
     """Seed demo data and create demo accounts on first start."""
 
+    smtp_host: str = "127.0.0.1"
+    """SMTP server that sends approved outbox emails (`GTM_SMTP_HOST`)."""
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    """Port of the SMTP server (1025: a local relay or development server; 587 with STARTTLS)."""
+    smtp_from: str = "Lumio <hello@lumio.io>"
+    """`From:` header of outgoing emails; its domain also names the deterministic Message-IDs."""
+    smtp_starttls: bool = False
+    """Upgrade the connection with STARTTLS before authenticating and sending."""
+    smtp_user: str | None = None
+    """SMTP login; unset means no authentication."""
+    smtp_password: SecretStr | None = None
+    """SMTP password (used with `smtp_user`)."""
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout of one SMTP connection or command."""
+
     @property
     def business_db_url(self) -> str:
         """The business database URL, defaulting to SQLite in `home`."""

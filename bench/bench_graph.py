@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,11 @@ from app.services import build_services
 from app.settings import REPO_ROOT, Settings
 
 ROUTE_REQUESTS = {
-    "support": ["How long do I have to return a sensor?", "Does the Growth plan include SSO?", "What is the API rate limit on Starter?"],
+    "support": [
+        "How long do I have to return a sensor?",
+        "Does the Growth plan include SSO?",
+        "What is the API rate limit on Starter?",
+    ],
     "finance": ["What was our CAC last quarter?", "What is our runway?", "forecast revenue for 6 months"],
     "marketing": ["How did our channels perform in the last 30 days?"],
     "insights": ["Segment customers with RFM", "who is likely to churn"],
@@ -71,8 +74,12 @@ async def main(runs: int) -> None:
                     t = time.perf_counter()
                     await router(text, None)
                     routing.append((time.perf_counter() - t) * 1000)
-            print(f"setup: seed 2,000 customers {t_seed:.1f}s, KB ingest {t_ingest:.1f}s, first request (model load) {t_warm:.1f}s")
-            print(f"\nrouting  n={len(routing)}  p50 {pct(routing, 0.5):.1f} ms  p95 {pct(routing, 0.95):.1f} ms  (goal p50 ≤ 15 ms)")
+            print(
+                f"setup: seed 2,000 customers {t_seed:.1f}s, KB ingest {t_ingest:.1f}s, first request (model load) {t_warm:.1f}s"
+            )
+            print(
+                f"\nrouting  n={len(routing)}  p50 {pct(routing, 0.5):.1f} ms  p95 {pct(routing, 0.95):.1f} ms  (goal p50 ≤ 15 ms)"
+            )
             print("\nend-to-end, offline model, SQLite checkpointer")
             print(f"{'route':40s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s}")
             for route, texts in ROUTE_REQUESTS.items():

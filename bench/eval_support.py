@@ -140,6 +140,18 @@ def escalation(probs: Sequence[float], labels: Sequence[bool], threshold: float 
     }
 
 
+def tradeoff(probs: Sequence[float], labels: Sequence[bool]) -> dict:
+    p = np.asarray(probs)
+    y = np.asarray(labels, dtype=bool)
+    neg, pos = np.sort(p[~y]), np.sort(p[y])
+    cut90 = neg[int(np.ceil(0.9 * len(neg))) - 1]  # escalate p <= cut90
+    cut5 = pos[int(np.floor(0.05 * len(pos)))]  # escalate p < cut5
+    return {
+        "answerable_escalated_at_90_recall": float((pos <= cut90).mean()),
+        "recall_at_5pct_answerable": float((neg < cut5).mean()),
+    }
+
+
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     pos, neg = scores[labels], scores[~labels]
     if not len(pos) or not len(neg):
@@ -315,6 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev_probs = [model.predict(r) for r in dev_rows]
     results["lumio_dev_confidence"] = escalation(dev_probs, dev_y)
     print(row("(dev, fitted on)", results["lumio_dev_confidence"], ekeys))
+    results["lumio_test_tradeoff"] = tradeoff(test_probs, test_y)
+    t = results["lumio_test_tradeoff"]
+    print(
+        f"  trade-off on test (descriptive, not used for anything): escalating 90% of unanswerable also escalates "
+        f"{t['answerable_escalated_at_90_recall']:.1%} of answerable; escalating at most 5% of answerable catches "
+        f"{t['recall_at_5pct_answerable']:.1%} of unanswerable"
+    )
     missed = [(q, p) for q, p in zip(test, test_probs, strict=True) if (p < THRESHOLD) == q.answerable]
     for q, p in sorted(missed, key=lambda x: x[1])[:12]:
         print(f"    {'ANSWERABLE' if q.answerable else 'unanswer.'} {p:.2f} {q.question[:90]}")

@@ -7,7 +7,9 @@
                                ├─ support → rag_search → confidence_check ─┬─ respond          (≥ 0.7)
                                │                                           └─ escalate → human_review → respond
                                ├─ parallel ─Send×4→ run_branch → aggregate → respond
-                               └─ winback_insights → winback_marketing → winback_finance → respond
+                               └─ winback_insights → winback_marketing → winback_finance → stage_outbox
+                                        ├─ approve_send (interrupt) → send_emails → respond
+                                        └─ respond                  (nothing drafted)
     respond → END (a follow-up on the same thread starts again at supervisor)
 
 `build_graph()` returns the uncompiled builder: the app compiles it with the SQLite (or Postgres)
@@ -19,7 +21,7 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from graph.context import Context
-from graph.nodes import parallel, respond, supervisor, support, tool_agents, winback
+from graph.nodes import outbox, parallel, respond, supervisor, support, tool_agents, winback
 from graph.state import GraphState, InputState
 
 
@@ -64,7 +66,13 @@ def build_graph() -> StateGraph[GraphState, Context, InputState, GraphState]:
     g.add_node("winback_finance", winback.winback_finance)
     g.add_edge("winback_insights", "winback_marketing")
     g.add_edge("winback_marketing", "winback_finance")
-    g.add_edge("winback_finance", "respond")
+    g.add_edge("winback_finance", "stage_outbox")
+
+    g.add_node("stage_outbox", outbox.stage_outbox, destinations=("approve_send", "respond"))
+    g.add_node("approve_send", outbox.approve_send)
+    g.add_node("send_emails", outbox.send_emails)
+    g.add_edge("approve_send", "send_emails")
+    g.add_edge("send_emails", "respond")
 
     g.add_node("respond", respond.respond)
     g.add_edge("respond", END)

@@ -18,6 +18,8 @@ from graph.llm.factory import ModelRole, make_chat_model
 from graph.state import AgentName
 
 if TYPE_CHECKING:
+    from app.mail import Sender
+    from app.outbox import Outbox
     from graph.routing.decide import RouteDecision
 
 
@@ -63,6 +65,10 @@ class Services:
     """Review index for escalations."""
     router: Router | None = None
     """Routing decision (keywords + classifier + multi-agent rules)."""
+    outbox: Outbox | None = None
+    """Win-back drafts waiting for approval and the record of what was sent."""
+    sender: Sender | None = None
+    """Delivers approved emails (SMTP by default)."""
     model_factory: Callable[[ModelRole, Settings], BaseChatModel] = make_chat_model
     """Builds each agent's chat model."""
     extras: dict[str, Any] = field(default_factory=dict)

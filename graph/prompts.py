@@ -82,6 +82,8 @@ class SupervisorPrompts(_PromptFile):
     """Routing instructions for LLM intent classification."""
     classify: str
     """The classification request."""
+    report_section: str
+    """One agent's section of the weekly report, written by that agent's model."""
     weekly_report: str
     """The aggregated parallel report."""
 
@@ -133,6 +135,7 @@ PLACEHOLDERS: dict[PromptFileName, dict[str, frozenset[str]]] = {
     "supervisor": {
         "system_prompt": frozenset(),
         "classify": frozenset({"request", "previous_route"}),
+        "report_section": frozenset({"agent", "section_title", "period", "results_json"}),
         "weekly_report": frozenset({"period", "sections_json"}),
     },
 }

@@ -18,6 +18,14 @@ AgentName = Literal["marketing", "finance", "insights", "support"]
 AGENTS: tuple[AgentName, ...] = ("marketing", "finance", "insights", "support")
 """All agents, in report order."""
 
+REPORT_SECTIONS: dict[AgentName, str] = {
+    "marketing": "Marketing performance",
+    "finance": "Revenue and unit economics",
+    "insights": "Segments and churn risk",
+    "support": "Support volume and open escalations",
+}
+"""The weekly report's section title written by each agent, in report order."""
+
 Route = Literal["marketing", "finance", "insights", "support", "parallel", "sequential:insights,marketing,finance"]
 """Where the supervisor sends a request (the brief's routes, exactly)."""
 
@@ -137,6 +145,8 @@ class WinBackState(AgentState, total=False):
     """Personalised drafts by customer id, from Marketing."""
     send_status: dict[str, bool]
     """Per recipient: whether the email was sent (only after approval)."""
+    outbox_status: dict[str, str]
+    """Per recipient: the outbox status (`draft`, `approved`, `dropped`, `sending`, `sent`, `failed`)."""
 
 
 class GraphState(WinBackState, total=False):

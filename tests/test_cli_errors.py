@@ -37,9 +37,15 @@ def test_bad_input_gives_one_clear_line(args, needle):
 
 
 def test_stdin_batch_reports_bad_lines_without_stopping():
-    proc = gtm("route", "-", stdin="what was our CAC last quarter?\n" + "y" * 30_000 + "\nsegment\x00 customers\nsegment customers with RFM\n")
+    proc = gtm(
+        "route",
+        "-",
+        stdin="what was our CAC last quarter?\n"
+        + "y" * 30_000
+        + "\nsegment\x00 customers\nsegment customers with RFM\n",
+    )
     out = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(out) == 4
-    assert '"route": "finance"' in out[0] and '"error"' in out[1] and 'control characters' in out[2]
+    assert '"route": "finance"' in out[0] and '"error"' in out[1] and "control characters" in out[2]
     assert '"route": "insights"' in out[3]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

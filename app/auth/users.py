@@ -178,7 +178,11 @@ class UserStore:
             with self.engine.begin() as conn:
                 conn.execute(
                     users.insert().values(
-                        username=name, password_hash=password_hash, role=checked_role, created_at=created, disabled=False
+                        username=name,
+                        password_hash=password_hash,
+                        role=checked_role,
+                        created_at=created,
+                        disabled=False,
                     )
                 )
         except IntegrityError as exc:

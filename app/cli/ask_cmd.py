@@ -62,11 +62,13 @@ async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> in
                     sys.stdout.flush()
 
                 result = await copilot.ask(clean, thread_id=args.thread, user_id=args.user, on_token=show)
-                if result.escalated and result.review_id:
+                if (result.escalated and result.review_id) or result.pending_approval:
                     sys.stdout.write(result.answer)
                 sys.stdout.write(f"\n\n— route: {result.route} · thread: {result.thread_id}")
                 if result.escalated:
                     sys.stdout.write(f" · escalated: review {result.review_id}")
+                if result.pending_approval:
+                    sys.stdout.write(" · waiting for approval: gtm outbox list --thread " + result.thread_id)
                 sys.stdout.write("\n")
             except (CliError, ReviewConflict) as exc:
                 if args.text != "-":

@@ -18,6 +18,10 @@ COMMAND_MODULES = (
     "app.cli.data_cmd",
     "app.cli.insights_cmd",
     "app.cli.finance_cmd",
+    "app.cli.outbox_cmd",
+    "app.cli.report_cmd",
+    "app.cli.users_cmd",
+    "app.cli.ticket_cmd",
 )
 """Each module has `register(subparsers)`; a module that is not there yet is skipped."""
 

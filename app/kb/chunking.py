@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 import yaml
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 """Part of every content hash: changing the chunker re-embeds every document on the next ingest."""
 
 MAX_CHARS = 800

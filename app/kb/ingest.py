@@ -26,7 +26,7 @@ MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
 """Files that are ingested (recursively; hidden folders are skipped)."""
 REVIEWED_FOLDER = "reviewed-answers"
 """Sub-folder of the KB where approved reviewer answers are written."""
-ENCODE_GROUP = 512
+ENCODE_GROUP = 2048
 """Chunks encoded (and written) per group: bounds memory while keeping the model's batches full."""
 
 
@@ -97,28 +97,39 @@ def read_text(path: Path) -> str:
 
 
 def embed_and_store(
-    store: ChromaStore, encoder: TextEncoder, documents: Sequence[tuple[str, str, list[Chunk]]], batch_size: int = 64
+    store: ChromaStore,
+    encoder: TextEncoder,
+    documents: Sequence[tuple[str, str, list[Chunk]]],
+    stale: dict[str, set[str]] | None = None,
+    batch_size: int = 64,
 ) -> int:
-    """Encode the chunks of `documents` (name, hash, chunks) in shared batches and write each document.
+    """Encode the chunks of `documents` (name, hash, chunks) in shared batches and write them group by group.
+
+    Args:
+        store: Where to write.
+        encoder: The embedding model.
+        documents: Documents to (re)write.
+        stale: Chunk ids currently stored per document (deleted unless rewritten).
+        batch_size: Texts per model batch.
 
     Returns:
         The number of chunks encoded.
     """
+    stale = stale or {}
     encoded = 0
     group: list[tuple[str, str, list[Chunk]]] = []
-    size = 0
 
     def flush() -> None:
         nonlocal encoded
-        texts = [chunk.embed_text for _, _, chunks in group for chunk in chunks]
-        vectors = encoder.encode(texts, batch_size=batch_size) if texts else np.zeros((0, 0), dtype=np.float32)
-        start = 0
-        for doc, digest, chunks in group:
-            store.replace_document(doc, digest, chunks, vectors[start : start + len(chunks)])
-            start += len(chunks)
-        encoded += len(texts)
+        chunks = [chunk for _, _, doc_chunks in group for chunk in doc_chunks]
+        vectors = encoder.encode([c.embed_text for c in chunks], batch_size=batch_size) if chunks else None
+        old = set().union(*(stale.get(doc, set()) for doc, _, _ in group))
+        empty = np.zeros((0, 0), dtype=np.float32)
+        store.replace_documents(chunks, empty if vectors is None else vectors, {d: h for d, h, _ in group}, old)
+        encoded += len(chunks)
         group.clear()
 
+    size = 0
     for item in documents:
         group.append(item)
         size += len(item[2])
@@ -150,20 +161,20 @@ def ingest(kb_dir: Path, store: ChromaStore, encoder: TextEncoder, *, batch_size
     if not root.is_dir():
         raise FileNotFoundError(f"knowledge-base folder not found: {root}")
     report = IngestReport(directory=str(root), collection=store.name)
-    stored = store.doc_hashes()
-    present = store.doc_names()
+    stored = store.doc_index()
     pending: list[tuple[str, str, list[Chunk]]] = []
     files = find_documents(root)
     for doc, path in files.items():
         text = read_text(path)
         digest = content_hash(text)
-        if stored.get(doc) == digest:
+        if doc in stored and stored[doc][0] == digest:
             report.unchanged.append(doc)
             continue
-        (report.updated if doc in present else report.added).append(doc)
+        (report.updated if doc in stored else report.added).append(doc)
         pending.append((doc, digest, chunk_document(doc, text)))
-    report.chunks_embedded = embed_and_store(store, encoder, pending, batch_size)
-    report.removed = sorted(present - set(files))
+    stale = {doc: stored[doc][1] for doc, _, _ in pending if doc in stored}
+    report.chunks_embedded = embed_and_store(store, encoder, pending, stale, batch_size)
+    report.removed = sorted(set(stored) - set(files))
     if report.removed:
         store.delete_documents(report.removed)
     if report.changed:
@@ -212,6 +223,7 @@ def add_document(
     path.write_text(content.rstrip() + "\n", encoding="utf-8")
     doc = path.relative_to(kb_dir).as_posix()
     chunks = chunk_document(doc, content)
-    embed_and_store(store, encoder, [(doc, content_hash(read_text(path)), chunks)])
+    vectors = encoder.encode([c.embed_text for c in chunks])
+    store.replace_document(doc, content_hash(read_text(path)), chunks, vectors)
     store.bump_revision()
     return doc

@@ -104,7 +104,9 @@ class Retrieval:
 
 
 @dataclass(slots=True)
-class _Snapshot:
+class ChunkSnapshot:
+    """The store's chunks at one revision, with their BM25 index and each document's term set."""
+
     revision: str
     ids: list[str]
     docs: list[str]
@@ -150,7 +152,7 @@ class Retriever:
         self.weights = weights
         self.dense_candidates = dense_candidates
         self.recheck_seconds = recheck_seconds
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: ChunkSnapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
@@ -161,7 +163,7 @@ class Retriever:
         with self._lock:
             self._snapshot = None
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> ChunkSnapshot:
         """The keyword index and chunk table, rebuilt when the collection changed."""
         with self._lock:
             now = time.monotonic()
@@ -177,7 +179,7 @@ class Retriever:
             doc_terms: dict[str, set[str]] = {}
             for doc, text in zip(table.docs, texts, strict=True):
                 doc_terms.setdefault(doc, set()).update(tokenize(text))
-            self._snapshot = _Snapshot(
+            self._snapshot = ChunkSnapshot(
                 revision=revision,
                 ids=table.ids,
                 docs=table.docs,
@@ -276,7 +278,7 @@ class Candidates:
     """Both retrievers' results for one query, aggregated to documents (input of `fuse`)."""
 
     query: str
-    snap: _Snapshot
+    snap: ChunkSnapshot
     dense_doc: dict[str, tuple[float, int]]
     """Document → (best chunk cosine, its row)."""
     keyword_doc: dict[str, tuple[float, int]]

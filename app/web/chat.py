@@ -1,11 +1,24 @@
-"""The Chainlit chat: streams the graph's answer, shows the route and tools as steps, renders charts."""
+"""The Chainlit chat: password sign-in, streamed answers with steps and charts, live review outcomes.
+
+Signs people in against the `users` table, streams the graph's answer, shows the route and tools as
+steps, renders charts, and posts a reviewer's decision on an escalation into the chat when it is made.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import chainlit as cl
 import plotly.graph_objects as go
+from chainlit.context import local_steps
+from chainlit.session import WebsocketSession
 
-from app.web.copilot_holder import get_copilot
+from app.reviews import ReviewConflict
+from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
+from app.web.review_watch import wait_for_review
+
+log = logging.getLogger(__name__)
 
 STARTERS = [
     ("Weekly report", "Give me the weekly report"),
@@ -15,6 +28,22 @@ STARTERS = [
     ("Support question", "How long do I have to return a sensor I don't need?"),
     ("Escalation", "Do you offer a white-label version of Lumio for resellers?"),
 ]
+
+REVIEWER_AUTHOR = "Support specialist"
+"""Author of a reviewed answer delivered into the chat."""
+
+_watchers: set[asyncio.Task[None]] = set()
+"""Running review watchers (held here so they are not garbage-collected; each ends on its own)."""
+
+
+@cl.password_auth_callback
+async def password_login(username: str, password: str) -> cl.User | None:
+    """Check the password against the `users` table (bcrypt, in a worker thread)."""
+    users = await get_user_store()
+    user = await users.aauthenticate(username, password)
+    if user is None:
+        return None
+    return cl.User(identifier=user.username, display_name=user.username, metadata={"role": user.role})
 
 
 @cl.set_starters
@@ -34,12 +63,73 @@ async def start() -> None:
         ).send()
 
 
+async def _account_active(user: cl.User | None) -> bool:
+    """Whether the signed-in account still exists and is enabled (sessions outlive a `gtm users disable`)."""
+    if user is None:
+        return False
+    account = await (await get_user_store()).aget(user.identifier)
+    return account is not None and not account.disabled
+
+
+async def _deliver_review(session: WebsocketSession, thread_id: str, review_id: str, seen_messages: int) -> None:
+    """Background task of one chat session: wait for the reviewer, then post their answer in this chat."""
+    local_steps.set(None)  # a top-level message, not nested under the request that escalated
+    copilot = await get_copilot()
+    answer = await wait_for_review(
+        copilot,
+        thread_id,
+        seen_messages,
+        alive=lambda: WebsocketSession.get_by_id(session.id) is session,
+    )
+    if answer is None:
+        return
+    review = await copilot.reviews.get(review_id)
+    by = f" by {review['decided_by']}" if review and review.get("decided_by") else ""
+    await cl.Message(content=f"**{review_id} · reviewed{by}**\n\n{answer}", author=REVIEWER_AUTHOR).send()
+
+
+def _watch_review(thread_id: str, review_id: str, seen_messages: int) -> None:
+    """Start delivering the review's outcome to this chat session when it is decided."""
+    session = cl.context.session
+    if not isinstance(session, WebsocketSession):
+        return
+    task = asyncio.create_task(_deliver_review(session, thread_id, review_id, seen_messages))
+    _watchers.add(task)
+    task.add_done_callback(_watchers.discard)
+
+
+async def _escalation_note(thread_id: str, review_id: str) -> str:
+    """Name the ticket, and start watching for the decision."""
+    copilot = await get_copilot()
+    thread = await copilot.thread(thread_id)
+    _watch_review(thread_id, review_id, len(thread["messages"]))
+    ticket = await (await get_ticket_store()).aby_review(review_id)
+    return f"\n\nTicket **#{ticket['id']}** is open for it." if ticket else ""
+
+
+async def _waiting_message(thread_id: str) -> str:
+    """What to say when the thread is paused for a person (a reviewer, or an outbox approval)."""
+    try:
+        status = (await (await get_copilot()).thread(thread_id))["status"]
+    except Exception:  # noqa: BLE001 - only the wording depends on it
+        status = "pending_review"
+    waiting_for = (
+        "Your win-back emails are waiting for approval in the outbox."
+        if status == "pending_approval"
+        else "Your previous question is still with a specialist; their answer will appear here."
+    )
+    return f"{waiting_for} To ask something else meanwhile, start a new chat."
+
+
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     """Run the request through the graph on this chat's thread and stream the answer."""
     copilot = await get_copilot()
     thread_id = cl.context.session.thread_id
     user = cl.context.session.user
+    if not await _account_active(user):
+        await cl.Message(content="Your account is disabled or no longer exists. Please sign in again.").send()
+        return
     author = "GTM Copilot" if copilot.settings.use_openai else "GTM Copilot · offline model"
     reply = cl.Message(content="", author=author)
     text = message.content.strip()
@@ -59,11 +149,19 @@ async def on_message(message: cl.Message) -> None:
                 text, thread_id=thread_id, user_id=user.identifier if user else "anonymous", on_token=reply.stream_token
             )
             step.output = f"route: {result.route} · agents: {', '.join(result.agents)}"
+    except ReviewConflict:
+        await cl.Message(content=await _waiting_message(thread_id)).send()
+        return
     except Exception as exc:  # noqa: BLE001 - the chat shows a short message, never a traceback
         await cl.Message(content=f"Sorry, that request failed: {' '.join(str(exc).split())[:300]}").send()
         return
     if not reply.content or result.escalated:
         reply.content = result.answer
+    if result.escalated and result.review_id:
+        try:
+            reply.content += await _escalation_note(thread_id, result.review_id)
+        except Exception as exc:  # noqa: BLE001 - the answer still goes out; history has the decision
+            log.warning("could not watch review %s: %s", result.review_id, exc)
     elements = [
         cl.Plotly(name=f"chart-{i}", figure=go.Figure(chart), display="inline") for i, chart in enumerate(result.charts)
     ]

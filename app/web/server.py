@@ -1,7 +1,13 @@
-"""The ASGI app: health checks, then the Chainlit chat mounted at `/chat`."""
+"""The ASGI app: health checks, sign-in and the reviewer console, then the Chainlit chat mounted at `/chat`.
+
+Order matters: our routes (`/login`, `/review`, ...) are added before Chainlit is mounted, so its
+single-page-app catch-all never shadows them. Chainlit's JWT secret comes from `GTM_HOME/secret.key`
+and is exported before Chainlit loads (see `app.web.session`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,21 +15,72 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from app.settings import REPO_ROOT
+from app.settings import REPO_ROOT, Settings, get_settings
 
 CHAT_PATH = "/chat"
 
 
-def create_app() -> FastAPI:
-    """Build the web app (Chainlit is loaded here, not at import)."""
-    from app.web.copilot_holder import close_copilot, get_copilot
+_chainlit_loaded = False
+"""Chainlit's app is a process-wide singleton: load it (and add its middleware) only once per process."""
+
+
+def _mount_chat(app: FastAPI) -> None:
+    """Mount the Chainlit chat at `/chat` (the first time through `mount_chainlit`, which loads `chat.py`)."""
+    global _chainlit_loaded
+    os.environ.setdefault("CHAINLIT_APP_ROOT", str(REPO_ROOT))
+    if not _chainlit_loaded:
+        from chainlit.utils import mount_chainlit
+
+        mount_chainlit(app=app, target=str(REPO_ROOT / "app" / "web" / "chat.py"), path=CHAT_PATH)
+        _chainlit_loaded = True
+        return
+    from chainlit.server import app as chainlit_app
+
+    app.mount(CHAT_PATH, chainlit_app)
+
+
+async def prepare_accounts(settings: Settings) -> dict[str, str] | None:
+    """At start-up: in demo mode with no accounts, create the demo accounts and print their passwords once.
+
+    Returns:
+        The accounts created now (`{username: password}`), or `None`.
+    """
+    from app.auth.bootstrap import DEMO_ACCOUNTS_FILE, ensure_demo_accounts
+    from app.web.copilot_holder import get_user_store
+
+    store = await get_user_store()
+    if not settings.demo_mode:
+        if await asyncio.to_thread(store.count) == 0:
+            print("No accounts yet: create one with `gtm users add NAME --role admin`.", flush=True)
+        return None
+    created = await asyncio.to_thread(ensure_demo_accounts, store, settings.home)
+    if created:
+        lines = [f"    {name:<9} {password}" for name, password in created.items()]
+        print(
+            "\nDemo accounts created (shown once; also in "
+            f"{settings.home / DEMO_ACCOUNTS_FILE}, readable only by you):\n" + "\n".join(lines) + "\n",
+            flush=True,
+        )
+    return created
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web app for `settings` (default: from the environment); Chainlit is loaded here, not at import."""
+    from app.web import copilot_holder
+    from app.web.review_console import install
+    from app.web.session import configure_keys
+
+    settings = settings or get_settings()
+    copilot_holder.configure(settings)
+    keys = configure_keys(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        copilot = await get_copilot()
+        copilot = await copilot_holder.get_copilot()
+        await prepare_accounts(settings)
         await copilot.warm_up()
         yield
-        await close_copilot()
+        await copilot_holder.close_copilot()
 
     app = FastAPI(title="GTM Copilot", lifespan=lifespan)
 
@@ -35,8 +92,6 @@ def create_app() -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse(CHAT_PATH)
 
-    os.environ.setdefault("CHAINLIT_APP_ROOT", str(REPO_ROOT))
-    from chainlit.utils import mount_chainlit
-
-    mount_chainlit(app=app, target=str(REPO_ROOT / "app" / "web" / "chat.py"), path=CHAT_PATH)
+    install(app, keys)
+    _mount_chat(app)
     return app

@@ -96,13 +96,15 @@ def _mac(keys: WebKeys, purpose: str, value: str) -> str:
     return hmac.new(keys.csrf_key, f"{purpose}:{value}".encode(), "sha256").hexdigest()
 
 
-def csrf_token(keys: WebKeys, request: Request, login_nonce: str | None = None) -> str:
-    """The CSRF token for forms on this page: bound to the session, or to the login nonce before sign-in."""
+def csrf_token(keys: WebKeys, request: Request) -> str:
+    """The CSRF token of this session's forms (empty when nobody is signed in)."""
     token = session_token(request)
-    if token:
-        return _mac(keys, "session", token)
-    nonce = login_nonce or request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    return _mac(keys, "login", nonce) if nonce else ""
+    return _mac(keys, "session", token) if token else ""
+
+
+def login_csrf_token(keys: WebKeys, nonce: str) -> str:
+    """The CSRF token of the login form, bound to the browser's login nonce."""
+    return _mac(keys, "login", nonce)
 
 
 def login_nonce(request: Request) -> str:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from graph.state import REPORT_SECTIONS
+
 Writer = Callable[[dict[str, Any]], str]
 
 OFFLINE_TAG = "[offline model]"
@@ -94,7 +96,9 @@ def write_metric(values: dict[str, Any]) -> str:
     name = values.get("metric_name", data.get("metric", "Metric"))
     unit = data.get("unit", "")
     result = data.get("result")
-    result_text = data.get("result_text") or (f"{_fmt_number(result)} {unit}".strip() if result is not None else "not computable")
+    result_text = data.get("result_text") or (
+        f"{_fmt_number(result)} {unit}".strip() if result is not None else "not computable"
+    )
     lines = [f"**{name} — {values.get('time_period', data.get('period', ''))}**", ""]
     lines.append(f"1. **Formula:** {data.get('formula', 'n/a')}")
     steps = data.get("steps") or []
@@ -145,8 +149,12 @@ def _tokens(text: str) -> set[str]:
 
 
 _QUANTITY_CUES = (
-    (re.compile(r"\b(how long|how many (days|weeks|months|hours)|when|how soon|how quickly|deadline|window)\b", re.I),
-     re.compile(r"\b\d+\s*(-\s*\d+\s*)?(business |calendar )?(days?|hours?|weeks?|months?|years?)\b", re.I)),
+    (
+        re.compile(
+            r"\b(how long|how many (days|weeks|months|hours)|when|how soon|how quickly|deadline|window)\b", re.I
+        ),
+        re.compile(r"\b\d+\s*(-\s*\d+\s*)?(business |calendar )?(days?|hours?|weeks?|months?|years?)\b", re.I),
+    ),
     (re.compile(r"\b(how much|cost|price|pricing|fee|charge|expensive)\b", re.I), re.compile(r"[$€]\s?\d")),
     (re.compile(r"\b(how many|limit|maximum|max|up to)\b", re.I), re.compile(r"\b\d[\d,]*\b")),
 )
@@ -274,16 +282,21 @@ def write_email(values: dict[str, Any]) -> str:
     )
 
 
+def write_section(values: dict[str, Any]) -> str:
+    """`supervisor.report_section`: one agent's section of the weekly report, from its tool results."""
+    return write_analysis(values)
+
+
+def _untagged(text: str) -> str:
+    text = text.strip()
+    return text[len(OFFLINE_TAG) :].lstrip() if text.startswith(OFFLINE_TAG) else text
+
+
 def write_report(values: dict[str, Any]) -> str:
-    """`supervisor.weekly_report`: headline plus one section per agent, failures named."""
+    """`supervisor.weekly_report`: headline plus one section per agent (as the agent wrote it), failures named."""
     sections = _loads(values.get("sections_json", "{}"))
     sections = sections if isinstance(sections, dict) else {}
-    titles = {
-        "marketing": "Marketing performance",
-        "finance": "Revenue and unit economics",
-        "insights": "Segments and churn risk",
-        "support": "Support volume and open escalations",
-    }
+    titles = REPORT_SECTIONS
     headline = [
         s["results"][0]["headline"]
         for s in sections.values()
@@ -298,6 +311,8 @@ def write_report(values: dict[str, Any]) -> str:
             lines.append("_Not run._")
         elif not section.get("ok"):
             lines.append(f"⚠️ This section failed: {section.get('error', 'unknown error')}")
+        elif section.get("summary"):
+            lines.append(_untagged(str(section["summary"])))
         else:
             for result in section.get("results", []):
                 lines += _result_block(result)
@@ -313,6 +328,7 @@ WRITERS: dict[str, Writer] = {
     "support.answer_query": write_support,
     "marketing.campaign_generation": write_campaign,
     "marketing.email_draft": write_email,
+    "supervisor.report_section": write_section,
     "supervisor.weekly_report": write_report,
 }
 """The writer for each `<file>.<prompt>` task."""

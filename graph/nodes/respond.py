@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.llm.factory import ModelRole
 from graph.nodes.common import results_json, system_message, task_message, text_of
+from graph.nodes.parallel import REPORT_PERIOD
 from graph.state import AGENTS, WINBACK_ROUTE, GraphState
 from graph.tools.base import without_chart
 
@@ -43,26 +44,22 @@ async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any
             a: {k: ([without_chart(r) for r in v] if k == "results" else v) for k, v in s.items()}
             for a, s in report.get("sections", {}).items()
         }
-        values = {"period": "the last 7 days", "sections_json": json.dumps(sections, default=str, indent=1)}
+        values = {"period": REPORT_PERIOD, "sections_json": json.dumps(sections, default=str, indent=1)}
         name, model_role = "supervisor", "supervisor"
         messages = [task_message("supervisor.weekly_report", values)]
     elif route == WINBACK_ROUTE:
+        # After the outbox: what was sent, dropped or failed. Without drafts: what Insights found.
         results = state.get("results", {})
-        parts = [results[a] for a in ("finance", "insights", "marketing") if a in results]
-        drafts = state.get("email_drafts", {})
-        if drafts:
-            first_id, first = next(iter(drafts.items()))
-            parts.append(
-                {
-                    "headline": f"Sample draft (customer {first_id}) — nothing is sent without approval",
-                    "facts": [first.replace("\n", " ")[:600]],
-                }
-            )
+        parts = (
+            [results["outbox"]]
+            if "outbox" in results
+            else [results[a] for a in ("insights", "marketing", "finance") if a in results]
+        )
         values = {"request": state["request"], "results_json": results_json(parts)}
-        name, model_role = "finance", "finance"
+        name, model_role = "marketing", "marketing"
         messages = [
-            system_message("finance", services, services.tools.get("finance", [])),
-            task_message("finance.analysis_answer", values),
+            system_message("marketing", services, services.tools.get("marketing", [])),
+            task_message("marketing.analysis_answer", values),
         ]
     else:
         agent = state.get("current_agent") or route

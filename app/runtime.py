@@ -6,6 +6,7 @@ approve (or reject) the win-back emails waiting in the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -110,6 +111,7 @@ class Copilot:
         self.services = services
         self.settings = services.settings
         self.graph = build_graph().compile(checkpointer=checkpointer)
+        self._warming: asyncio.Task[int] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -139,6 +141,14 @@ class Copilot:
             await self.services.router("warm up", None)
         if self.services.knowledge is not None:
             await self.services.knowledge.asearch("warm up", k=1)
+            warm = getattr(self.services.knowledge, "warm", None)
+            if warm is not None:  # sentence vectors: long, so in the background; requests work meanwhile
+                self._warming = asyncio.create_task(warm())
+
+    async def wait_warm(self) -> None:
+        """Wait until `warm_up`'s background work (knowledge-base sentence vectors) is done."""
+        if self._warming is not None:
+            await self._warming
 
     @property
     def reviews(self) -> ReviewStore:

@@ -99,6 +99,12 @@ class KnowledgeAdapter:
         kb = self._kb or await asyncio.to_thread(self.get)
         return await kb.asearch(query, k=k)
 
+    async def warm(self) -> int:
+        """Load the index and embed its sentences (in a worker thread); returns the sentence count."""
+        kb = self._kb or await asyncio.to_thread(self.get)
+        warm = getattr(kb, "warm_sentence_cache", None)
+        return int(await asyncio.to_thread(warm)) if warm is not None else 0
+
     async def answer_confidence(
         self, query: str, answer: str, retrieval: float, passages: list[dict[str, Any]]
     ) -> float:

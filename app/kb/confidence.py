@@ -200,6 +200,10 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+split_sentences = _sentences
+"""Public name of the sentence splitter (the offline writer uses it, so cached vectors are shared)."""
+
+
 def _numbers(text: str) -> set[str]:
     return {n.strip("$€£%").replace(",", "") for n in _NUMBER.findall(text)}
 
@@ -243,7 +247,8 @@ def answer_support(
         from app.embeddings import get_embedder
 
         encoder = get_embedder()
-    vectors = encoder.encode(claims + sources)
+    encode = getattr(encoder, "encode_cached", encoder.encode)  # passage sentences recur across questions
+    vectors = encode(claims + sources)
     best = (vectors[: len(claims)] @ vectors[len(claims) :].T).max(axis=1)
     scores = []
     for claim, cosine in zip(claims, best.tolist(), strict=True):

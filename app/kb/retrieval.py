@@ -200,7 +200,8 @@ class Retriever:
             if cached is not None:
                 self._cache.move_to_end(query)
                 return cached
-        vector = self.encoder.encode([query])[0]
+        encode = getattr(self.encoder, "encode_cached", self.encoder.encode)  # the router embedded it already
+        vector = encode([query])[0]
         with self._lock:
             self._cache[query] = vector
             while len(self._cache) > self._cache_size:

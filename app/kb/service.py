@@ -174,6 +174,22 @@ class KnowledgeBase:
         """Chunks in the index."""
         return self.store.count()
 
+    def warm_sentence_cache(self) -> int:
+        """Embed every sentence of the index once (blocking), so answer checks only encode new text.
+
+        Returns:
+            How many sentences were embedded.
+        """
+        from app.kb.confidence import split_sentences
+
+        sentences = [s for text in self.store.table().texts for s in split_sentences(text)]
+        encode_cached = getattr(self.embedder, "encode_cached", None)
+        if encode_cached is None:
+            return 0
+        for start in range(0, len(sentences), 256):
+            encode_cached(sentences[start : start + 256])
+        return len(sentences)
+
     def answer_support(self, answer: str, passages: Sequence[Any]) -> float:
         """How well `answer` is backed by `passages` (Passage objects, dicts with `text`, or strings)."""
         return answer_support(answer, [_passage_text(p) for p in passages], self.embedder)

@@ -158,29 +158,22 @@ _QUANTITY_CUES = (
     (re.compile(r"\b(how much|cost|price|pricing|fee|charge|expensive)\b", re.I), re.compile(r"[$€]\s?\d")),
     (re.compile(r"\b(how many|limit|maximum|max|up to)\b", re.I), re.compile(r"\b\d[\d,]*\b")),
 )
-_sentence_cache: dict[str, Any] = {}
 
 
 def _sentence_vectors(sentences: list[str]) -> Any:
     """MiniLM vectors of sentences, cached (the knowledge base's sentences repeat across questions)."""
-    import numpy as np
-
     from app.embeddings import get_embedder
 
-    missing = [s for s in dict.fromkeys(sentences) if s not in _sentence_cache]
-    if missing:
-        if len(_sentence_cache) > 50_000:
-            _sentence_cache.clear()
-        _sentence_cache.update(zip(missing, get_embedder().encode(missing), strict=True))
-    return np.stack([_sentence_cache[s] for s in sentences])
+    return get_embedder().encode_cached(sentences)
 
 
 def _candidate_sentences(passages: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    from app.kb.confidence import split_sentences  # same splitter as the answer check: cached vectors are shared
+
     seen: set[str] = set()
     out: list[tuple[int, str, str]] = []
     for rank, passage in enumerate(passages[:3]):
-        for sentence in re.split(r"(?<=[.!?])\s+|\n+", str(passage.get("text", ""))):
-            sentence = sentence.strip(" -*#>|").strip()
+        for sentence in split_sentences(str(passage.get("text", ""))):
             key = sentence.lower()
             if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen:
                 continue

@@ -183,7 +183,8 @@ class IntentClassifier:
         if not texts:
             return []
         cleaned = [normalize_request(text) for text in texts]
-        features = _featurize(self._embedder.encode(cleaned), cleaned, self.config)
+        encode = getattr(self._embedder, "encode_cached", self._embedder.encode)  # shared with retrieval
+        features = _featurize(encode(cleaned), cleaned, self.config)
         probabilities = self._probabilities(features)
         predictions = []
         for row in probabilities:

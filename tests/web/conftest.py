@@ -85,6 +85,7 @@ def make_settings(tmp_path: Path, db: Path, home: Path, kb_dir: Path) -> Setting
         kb_dir=kb_dir,
         database_url=f"sqlite:///{copy}",
         checkpoint_url=str(tmp_path / "checkpoints.db"),
+        history_url=f"sqlite+aiosqlite:///{tmp_path / 'chainlit.db'}",
         llm_provider="offline",
         retry_wait_min_s=0.0,
         retry_wait_max_s=0.0,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel
 
 from app.settings import Settings
 
@@ -44,3 +49,27 @@ class ToolDeps:
                 f"period {phrase!r} not understood: try 'last quarter', 'Q3 2025', 'last 30 days' or 'March 2025'"
             )
         return parsed
+
+
+def make_tool(
+    deps: ToolDeps,
+    fn: Callable[..., Any],
+    name: str,
+    description: str,
+    schema: type[BaseModel],
+    *,
+    internal: bool = False,
+) -> BaseTool:
+    """Wrap a synchronous tool function `fn(deps, **args)` as an async LangChain tool.
+
+    The function runs in a worker thread (database and pandas work stay off the event loop);
+    `deps` is injected, so it never appears in the schema the model sees. `internal` tools are used
+    by pipelines (win-back) but not offered to the model.
+    """
+
+    async def run(**kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, deps, **kwargs)
+
+    return StructuredTool.from_function(
+        coroutine=run, name=name, description=description, args_schema=schema, metadata={"internal": internal}
+    )

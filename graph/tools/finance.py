@@ -5,18 +5,18 @@ Every number comes from the business database, an uploaded sheet or the request 
 
 from __future__ import annotations
 
-import asyncio
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from app.data.catalog import CHANNELS
 from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
-from graph.tools.deps import ToolDeps
+from graph.tools.deps import ToolDeps, make_tool
 
 Metric = Literal[
     "cac", "ltv", "ltv_cac", "roas", "payback", "burn", "runway", "nrr", "gross_margin", "aov", "budget_variance"
@@ -291,8 +291,9 @@ def sheet(deps: ToolDeps, sql: str | None = None, file: str | None = None) -> To
     for table in info["tables"]:
         facts.append(f"Table `{table.get('name')}`: {table.get('rows', table.get('row_count'))} rows")
         for col in table.get("columns", []):
-            if col.get("sum") is not None:
-                facts.append(f"Total of {col['name']}: {col['sum']:,.2f}")
+            total = col.get("total", col.get("sum"))
+            if total is not None:
+                facts.append(f"Total of {col.get('source_name') or col['name']}: {total:,.2f}")
     return ToolResult(
         headline=f"{path.name}: {len(info['tables'])} table(s)",
         facts=facts + list(d.warnings),
@@ -341,15 +342,7 @@ def campaign_economics(
 
 def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
     """The Finance agent's tools."""
-
-    def tool(fn: Any, name: str, description: str, schema: type[BaseModel], internal: bool = False) -> BaseTool:
-        async def run(**kwargs: Any) -> ToolResult:
-            result: ToolResult = await asyncio.to_thread(fn, deps, **kwargs)
-            return result
-
-        return StructuredTool.from_function(
-            coroutine=run, name=name, description=description, args_schema=schema, metadata={"internal": internal}
-        )
+    tool = partial(make_tool, deps)
 
     assert set(CHANNELS) == set(CHANNEL_ALIASES), "channel aliases out of step with the catalogue"
     return [

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Any
 
 import pandas as pd
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from graph.tools.base import FatalToolError, ToolResult
-from graph.tools.deps import ToolDeps
+from graph.tools.deps import ToolDeps, make_tool
 
 
 class RfmArgs(BaseModel):
@@ -209,13 +209,7 @@ def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
 
 def build_insights_tools(deps: ToolDeps) -> list[BaseTool]:
     """The Insights agent's tools."""
-
-    def tool(fn: Any, name: str, description: str, schema: type[BaseModel]) -> BaseTool:
-        async def run(**kwargs: Any) -> ToolResult:
-            result: ToolResult = await asyncio.to_thread(fn, deps, **kwargs)
-            return result
-
-        return StructuredTool.from_function(coroutine=run, name=name, description=description, args_schema=schema)
+    tool = partial(make_tool, deps)
 
     return [
         tool(

@@ -6,15 +6,16 @@ co-purchase recommendation.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, get_args
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from app.analytics.rfm import SEGMENTS
 from graph.tools.base import FatalToolError, ToolResult
-from graph.tools.deps import ToolDeps
+from graph.tools.deps import ToolDeps, make_tool
 
 Segment = Literal[
     "Champions",
@@ -212,15 +213,8 @@ def email(deps: ToolDeps, customer_id: str, tone: str = "warm") -> ToolResult:
 
 def build_marketing_tools(deps: ToolDeps) -> list[BaseTool]:
     """The Marketing agent's tools (`customer_context` is internal to the win-back pipeline)."""
-
-    def tool(fn: Any, name: str, description: str, schema: type[BaseModel], internal: bool = False) -> BaseTool:
-        async def run(**kwargs: Any) -> ToolResult:
-            result: ToolResult = await asyncio.to_thread(fn, deps, **kwargs)
-            return result
-
-        return StructuredTool.from_function(
-            coroutine=run, name=name, description=description, args_schema=schema, metadata={"internal": internal}
-        )
+    tool = partial(make_tool, deps)
+    assert set(get_args(Segment)) == set(SEGMENTS), "segment names out of step with app.analytics.rfm"
 
     return [
         tool(

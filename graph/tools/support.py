@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from functools import partial
 
 import sqlalchemy as sa
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from graph.tools.base import InvalidToolInput, ToolResult
-from graph.tools.deps import ToolDeps
+from graph.tools.deps import ToolDeps, make_tool
 
 
 class TicketStatsArgs(BaseModel):
@@ -68,13 +67,7 @@ def lookup_ticket(deps: ToolDeps, ticket_id: int) -> ToolResult:
 
 def build_support_tools(deps: ToolDeps) -> list[BaseTool]:
     """The Support agent's tools (retrieval itself is the graph's RAG step)."""
-
-    def tool(fn: Any, name: str, description: str, schema: type[BaseModel]) -> BaseTool:
-        async def run(**kwargs: Any) -> ToolResult:
-            result: ToolResult = await asyncio.to_thread(fn, deps, **kwargs)
-            return result
-
-        return StructuredTool.from_function(coroutine=run, name=name, description=description, args_schema=schema)
+    tool = partial(make_tool, deps)
 
     return [
         tool(

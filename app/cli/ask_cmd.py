@@ -57,12 +57,15 @@ async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> in
                     emit_json(result.to_json())
                     continue
 
-                def show(token: str) -> None:
+                streamed: list[str] = []
+
+                def show(token: str, streamed: list[str] = streamed) -> None:
+                    streamed.append(token)
                     sys.stdout.write(token)
                     sys.stdout.flush()
 
                 result = await copilot.ask(clean, thread_id=args.thread, user_id=args.user, on_token=show)
-                if (result.escalated and result.review_id) or result.pending_approval:
+                if not streamed:  # answers written without a model call (support drafts, pauses) arrive whole
                     sys.stdout.write(result.answer)
                 sys.stdout.write(f"\n\n— route: {result.route} · thread: {result.thread_id}")
                 if result.escalated:

@@ -1,0 +1,39 @@
+"""`gtm ask` in-process: streamed text, whole answers for support, JSON objects, follow-ups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli.main import main
+from app.settings import Settings, get_settings
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("GTM_HOME", str(settings.home))
+    monkeypatch.setenv("GTM_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("GTM_CHECKPOINT_URL", str(settings.checkpoint_url))
+    monkeypatch.setenv("GTM_KB_DIR", str(settings.kb_dir))
+    get_settings.cache_clear()
+    return settings
+
+
+def test_ask_prints_support_answers_that_are_not_token_streamed(cli_env, capsys):
+    assert main(["ask", "What is the API rate limit on the Starter plan?"]) == 0
+    out = capsys.readouterr().out
+    assert "1,000" in out and "Was this helpful?" in out and "route: support" in out
+
+
+def test_ask_json_then_follow_up_on_the_same_thread(cli_env, capsys):
+    assert main(["ask", "What was our CAC last quarter?", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["route"] == "finance" and first["agents"] == ["finance"] and "CAC" in first["answer"]
+    assert set(first) >= {"answer", "route", "agents", "citations", "confidence", "escalated", "review_id", "thread_id"}
+    assert main(["ask", "and LTV?", "--thread", first["thread_id"], "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["thread_id"] == first["thread_id"] and "LTV" in second["answer"]
+    assert main(["thread", "show", first["thread_id"], "--json"]) == 0
+    thread = json.loads(capsys.readouterr().out)
+    assert len(thread["messages"]) == 4 and thread["status"] == "complete"

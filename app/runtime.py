@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
+from app.monitoring import Monitor, RequestKind, RequestTrace
 from app.outbox import Outbox, OutboxItem
 from app.reviews import ReviewConflict, ReviewStore
 from app.settings import Settings, get_settings
@@ -111,6 +112,7 @@ class Copilot:
         self.services = services
         self.settings = services.settings
         self.graph = build_graph().compile(checkpointer=checkpointer)
+        self.monitor = Monitor(self.settings, engine=services.extras.get("engine"))
         self._warming: asyncio.Task[int] | None = None
 
     @classmethod
@@ -186,13 +188,21 @@ class Copilot:
         )
 
     async def _run(
-        self, payload: Any, thread_id: str, user_id: str, on_token: Callable[[str], Awaitable[None] | None] | None
+        self,
+        payload: Any,
+        thread_id: str,
+        user_id: str,
+        on_token: Callable[[str], Awaitable[None] | None] | None,
+        trace: RequestTrace | None = None,
     ) -> None:
         context = Context(services=self.services, user_id=user_id)
-        async for part in self.graph.astream(
-            payload, self._config(thread_id), context=context, stream_mode=["messages", "updates"]
-        ):
+        config = self._config(thread_id)
+        if trace is not None:  # sees every model and tool call of the run (tokens, cost, tools)
+            config["callbacks"] = [trace]
+        async for part in self.graph.astream(payload, config, context=context, stream_mode=["messages", "updates"]):
             mode, chunk = cast(tuple[str, Any], part)
+            if mode == "updates" and trace is not None:
+                trace.observe(chunk)
             if mode == "messages" and on_token is not None:
                 message, meta = chunk
                 if (
@@ -225,8 +235,28 @@ class Copilot:
                 f"thread {thread_id} is waiting for a reviewer ({self._pending_review_id(snapshot.values)}); "
                 "ask again once it is decided, or start a new thread"
             )
-        await self._run({"messages": [HumanMessage(text, id=uuid.uuid4().hex)]}, thread_id, user_id, on_token)
-        return await self._result(thread_id)
+        payload = {"messages": [HumanMessage(text, id=uuid.uuid4().hex)]}
+        return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token)
+
+    async def _monitored(
+        self,
+        kind: RequestKind,
+        payload: Any,
+        thread_id: str,
+        user_id: str,
+        actor: str,
+        on_token: Callable[[str], Awaitable[None] | None] | None,
+    ) -> AskResult:
+        """Run the graph and read the result, recording the request (`app.monitoring`) either way."""
+        trace = self.monitor.start(kind, thread_id, actor)
+        try:
+            await self._run(payload, thread_id, user_id, on_token, trace)
+        except Exception as exc:
+            await self.monitor.finish(trace, error=exc)
+            raise
+        result = await self._result(thread_id)
+        await self.monitor.finish(trace, result)
+        return result
 
     @staticmethod
     def _pending_review_id(values: dict[str, Any]) -> str:
@@ -299,11 +329,17 @@ class Copilot:
             if not matching:
                 raise ReviewConflict(f"review {review_id} is no longer waiting in its thread")
             resume: Command[Any] = Command(resume={matching[0].id: decision.model_dump()})
-            await self._run(resume, review["thread_id"], review["requester"], on_token)
+            trace = self.monitor.start("review", review["thread_id"], decision.reviewer)
+            try:
+                await self._run(resume, review["thread_id"], review["requester"], on_token, trace)
+            except Exception as exc:
+                await self.monitor.finish(trace, error=exc)
+                raise
         except BaseException:
             await self.reviews.release(review_id)
             raise
         result = await self._result(review["thread_id"])
+        await self.monitor.finish(trace, result)
         await self.reviews.complete(review_id, decision.action, decision.reviewer, result.answer, decision.note)
         return result
 
@@ -365,8 +401,7 @@ class Copilot:
                 f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
             )
         resume: Command[Any] = Command(resume={interrupt_id: decision.model_dump()})
-        await self._run(resume, thread_id, request.requester, on_token)
-        return await self._result(thread_id)
+        return await self._monitored("outbox", resume, thread_id, request.requester, decision.reviewer, on_token)
 
 
 def _last_answer(messages: list[Any]) -> str:

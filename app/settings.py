@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     """SQLAlchemy URL of the business database; default `sqlite:///$GTM_HOME/business.db`."""
     checkpoint_url: str | None = None
     """LangGraph checkpointer: a SQLite path or a `postgresql://` URL; default `$GTM_HOME/checkpoints.db`."""
+    history_url: str | None = None
+    """Async SQLAlchemy URL of the chat history (Chainlit threads); default `sqlite+aiosqlite:///$GTM_HOME/chainlit.db`."""
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("GTM_REDIS_URL", "REDIS_URL"))
     """Redis for the L2 cache; unset means in-process cache only."""
     chroma_url: str | None = None
@@ -94,6 +96,8 @@ class Settings(BaseSettings):
     """Longer requests are refused with a clear error."""
     demo_mode: bool = True
     """Seed demo data and create demo accounts on first start."""
+    daily_budget_usd: float = Field(default=100.0, gt=0)
+    """Daily LLM budget in USD (seed: $100/day); an alert is raised past 80 % of it."""
 
     smtp_host: str = "127.0.0.1"
     """SMTP server that sends approved outbox emails (`GTM_SMTP_HOST`)."""
@@ -114,6 +118,11 @@ class Settings(BaseSettings):
     def business_db_url(self) -> str:
         """The business database URL, defaulting to SQLite in `home`."""
         return self.database_url or f"sqlite:///{self.home / 'business.db'}"
+
+    @property
+    def history_db_url(self) -> str:
+        """The chat history database URL, defaulting to SQLite (aiosqlite) in `home`."""
+        return self.history_url or f"sqlite+aiosqlite:///{self.home / 'chainlit.db'}"
 
     @property
     def checkpoint_path(self) -> str:

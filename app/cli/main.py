@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "app.cli.report_cmd",
     "app.cli.users_cmd",
     "app.cli.ticket_cmd",
+    "app.cli.metrics_cmd",
 )
 """Each module has `register(subparsers)`; a module that is not there yet is skipped."""
 

@@ -13,10 +13,14 @@ import chainlit as cl
 import plotly.graph_objects as go
 from chainlit.context import local_steps
 from chainlit.session import WebsocketSession
+from chainlit.types import ThreadDict
 
 from app.reviews import ReviewConflict
+from app.runtime import UnknownThread
+from app.web import history
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
 from app.web.review_watch import wait_for_review
+from app.web.uploads import save_uploads, with_attachments
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,9 @@ REVIEWER_AUTHOR = "Support specialist"
 
 _watchers: set[asyncio.Task[None]] = set()
 """Running review watchers (held here so they are not garbage-collected; each ends on its own)."""
+
+
+cl.data_layer(history.data_layer)
 
 
 @cl.password_auth_callback
@@ -61,6 +68,20 @@ async def start() -> None:
             content="🔌 **Offline model** — deterministic answers from real tools and documents, no API key needed.",
             author="GTM Copilot",
         ).send()
+
+
+@cl.on_chat_resume
+async def resume(thread: ThreadDict) -> None:
+    """Continue a thread from the sidebar: the LangGraph thread is the same id, so the graph keeps its memory.
+
+    If the thread is still waiting for a reviewer, watch for the decision again (this is a new session).
+    """
+    try:
+        state = await (await get_copilot()).thread(thread["id"])
+    except UnknownThread:
+        return
+    if state["status"] == "pending_review" and state["review_id"]:
+        _watch_review(thread["id"], state["review_id"], len(state["messages"]))
 
 
 async def _account_active(user: cl.User | None) -> bool:
@@ -133,8 +154,14 @@ async def on_message(message: cl.Message) -> None:
     author = "GTM Copilot" if copilot.settings.use_openai else "GTM Copilot · offline model"
     reply = cl.Message(content="", author=author)
     text = message.content.strip()
+    uploads = await save_uploads(message.elements, copilot.settings.home)
+    if uploads.refused:
+        await cl.Message(content="\n".join(["Not attached:", *(f"- {why}" for why in uploads.refused)])).send()
+    if uploads.saved:
+        text = with_attachments(text, uploads.saved)
     if not text:
-        await cl.Message(content="Please type a question.").send()
+        if not uploads.refused:
+            await cl.Message(content="Please type a question.").send()
         return
     if len(text) > copilot.settings.max_request_chars:
         await cl.Message(

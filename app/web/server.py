@@ -66,20 +66,24 @@ async def prepare_accounts(settings: Settings) -> dict[str, str] | None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app for `settings` (default: from the environment); Chainlit is loaded here, not at import."""
-    from app.web import copilot_holder
+    from app.web import copilot_holder, history
+    from app.web.admin import install as install_monitoring
     from app.web.review_console import install
     from app.web.session import configure_keys
 
     settings = settings or get_settings()
     copilot_holder.configure(settings)
+    history.configure(settings)
     keys = configure_keys(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         copilot = await copilot_holder.get_copilot()
         await prepare_accounts(settings)
+        await history.init_history(settings)
         await copilot.warm_up()
         yield
+        await history.close_history()
         await copilot_holder.close_copilot()
 
     app = FastAPI(title="GTM Copilot", lifespan=lifespan)
@@ -93,5 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse(CHAT_PATH)
 
     install(app, keys)
+    install_monitoring(app)
     _mount_chat(app)
     return app

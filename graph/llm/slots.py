@@ -24,6 +24,8 @@ _PERIOD_PATTERNS = [
 _PERIOD_RE = re.compile("|".join(f"(?:{p})" for p in _PERIOD_PATTERNS), re.IGNORECASE)
 _EXPR_RE = re.compile(r"[\d$(][\d\s.,+\-*/()%^$]*[\d)%]")
 _SQL_RE = re.compile(r"\bselect\b.*", re.IGNORECASE | re.DOTALL)
+_ATTACHED_RE = re.compile(r"\(attached: ([A-Za-z0-9._-]+\.(?:csv|xlsx))\)")
+"""A file attached in the chat, as the web app appends it to the request."""
 _UNIT_WORDS = {
     "month": r"months?|mos?\b",
     "day": r"days?",
@@ -137,8 +139,11 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 if expr := find_expression(text):
                     args[field] = expr
             elif lowered == "sql":
-                if m := _SQL_RE.search(text):
+                if m := _SQL_RE.search(_ATTACHED_RE.sub("", text)):
                     args[field] = m.group(0).strip().rstrip("?")
+            elif lowered == "file":
+                if m := _ATTACHED_RE.search(text):
+                    args[field] = m.group(1)
             elif lowered in ("query", "question", "request", "text", "topic", "goal"):
                 args[field] = text
     if fanout is None:

@@ -1,0 +1,169 @@
+"""Chat history: Chainlit's SQLAlchemy data layer on an embedded SQLite database (aiosqlite).
+
+Threads, messages and steps persist across restarts and show in the chat's sidebar. Chainlit does
+not create its tables (chainlit #1364), so `init_history` creates them at start-up with SQLite
+column types: ids, timestamps and JSON are `TEXT`, flags are `INTEGER`. Chainlit binds Python lists
+and dicts as parameters (thread and step `tags`, step `modes`), which SQLite cannot store:
+`SQLiteDataLayer` stores them as JSON text and reads them back as lists and dicts.
+
+Who may open a thread is Chainlit's own check: the websocket refuses to resume a thread whose
+`userIdentifier` is not the signed-in user, and the thread REST routes call `get_thread_author`
+(a staff user gets 401 for someone else's thread, 404 for an unknown one).
+
+Chainlit keeps its data layer in a process-wide cache; `configure` clears it, so every `create_app`
+(one per test) gets a layer on its own settings. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from sqlalchemy import text
+
+from app.settings import Settings
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS users (
+        "id" TEXT PRIMARY KEY,
+        "identifier" TEXT NOT NULL UNIQUE,
+        "metadata" TEXT NOT NULL DEFAULT '{}',
+        "createdAt" TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS threads (
+        "id" TEXT PRIMARY KEY,
+        "createdAt" TEXT,
+        "name" TEXT,
+        "userId" TEXT REFERENCES users("id") ON DELETE CASCADE,
+        "userIdentifier" TEXT,
+        "tags" TEXT,
+        "metadata" TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS steps (
+        "id" TEXT PRIMARY KEY,
+        "name" TEXT NOT NULL,
+        "type" TEXT NOT NULL,
+        "threadId" TEXT NOT NULL REFERENCES threads("id") ON DELETE CASCADE,
+        "parentId" TEXT,
+        "streaming" INTEGER NOT NULL DEFAULT 0,
+        "waitForAnswer" INTEGER,
+        "isError" INTEGER,
+        "metadata" TEXT,
+        "tags" TEXT,
+        "input" TEXT,
+        "output" TEXT,
+        "createdAt" TEXT,
+        "command" TEXT,
+        "start" TEXT,
+        "end" TEXT,
+        "generation" TEXT,
+        "showInput" TEXT,
+        "language" TEXT,
+        "indent" INTEGER,
+        "defaultOpen" INTEGER,
+        "autoCollapse" INTEGER,
+        "modes" TEXT,
+        "icon" TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS elements (
+        "id" TEXT PRIMARY KEY,
+        "threadId" TEXT REFERENCES threads("id") ON DELETE CASCADE,
+        "type" TEXT,
+        "url" TEXT,
+        "chainlitKey" TEXT,
+        "name" TEXT NOT NULL,
+        "display" TEXT,
+        "objectKey" TEXT,
+        "size" TEXT,
+        "page" INTEGER,
+        "language" TEXT,
+        "forId" TEXT,
+        "mime" TEXT,
+        "props" TEXT,
+        "autoPlay" INTEGER,
+        "playerConfig" TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS feedbacks (
+        "id" TEXT PRIMARY KEY,
+        "forId" TEXT NOT NULL,
+        "threadId" TEXT NOT NULL REFERENCES threads("id") ON DELETE CASCADE,
+        "value" INTEGER NOT NULL,
+        "comment" TEXT
+    )""",
+    'CREATE INDEX IF NOT EXISTS steps_thread ON steps ("threadId")',
+    'CREATE INDEX IF NOT EXISTS threads_user ON threads ("userId")',
+)
+"""Chainlit's tables (the columns its SQLAlchemy data layer reads and writes), in SQLite types."""
+
+JSON_COLUMNS = frozenset({"tags", "thread_tags", "step_tags", "modes"})
+"""Result columns stored as JSON text that Chainlit expects as lists or dicts."""
+
+_settings: Settings | None = None
+_layer: SQLiteDataLayer | None = None
+
+
+class SQLiteDataLayer(SQLAlchemyDataLayer):
+    """Chainlit's SQLAlchemy data layer, adapted to SQLite's types."""
+
+    async def execute_sql(self, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]] | int | None:
+        """Run one statement; lists and dicts are bound as JSON text, JSON list columns are decoded."""
+        bound = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in parameters.items()}
+        result: list[dict[str, Any]] | int | None = await super().execute_sql(query, bound)
+        if isinstance(result, list):
+            for row in result:
+                for key in JSON_COLUMNS & row.keys():
+                    if isinstance(row[key], str):
+                        try:
+                            row[key] = json.loads(row[key])
+                        except json.JSONDecodeError:
+                            row[key] = []
+        return result
+
+    async def get_thread_author(self, thread_id: str) -> str:
+        """The thread's author, or `""` for an unknown thread (Chainlit then answers 404, not 500)."""
+        try:
+            author: str = await super().get_thread_author(thread_id)
+        except ValueError:
+            return ""
+        return author
+
+
+def configure(settings: Settings) -> None:
+    """Use `settings` for the history of this web process, and drop Chainlit's cached data layer."""
+    import chainlit.data as cl_data
+
+    global _settings, _layer
+    _settings = settings
+    _layer = None
+    cl_data._data_layer = None  # Chainlit caches the layer per process; a new app gets a new one
+    cl_data._data_layer_initialized = False
+
+
+def data_layer() -> SQLiteDataLayer:
+    """The data layer of this process (Chainlit's `@cl.data_layer` hook; the engine connects lazily)."""
+    global _layer
+    if _layer is None:
+        from app.web.copilot_holder import web_settings
+
+        settings = _settings or web_settings()
+        _layer = SQLiteDataLayer(conninfo=settings.history_db_url)
+    return _layer
+
+
+async def init_history(settings: Settings) -> None:
+    """Create the history tables if needed (at start-up; SQLite runs in WAL mode for concurrent readers)."""
+    layer = data_layer()
+    async with layer.engine.begin() as conn:
+        if settings.history_db_url.startswith("sqlite"):
+            await conn.execute(text("PRAGMA journal_mode=WAL"))
+        for statement in SCHEMA:
+            await conn.execute(text(statement))
+
+
+async def close_history() -> None:
+    """Dispose of the history engine (at shutdown)."""
+    global _layer
+    if _layer is not None:
+        await _layer.engine.dispose()
+    _layer = None

@@ -1,0 +1,161 @@
+"""Benchmark: time to first token in the browser for a support question (offline model).
+
+Run with `.venv/bin/python bench/bench_ttft.py` (options: --runs, --sessions). It prepares a
+temporary `GTM_HOME` (`gtm setup` with the browser tests' knowledge-base slice), starts the real
+server on a free loopback port and drives Debian's Chromium with Playwright.
+
+Time to first token is measured inside the page: from the click on the send button (a capture-phase
+listener stamps `performance.now()`) to the first moment a new assistant message shows answer text (the
+offline model's `[offline model]` prefix) in the DOM (a MutationObserver). First one session asking distinct questions one after another, then
+`--sessions` browser sessions sending at the same moment. Goal: ≤ 0.5 s for one session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.settings import REPO_ROOT  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, KB_DOCS, Server  # noqa: E402
+
+QUESTIONS = [
+    "How long do I have to return a sensor I don't need?",
+    "What are your support hours?",
+    "How do I get a refund for an annual plan?",
+    "How long does shipping take to Germany?",
+    "Which plans do you offer and what do they cost?",
+    "Which integrations does Lumio support?",
+    "How do I get started with my first hub?",
+    "Is there a warranty on the sensors?",
+    "Can I return a faulty sensor?",
+    "How do I contact support by phone?",
+    "Do you ship to the UK?",
+    "What does the Business plan include?",
+    "Can I get a refund after 30 days?",
+    "Do you integrate with Slack?",
+]
+
+_ARM = """() => {
+  window.__ttft = new Promise((resolve) => {
+    const before = document.querySelectorAll('[data-step-type="assistant_message"]').length;
+    let t0 = null;
+    document.querySelector('#chat-submit').addEventListener('click', () => { t0 = performance.now(); },
+      {capture: true, once: true});
+    const observer = new MutationObserver(() => {
+      const all = document.querySelectorAll('[data-step-type="assistant_message"]');
+      if (t0 !== null && all.length > before && [...all].slice(before).some((m) => /\[offline model\]|specialist/.test(m.innerText))) {
+        observer.disconnect();
+        resolve(performance.now() - t0);
+      }
+    });
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+  });
+}"""
+
+
+async def _session(browser: Any, server: Server, username: str) -> Any:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{server.url}/login?next=/chat")
+    await page.fill("#username", username)
+    await page.fill("#password", server.accounts()[username])
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#chat-input", timeout=60_000)
+    await page.get_by_text("Offline model").first.wait_for(timeout=60_000)
+    return page
+
+
+async def _type(page: Any, text: str) -> None:
+    await page.click("#chat-input")
+    await page.keyboard.type(text)
+    await page.evaluate(_ARM)
+
+
+async def _ask(page: Any, text: str) -> float:
+    """Send `text`; returns seconds from the click to the first answer text on screen."""
+    await _type(page, text)
+    await page.click("#chat-submit")
+    ms: float = await page.evaluate("window.__ttft")
+    await page.wait_for_timeout(300)
+    return ms / 1000
+
+
+async def run(server: Server, runs: int, sessions: int) -> None:
+    """Measure one session, then `sessions` concurrent sessions."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = await _session(browser, server, "staff")
+        await _ask(page, "What is your returns policy?")  # warm-up (first request of the process)
+        single = []
+        for i in range(runs):
+            single.append(await _ask(page, QUESTIONS[i % len(QUESTIONS)]))
+            print(f"  single session #{i + 1}: {single[-1] * 1000:.0f} ms", flush=True)
+        await page.context.close()
+
+        pages = [await _session(browser, server, "staff") for _ in range(sessions)]
+        for p, question in zip(pages, QUESTIONS[::-1], strict=False):
+            await _type(p, question)
+        concurrent = await asyncio.gather(*(_click_and_wait(p) for p in pages))
+        await browser.close()
+
+    print(f"\nsingle session, {runs} distinct support questions (ms): {[round(s * 1000) for s in single]}")
+    print(f"  median {statistics.median(single) * 1000:.0f} ms · max {max(single) * 1000:.0f} ms · goal ≤ 500 ms")
+    ordered = sorted(concurrent)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    print(f"{sessions} concurrent sessions (ms): {[round(s * 1000) for s in ordered]}")
+    print(
+        f"  median {statistics.median(ordered) * 1000:.0f} ms · p90 {p90 * 1000:.0f} ms · max {ordered[-1] * 1000:.0f} ms"
+    )
+
+
+async def _click_and_wait(page: Any) -> float:
+    await page.click("#chat-submit")
+    ms: float = await page.evaluate("window.__ttft")
+    return ms / 1000
+
+
+def main() -> None:
+    """Prepare a home, start the server, measure, stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--sessions", type=int, default=10)
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit("needs Debian's Chromium: apt-get install chromium")
+    (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gtm-ttft-") as tmp:
+        root = Path(tmp)
+        kb_dir = root / "kb"
+        kb_dir.mkdir()
+        for name in KB_DOCS:
+            shutil.copy(REPO_ROOT / "knowledge_base" / name, kb_dir / name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GTM_") and k != "CHAINLIT_AUTH_SECRET"}
+        env |= {
+            "GTM_HOME": str(root / "home"),
+            "GTM_KB_DIR": str(kb_dir),
+            "GTM_LLM_PROVIDER": "offline",
+            "HF_HUB_OFFLINE": "1",
+        }
+        subprocess.run([sys.executable, "-m", "app.cli.main", "setup"], cwd=REPO_ROOT, env=env, check=True)
+        server = Server(home=root / "home", env=env)
+        server.start()
+        try:
+            asyncio.run(run(server, args.runs, args.sessions))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

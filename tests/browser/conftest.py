@@ -1,0 +1,181 @@
+"""Browser tests: the real server (`gtm serve`) on loopback, driven by Playwright with Debian's Chromium.
+
+One server per session, in a subprocess, on a free port, with its own `GTM_HOME` prepared by
+`gtm setup` (demo data and a slice of the knowledge base) and the offline model. The demo accounts
+are generated at its first start and read from `GTM_HOME/demo-accounts.txt`. Screenshots and the
+server log go to `test-artifacts/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.settings import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+KB_DOCS = (
+    "returns-and-warranty.md",
+    "refund-policy.md",
+    "plans-and-pricing.md",
+    "shipping-and-delivery.md",
+    "support-hours-and-contact.md",
+    "integrations-overview.md",
+    "getting-started.md",
+)
+"""The knowledge-base slice of the web tests: quick to index, and the white-label question escalates."""
+
+START_TIMEOUT_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _ensure_chromium() -> None:
+    """Install Debian's Chromium when it is missing; skip the browser tests if that fails."""
+    if CHROMIUM.exists():
+        return
+    try:
+        subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"browser tests need /usr/bin/chromium and `apt-get install chromium` failed: {exc}")
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need /usr/bin/chromium; `apt-get install chromium` did not provide it")
+
+
+@dataclass
+class Server:
+    """`gtm serve` in a subprocess; `restart()` stops and starts it on the same home and port."""
+
+    home: Path
+    env: dict[str, str]
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the server and wait until `/healthz` answers."""
+        log = (ARTIFACTS / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}; see test-artifacts/server.log")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 15 s)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again (same home, same port)."""
+        self.stop()
+        self.start()
+
+    def accounts(self) -> dict[str, str]:
+        """The demo accounts written at first start: `{username: password}`."""
+        text = (self.home / "demo-accounts.txt").read_text(encoding="utf-8")
+        return {line.split("\t")[0]: line.split("\t")[1] for line in text.splitlines() if not line.startswith("#")}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A seeded home and the real server on a free loopback port (stopped at the end of the session)."""
+    _ensure_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "server.log").write_bytes(b"")
+    root = tmp_path_factory.mktemp("browser")
+    kb_dir = root / "kb"
+    kb_dir.mkdir()
+    for name in KB_DOCS:
+        shutil.copy(REPO_ROOT / "knowledge_base" / name, kb_dir / name)
+    home = root / "home"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GTM_") and key not in ("CHAINLIT_AUTH_SECRET", "OPENAI_API_KEY")
+    }
+    env |= {
+        "GTM_HOME": str(home),
+        "GTM_KB_DIR": str(kb_dir),
+        "GTM_LLM_PROVIDER": "offline",
+        "GTM_DEMO_MODE": "true",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    setup = subprocess.run(
+        [sys.executable, "-m", "app.cli.main", "setup"], cwd=REPO_ROOT, env=env, capture_output=True, timeout=300
+    )
+    assert setup.returncode == 0, setup.stderr.decode()[-2000:]
+    running = Server(home=home, env=env)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[object]:
+    """Headless Debian Chromium under Playwright (no browser download).
+
+    Module-scoped: Playwright's sync API runs its own event loop while it is open, which would break
+    the async tests collected after this module.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -60,11 +60,16 @@ async def test_winback_passes_real_values_between_agents(copilot: Copilot):
     assert result.agents == ["insights", "marketing", "finance"]
     state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
     assert state["customer_ids"] and set(state["email_drafts"]) == set(state["customer_ids"])
-    first = state["churned_customers"][0]
-    assert (
-        first["name"].split()[0] in state["email_drafts"][first["customer_id"]]
-        or "Hi " in state["email_drafts"][first["customer_id"]]
-    )
+    from app.data.queries import last_purchases
+
+    history = last_purchases(copilot.services.extras["engine"], state["customer_ids"]).set_index("customer_id")
+    for customer_id, draft in state["email_drafts"].items():  # each draft is personalised from the database
+        row = history.loc[customer_id]
+        assert str(row["contact_name"] or row["name"]).split()[0] in draft
+        product = row["last_product"] or row["top_product"]
+        if product:
+            assert product in draft
+    assert len(set(state["email_drafts"].values())) == len(state["email_drafts"])
     assert state["campaign_cost"] > 0
     assert "ROI" in result.answer and MONEY.search(result.answer)
     assert not any(state["send_status"].values())  # nothing is sent without approval

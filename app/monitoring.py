@@ -354,6 +354,35 @@ class Metrics:
         self.tool_calls = Counter(
             "gtm_tool_calls", "Tool calls by tool and result.", ["tool", "result"], registry=self.registry
         )
+        # -- cache (app.cache) ------------------------------------------------------------------
+        self.cache_requests = Counter(
+            "gtm_cache_requests",
+            "Cache lookups by level (l1, l2, l3; compute = computed after a miss everywhere) and result.",
+            ["level", "result"],
+            registry=self.registry,
+        )
+        # -- end cache ---------------------------------------------------------------------------
+        # -- model calls (graph.llm.resilience) -------------------------------------------------
+        self.llm_calls = Counter(
+            "gtm_llm_calls",
+            "Model calls by agent, outcome (ok | retried_ok | cut | failed) and error class (none | transient | "
+            "auth | fatal).",
+            ["agent", "outcome", "error_kind"],
+            registry=self.registry,
+        )
+        self.llm_retries = Counter(
+            "gtm_llm_retries",
+            "Model call retries by agent and error class.",
+            ["agent", "error_kind"],
+            registry=self.registry,
+        )
+        self.llm_retry_wait = Counter(
+            "gtm_llm_retry_wait_seconds",
+            "Seconds spent waiting before model call retries (backoff or Retry-After).",
+            ["agent"],
+            registry=self.registry,
+        )
+        # -- end model calls ---------------------------------------------------------------------
 
     def observe(self, record: RequestRecord) -> None:
         """Count one finished request."""
@@ -531,6 +560,20 @@ class Monitor:
             return []
         log.warning("ALERT %s: %s", kind, message)
         return [row]
+
+    def record_alert(self, kind: str, message: str, value: float = 1.0, threshold: float = 0.0) -> list[dict[str, Any]]:
+        """Record an admin alert raised outside the seed's checks (e.g. `llm_auth`), once per kind per hour.
+
+        Blocking; never raises (a failure is logged).
+
+        Returns:
+            The alert row, or `[]` when it was already raised this hour (or could not be written).
+        """
+        try:
+            return self._raise(_utcnow(), kind, value, threshold, message)
+        except Exception:  # noqa: BLE001 - monitoring must never break a request
+            log.exception("recording the %s alert failed", kind)
+            return []
 
     def open_alerts(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Alerts raised in the last `OPEN_ALERT_AGE`, newest first (blocking)."""

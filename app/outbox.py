@@ -12,7 +12,9 @@ Sending claims a row atomically (`approved → sending`, one writer wins) *befor
 server and records `sent` (with the time and the deterministic Message-ID) right after, in the same
 step. A resumed or retried run only ever picks up `approved` rows, so an email is never sent twice.
 A row left in `sending` means the process stopped mid-send: it may have been delivered, so it is
-never retried automatically (look for its Message-ID in the mail log).
+never retried automatically (look for its Message-ID in the mail log). A `failed` row was refused or
+never reached the server; `retry_failed` (`gtm outbox retry`) puts it back to `approved` and sends it
+again with the same Message-ID, so a receiving server can still recognise a duplicate.
 
 A campaign id is the id of the request message that started it, so a second win-back on the same
 thread gets its own rows.
@@ -334,6 +336,34 @@ class Outbox:
         )
         with self.engine.begin() as conn:
             conn.execute(outbox.update().where(key).values(**values))
+
+    def _requeue(self, thread_id: str, customers: list[str] | None) -> list[str]:
+        self._ensure()
+        failed = (outbox.c.thread_id == thread_id) & (outbox.c.status == "failed")
+        if customers:
+            failed = failed & outbox.c.customer_id.in_(customers)
+        with self.engine.begin() as conn:
+            campaigns = [
+                str(c) for c in conn.execute(sa.select(outbox.c.campaign_id).where(failed).distinct()).scalars()
+            ]
+            conn.execute(outbox.update().where(failed).values(status="approved", error=None, updated_at=_now()))
+        return campaigns
+
+    async def retry_failed(self, thread_id: str, sender: Sender, customers: list[str] | None = None) -> Delivery:
+        """Send a thread's `failed` emails again (all, or only `customers`'), each at most once more.
+
+        The rows go back to `approved` and through `deliver`, so the claim protocol still guarantees
+        a single send per row even if two retries race; `sent`, `dropped` and `sending` rows are never
+        touched.
+        """
+        campaigns = await asyncio.to_thread(self._requeue, thread_id, list(customers or []))
+        sent: list[str] = []
+        failed: dict[str, str] = {}
+        for campaign_id in campaigns:
+            delivery = await self.deliver(thread_id, campaign_id, sender)
+            sent += delivery.sent
+            failed.update(delivery.failed)
+        return Delivery(sent=sent, failed=failed)
 
     async def deliver(self, thread_id: str, campaign_id: str, sender: Sender) -> Delivery:
         """Send every `approved` email of a campaign through `sender`, each exactly once.

@@ -11,16 +11,17 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 
 from app.monitoring import Monitor, RequestKind, RequestTrace
 from app.outbox import Outbox, OutboxItem
 from app.reviews import ReviewConflict, ReviewStore
+from app.runs import RunStore
 from app.settings import Settings, get_settings
 from graph.builder import build_graph
 from graph.context import Context, Services
@@ -29,6 +30,35 @@ from graph.state import AGENTS, WINBACK_ROUTE
 
 STREAMED_NODES = frozenset({"respond"})
 """Nodes whose model tokens are the user's answer."""
+
+DURABILITY: Durability = "sync"
+"""Each step's checkpoint is written before the next step starts, so a crash (SIGKILL) never loses a
+request that was accepted: the thread and its message exist, and the run resumes from its last step."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One thing that happened during a run, for live progress displays (the chat's steps).
+
+    `kind` is `update` (a node finished: `data` is its state update, or the interrupt for node
+    `__interrupt__`) or `token` (a model token written inside a node that is not an answer-writing node,
+    e.g. the support draft: `data` is the text).
+    """
+
+    kind: Literal["update", "token"]
+    node: str
+    data: Any
+
+
+OnEvent = Callable[[RunEvent], Awaitable[None] | None]
+"""Receives the `RunEvent`s of a run, in order."""
+
+
+async def _emit(on_event: OnEvent | None, event: RunEvent) -> None:
+    if on_event is not None:
+        maybe = on_event(event)
+        if maybe is not None:
+            await maybe
 
 
 class UnknownThread(LookupError):
@@ -113,6 +143,9 @@ class Copilot:
         self.settings = services.settings
         self.graph = build_graph().compile(checkpointer=checkpointer)
         self.monitor = Monitor(self.settings, engine=services.extras.get("engine"))
+        engine = services.extras.get("engine")
+        self.runs: RunStore | None = RunStore(engine) if engine is not None else None
+        """Started and finished runs (crash recovery, thread owners); `None` without a business database."""
         self._warming: asyncio.Task[int] | None = None
 
     @classmethod
@@ -194,26 +227,56 @@ class Copilot:
         user_id: str,
         on_token: Callable[[str], Awaitable[None] | None] | None,
         trace: RequestTrace | None = None,
+        on_event: OnEvent | None = None,
+    ) -> None:
+        """Stream one run, recorded in `runs` (a crash leaves its row `running`: see `resume_interrupted`)."""
+        runs = self.runs
+        run_id = await runs.astart(thread_id, user_id, trace.kind if trace else "ask") if runs is not None else None
+        try:
+            await self._stream(payload, thread_id, user_id, on_token, trace, on_event, run_id)
+        except Exception as exc:  # a cancellation leaves the row `running`: the run resumes at the next start
+            if runs is not None and run_id is not None:
+                await runs.afinish(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        if runs is not None and run_id is not None:
+            await runs.afinish(run_id, "done")
+
+    async def _stream(
+        self,
+        payload: Any,
+        thread_id: str,
+        user_id: str,
+        on_token: Callable[[str], Awaitable[None] | None] | None,
+        trace: RequestTrace | None = None,
+        on_event: OnEvent | None = None,
+        run_id: int | None = None,
     ) -> None:
         context = Context(services=self.services, user_id=user_id)
         config = self._config(thread_id)
         if trace is not None:  # sees every model and tool call of the run (tokens, cost, tools)
             config["callbacks"] = [trace]
-        async for part in self.graph.astream(payload, config, context=context, stream_mode=["messages", "updates"]):
+        async for part in self.graph.astream(
+            payload, config, context=context, stream_mode=["messages", "updates"], durability=DURABILITY
+        ):
             mode, chunk = cast(tuple[str, Any], part)
             if mode == "updates" and trace is not None:
                 trace.observe(chunk)
-            if mode == "messages" and on_token is not None:
+            if mode == "updates" and self.runs is not None and run_id is not None:
+                await self.runs.aheartbeat(run_id)
+            if mode == "updates" and on_event is not None:
+                for node, update in cast(dict[str, Any], chunk).items():
+                    await _emit(on_event, RunEvent("update", node, update))
+            if mode == "messages":
                 message, meta = chunk
-                if (
-                    isinstance(message, AIMessageChunk)
-                    and meta.get("langgraph_node") in STREAMED_NODES
-                    and isinstance(message.content, str)
-                    and message.content
-                ):
+                if not (isinstance(message, AIMessageChunk) and isinstance(message.content, str) and message.content):
+                    continue
+                node = str(meta.get("langgraph_node"))
+                if node in STREAMED_NODES and on_token is not None:
                     maybe = on_token(message.content)
                     if maybe is not None:
                         await maybe
+                elif node not in STREAMED_NODES:
+                    await _emit(on_event, RunEvent("token", node, message.content))
 
     async def ask(
         self,
@@ -221,8 +284,13 @@ class Copilot:
         thread_id: str | None = None,
         user_id: str = "anonymous",
         on_token: Callable[[str], Awaitable[None] | None] | None = None,
+        *,
+        on_event: OnEvent | None = None,
     ) -> AskResult:
-        """Send one request on a thread (a new one when `thread_id` is None) and return the outcome."""
+        """Send one request on a thread (a new one when `thread_id` is None) and return the outcome.
+
+        `on_token` receives the answer's tokens; `on_event` every node's update and the other nodes' tokens.
+        """
         thread_id = thread_id or uuid.uuid4().hex
         snapshot = await self.graph.aget_state(self._config(thread_id))
         if any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts):
@@ -236,7 +304,7 @@ class Copilot:
                 "ask again once it is decided, or start a new thread"
             )
         payload = {"messages": [HumanMessage(text, id=uuid.uuid4().hex)]}
-        return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token)
+        return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token, on_event)
 
     async def _monitored(
         self,
@@ -246,11 +314,12 @@ class Copilot:
         user_id: str,
         actor: str,
         on_token: Callable[[str], Awaitable[None] | None] | None,
+        on_event: OnEvent | None = None,
     ) -> AskResult:
         """Run the graph and read the result, recording the request (`app.monitoring`) either way."""
         trace = self.monitor.start(kind, thread_id, actor)
         try:
-            await self._run(payload, thread_id, user_id, on_token, trace)
+            await self._run(payload, thread_id, user_id, on_token, trace, on_event)
         except Exception as exc:
             await self.monitor.finish(trace, error=exc)
             raise
@@ -261,6 +330,52 @@ class Copilot:
     @staticmethod
     def _pending_review_id(values: dict[str, Any]) -> str:
         return str(values.get("review_id") or "a pending review")
+
+    async def resume_interrupted(
+        self, on_resumed: Callable[[str, AskResult], Awaitable[None]] | None = None
+    ) -> list[str]:
+        """Finish the runs a crashed process left behind (rows of `runs` still `running`, worker gone).
+
+        Each abandoned run is claimed atomically (two processes never both resume it), then its thread
+        continues from its last checkpoint for the same user: `ainvoke(None)`-style, the pending nodes
+        run. A thread that is already complete, or paused for a person, only has its row closed.
+
+        Args:
+            on_resumed: Called with the thread id and result of every run finished here (e.g. to post
+                the answer into the chat history).
+
+        Returns:
+            The ids of the threads resumed.
+        """
+        if self.runs is None:
+            return []
+        resumed = []
+        for run in await asyncio.to_thread(self.runs.abandoned):
+            if not await asyncio.to_thread(self.runs.claim, run):
+                continue
+            snapshot = await self.graph.aget_state(self._config(run.thread_id))
+            if not snapshot.next or snapshot.interrupts:
+                await self.runs.afinish(run.id, "done")
+                continue
+            kind: RequestKind = "review" if run.kind == "review" else "outbox" if run.kind == "outbox" else "ask"
+            trace = self.monitor.start(kind, run.thread_id, run.user_id)
+            try:
+                await self._stream(None, run.thread_id, run.user_id, None, trace, None, run.id)
+            except Exception as exc:  # noqa: BLE001 - one broken thread must not stop the others
+                await self.runs.afinish(run.id, "failed", f"{type(exc).__name__}: {exc}")
+                await self.monitor.finish(trace, error=exc)
+                continue
+            await self.runs.afinish(run.id, "done")
+            result = await self._result(run.thread_id)
+            await self.monitor.finish(trace, result)
+            resumed.append(run.thread_id)
+            if on_resumed is not None:
+                await on_resumed(run.thread_id, result)
+        return resumed
+
+    async def thread_owner(self, thread_id: str) -> str | None:
+        """Who started the thread (the user of its first recorded run), or `None` when unknown."""
+        return await self.runs.aowner(thread_id) if self.runs is not None else None
 
     async def thread(self, thread_id: str) -> dict[str, Any]:
         """A thread's messages, status (`complete` / `pending_review` / `pending_approval`) and last answer.
@@ -375,11 +490,25 @@ class Copilot:
         """Outbox rows (every thread's, or one thread's), oldest first."""
         return await self.outbox.items(thread_id)
 
+    async def record_send_status(self, thread_id: str, items: list[OutboxItem]) -> None:
+        """Write the outbox's per-recipient outcome back into a finished thread (after `gtm outbox retry`)."""
+        config = self._config(thread_id)
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.values or snapshot.next:
+            return  # unknown, or still running / waiting: the run itself records the outcome
+        update = {
+            "send_status": {i.customer_id: i.status == "sent" for i in items},
+            "outbox_status": {i.customer_id: i.status for i in items},
+        }
+        await self.graph.aupdate_state(config, update, as_node="respond")
+
     async def decide_outbox(
         self,
         thread_id: str,
         decision: OutboxDecision,
         on_token: Callable[[str], Awaitable[None] | None] | None = None,
+        *,
+        on_event: OnEvent | None = None,
     ) -> AskResult:
         """Approve (all, or all but some, with edits) or reject a thread's win-back emails, and send.
 
@@ -401,7 +530,9 @@ class Copilot:
                 f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
             )
         resume: Command[Any] = Command(resume={interrupt_id: decision.model_dump()})
-        return await self._monitored("outbox", resume, thread_id, request.requester, decision.reviewer, on_token)
+        return await self._monitored(
+            "outbox", resume, thread_id, request.requester, decision.reviewer, on_token, on_event
+        )
 
 
 def _last_answer(messages: list[Any]) -> str:

@@ -118,6 +118,7 @@ class KnowledgeAdapter:
 
 def build_services(settings: Settings, **overrides: Any) -> Services:
     """Every service the graph needs, from settings (keyword overrides replace single parts)."""
+    from app.cache.tools import cache_for
     from app.mail import SmtpSender
     from app.outbox import Outbox
     from graph.tools.registry import build_tools
@@ -131,7 +132,7 @@ def build_services(settings: Settings, **overrides: Any) -> Services:
         "router": ClassifierRouter(settings),
         "outbox": Outbox(engine, settings.smtp_from),
         "sender": SmtpSender.from_settings(settings),
-        "extras": {"engine": engine},
+        "extras": {"engine": engine, "cache": cache_for(engine, settings)},
     }
     parts.update(overrides)
     return Services(**parts)

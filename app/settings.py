@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     """A Chroma server (`http://host:port`); unset means embedded Chroma under `GTM_HOME`."""
 
+    cache_enabled: bool = True
+    """Cache analytics tool results (L1 in-process, L2 Redis when `REDIS_URL` is set, L3 the business database)."""
+    cache_l1_ttl_s: float = Field(default=3600.0, gt=0)
+    """Lifetime of an entry in the in-process L1 cache (TTL LRU)."""
+    cache_l1_maxsize: int = Field(default=1024, ge=1)
+    """Entries kept in the L1 cache; the least recently used go first."""
+    cache_l2_ttl_s: float = Field(default=86400.0, gt=0)
+    """Lifetime of an entry in Redis (L2) and in the database table `cache_entries` (L3)."""
+    cache_l2_backoff_s: float = Field(default=5.0, ge=0)
+    """After a Redis error, L2 is skipped for this long (circuit breaker) before a reconnect is tried."""
+    llm_cache: Literal["off", "deterministic", "all"] = "deterministic"
+    """LLM response cache: `deterministic` caches temperature-0 calls only (the supervisor's routing)."""
+
     llm_provider: Literal["auto", "offline", "openai"] = "auto"
     """`offline` = the built-in deterministic model; `openai` = ChatOpenAI; `auto` = openai iff a key is set."""
     openai_api_key: SecretStr | None = Field(
@@ -66,6 +79,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "GTM_OPENAI_BASE_URL")
     )
     """Base URL of any OpenAI-compatible server: vLLM, Ollama, llama.cpp (`OPENAI_BASE_URL`)."""
+    offline_latency_s: float = Field(default=0.0, ge=0.0, le=60.0)
+    """Seconds the offline model waits before each answer, to simulate a hosted model (demos, benchmarks)."""
     llm_timeout_s: float = 60.0
     """Per-request timeout for the OpenAI-compatible client."""
 

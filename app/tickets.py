@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.cache.versions import bump_data_versions
 from app.data.schema import customers, tickets
 
 Status = Literal["open", "pending", "solved", "closed"]
@@ -144,6 +145,7 @@ class TicketStore:
                 ).inserted_primary_key[0]  # type: ignore[index]
             except IntegrityError as exc:
                 raise TicketError(f"could not create the ticket: {exc.orig}") from exc
+            bump_data_versions(conn, "tickets")
         return self.get(int(ticket_id))
 
     def update(self, ticket_id: int, *, status: str | None = None, priority: str | None = None) -> dict[str, Any]:
@@ -165,6 +167,7 @@ class TicketStore:
             changed = conn.execute(
                 tickets.update().where(tickets.c.id == ticket_id).values(**values, updated_at=_now())
             ).rowcount
+            bump_data_versions(conn, "tickets")
         if changed != 1:
             raise UnknownTicket(f"no ticket #{ticket_id}")
         return self.get(ticket_id)

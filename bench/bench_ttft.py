@@ -8,6 +8,11 @@ Time to first token is measured inside the page: from the click on the send butt
 listener stamps `performance.now()`) to the first moment a new assistant message shows answer text (the
 offline model's `[offline model]` prefix) in the DOM (a MutationObserver). First one session asking distinct questions one after another, then
 `--sessions` browser sessions sending at the same moment. Goal: ≤ 0.5 s for one session.
+
+`--breakdown` then shows where a request's time goes on the server, without the browser or Chainlit:
+the same questions through `Copilot.ask` in-process, one at a time and then `--sessions` at once, with
+each graph stage's share taken from the runtime's `on_event` updates (routing, retrieval, the draft
+and its confidence, the final answer). Run on a quiet machine: the figures are CPU-bound.
 """
 
 from __future__ import annotations
@@ -126,13 +131,60 @@ async def _click_and_wait(page: Any) -> float:
     return ms / 1000
 
 
+STAGES = ("supervisor", "rag_search", "confidence_check", "respond")
+"""The graph nodes of a confident support answer, in order (the first token is written by the last)."""
+
+
+async def _timed_ask(copilot: Any, question: str) -> dict[str, float]:
+    """One support question in-process; returns seconds spent in each stage (and `total`)."""
+    from app.runtime import RunEvent
+
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    spent: dict[str, float] = {}
+
+    def on_event(event: RunEvent) -> None:
+        nonlocal last
+        if event.kind == "update":
+            now = loop.time()
+            spent[event.node] = spent.get(event.node, 0.0) + now - last
+            last = now
+
+    await copilot.ask(question, on_event=on_event)
+    spent["total"] = loop.time() - start
+    return spent
+
+
+def _stage_table(label: str, runs: list[dict[str, float]]) -> None:
+    cells = [f"{node} {statistics.median(r.get(node, 0.0) for r in runs) * 1000:.0f}" for node in (*STAGES, "total")]
+    print(f"{label}: median ms per stage · " + " · ".join(cells))
+
+
+async def breakdown(home: Path, kb_dir: Path, runs: int, sessions: int) -> None:
+    """Where the server's time goes: stage timings of support questions, alone and `sessions` at once."""
+    from app.runtime import Copilot
+    from app.settings import Settings
+
+    settings = Settings(home=home, kb_dir=kb_dir, llm_provider="offline", checkpoint_url=str(home / "bench-ckpt.db"))
+    async with Copilot.open(settings) as copilot:
+        await copilot.warm_up()
+        await copilot.wait_warm()
+        await _timed_ask(copilot, "What is your returns policy?")
+        alone = [await _timed_ask(copilot, QUESTIONS[i % len(QUESTIONS)]) for i in range(runs)]
+        together = await asyncio.gather(*(_timed_ask(copilot, q) for q in QUESTIONS[:sessions]))
+    _stage_table("one at a time", alone)
+    _stage_table(f"{sessions} at once", list(together))
+
+
 def main() -> None:
     """Prepare a home, start the server, measure, stop."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--breakdown", action="store_true", help="also time the graph's stages in-process")
+    parser.add_argument("--breakdown-only", action="store_true", help="only the in-process stage timings")
     args = parser.parse_args()
-    if not CHROMIUM.exists():
+    if not CHROMIUM.exists() and not args.breakdown_only:
         sys.exit("needs Debian's Chromium: apt-get install chromium")
     (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gtm-ttft-") as tmp:
@@ -149,6 +201,11 @@ def main() -> None:
             "HF_HUB_OFFLINE": "1",
         }
         subprocess.run([sys.executable, "-m", "app.cli.main", "setup"], cwd=REPO_ROOT, env=env, check=True)
+        if args.breakdown or args.breakdown_only:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            asyncio.run(breakdown(root / "home", kb_dir, args.runs, args.sessions))
+            if args.breakdown_only:
+                return
         server = Server(home=root / "home", env=env)
         server.start()
         try:

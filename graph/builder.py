@@ -5,7 +5,8 @@
                                │      ├─ retry → execute_tools   (attempt < 3) │ handle_error (attempt ≥ 3)
                                │      └─ handle_error            (nothing usable, not retryable)
                                ├─ support → rag_search → confidence_check ─┬─ respond          (≥ 0.7)
-                               │                                           └─ escalate → human_review → respond
+                               │     │                                     └─ escalate → human_review → respond
+                               │     └─ support_tools (ticket requests) → execute_tools → ... (as above)
                                ├─ parallel ─Send×4→ run_branch → aggregate → respond
                                └─ winback_insights → winback_marketing → winback_finance → stage_outbox
                                         ├─ approve_send (interrupt) → send_emails → respond
@@ -45,11 +46,13 @@ def build_graph() -> StateGraph[GraphState, Context, InputState, GraphState]:
     g.add_edge("handle_error", END)
 
     g.add_node("support", support.start_support)
+    g.add_node("support_tools", tool_agents.make_planner("support"))
+    g.add_edge("support_tools", "execute_tools")
     g.add_node("rag_search", support.rag_search)
     g.add_node("confidence_check", support.confidence_check)
     g.add_node("escalate", support.escalate)
     g.add_node("human_review", support.human_review)
-    g.add_edge("support", "rag_search")
+    g.add_conditional_edges("support", support.support_mode)
     g.add_edge("rag_search", "confidence_check")
     g.add_conditional_edges("confidence_check", support.after_confidence)
     g.add_edge("escalate", "human_review")

@@ -73,6 +73,8 @@ class SupportPrompts(_PromptFile):
     """Support agent persona and rules."""
     answer_query: str
     """Answer from retrieved context, cited, under 100 words."""
+    analysis_answer: str
+    """Answer a ticket request (look up, list, open, update) from the ticket tools' results."""
 
 
 class SupervisorPrompts(_PromptFile):
@@ -131,6 +133,7 @@ PLACEHOLDERS: dict[PromptFileName, dict[str, frozenset[str]]] = {
     "support": {
         "system_prompt": frozenset({"tools"}),
         "answer_query": frozenset({"query", "context", "confidence"}),
+        "analysis_answer": frozenset({"request", "results_json"}),
     },
     "supervisor": {
         "system_prompt": frozenset(),

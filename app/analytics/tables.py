@@ -38,7 +38,11 @@ def read_table(path: str | Path, *, text_columns: list[str] | None = None) -> pd
     suffix = file.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(file, dtype=dtype, engine="openpyxl")
+            try:
+                return pd.read_excel(file, dtype=dtype, engine="openpyxl")
+            except Exception as exc:  # noqa: BLE001 - a corrupt workbook fails in many ways (zip, XML, parts)
+                detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+                raise AnalyticsInputError(f"{file.name} is not a valid XLSX workbook ({detail})") from exc
         if suffix not in (".csv", ".tsv", ".txt"):
             raise AnalyticsInputError(f"{file.name}: unsupported file type {suffix or '(none)'}; use CSV, TSV or XLSX")
         with file.open("r", encoding="utf-8-sig", newline="") as handle:

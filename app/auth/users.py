@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import re
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +55,23 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
 )
 """Web accounts."""
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True, comment="sha256 hex of the token"),
+    sa.Column("username", sa.String(64), sa.ForeignKey("users.username"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False, comment="Naive UTC"),
+)
+"""Bearer tokens of the HTTP API (`gtm users token NAME`); only their hashes are stored."""
+
+API_TOKEN_PREFIX = "gtm_"
+"""Start of every API token (recognisable in logs and secret scanners)."""
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an API token: sha256 (enough for 32 random bytes; no salt or slow hash needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class UserError(ValueError):
@@ -211,7 +230,48 @@ class UserStore:
         """Disable (no login, sessions refused) or re-enable an account."""
         return self._update(username, disabled=disabled)
 
+    def create_token(self, username: str) -> str:
+        """A new API token for an account (returned once; only its hash is kept).
+
+        Raises:
+            UnknownUser: no such account.
+        """
+        user = self.get(username)
+        if user is None:
+            raise UnknownUser(f"no user {username.strip().lower()!r}")
+        token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.insert().values(
+                    token_hash=token_hash(token),
+                    username=user.username,
+                    created_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+                )
+            )
+        return token
+
+    def revoke_tokens(self, username: str) -> int:
+        """Delete every API token of an account; returns how many there were."""
+        name = normalize_username(username)
+        self._ensure()
+        with self.engine.begin() as conn:
+            return int(conn.execute(api_tokens.delete().where(api_tokens.c.username == name)).rowcount)
+
     # -- reads ---------------------------------------------------------------------------------
+    def by_token(self, token: str) -> User | None:
+        """The enabled account an API token belongs to, or `None`."""
+        if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
+            return None
+        self._ensure()
+        query = (
+            sa.select(users)
+            .join(api_tokens, api_tokens.c.username == users.c.username)
+            .where(api_tokens.c.token_hash == token_hash(token))
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _row_user(row) if row is not None and not row.disabled else None
+
     def get(self, username: str) -> User | None:
         """One account, or `None` (also for a malformed username)."""
         try:
@@ -258,6 +318,10 @@ class UserStore:
     async def aget(self, username: str) -> User | None:
         """`get` off the event loop."""
         return await asyncio.to_thread(self.get, username)
+
+    async def aby_token(self, token: str) -> User | None:
+        """`by_token` off the event loop."""
+        return await asyncio.to_thread(self.by_token, token)
 
     async def aauthenticate(self, username: str, password: str) -> User | None:
         """`authenticate` off the event loop (bcrypt takes a fraction of a second)."""

@@ -1,4 +1,4 @@
-"""`gtm outbox list|approve|reject`: see the win-back emails waiting for approval, approve or reject them."""
+"""`gtm outbox list|approve|reject|retry`: see the win-back emails, approve or reject them, re-send failed ones."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reject.add_argument("--reviewer", default="cli-reviewer", help="who rejects (recorded)")
     reject.add_argument("--json", action="store_true", help="print one JSON object")
     reject.set_defaults(func=run_decide, action="reject")
+
+    retry = actions.add_parser("retry", help="send a thread's failed emails again (never one already sent)")
+    retry.add_argument("thread_id")
+    retry.add_argument("--only", default="", metavar="C1,C2", help="only these customers' failed emails")
+    retry.add_argument("--json", action="store_true", help="print one JSON object")
+    retry.set_defaults(func=run_retry)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -129,3 +135,43 @@ def run_decide(args: argparse.Namespace) -> int:
     else:
         print(out["answer"])
     return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    """Re-send a thread's failed emails and record the new outcome in the outbox and the thread."""
+    from app.runtime import Copilot
+
+    only = [c.strip() for c in args.only.split(",") if c.strip()]
+
+    async def retry() -> dict[str, Any]:
+        async with Copilot.open() as copilot:
+            items = await copilot.outbox.items(args.thread_id)
+            if not items:
+                raise CliError(f"no outbox emails for thread {args.thread_id}")
+            failed = {i.customer_id for i in items if i.status == "failed"}
+            unknown = sorted(set(only) - failed)
+            if unknown:
+                raise CliError(f"no failed email for {', '.join(unknown)} in thread {args.thread_id}")
+            if not failed:
+                raise CliError(f"thread {args.thread_id} has no failed emails to retry")
+            sender = copilot.services.sender
+            if sender is None:
+                raise CliError("no sender configured (GTM_SMTP_HOST / GTM_SMTP_PORT)")
+            delivery = await copilot.outbox.retry_failed(args.thread_id, sender, only or None)
+            after = await copilot.outbox.items(args.thread_id)
+            await copilot.record_send_status(args.thread_id, after)
+        return {
+            "thread_id": args.thread_id,
+            "sent": delivery.sent,
+            "failed": delivery.failed,
+            "outbox": {i.customer_id: i.status for i in after},
+        }
+
+    out = asyncio.run(retry())
+    if args.json:
+        emit_json(out)
+        return 0 if not out["failed"] else 1
+    print(f"sent {len(out['sent'])}, still failing {len(out['failed'])}")
+    for customer, error in out["failed"].items():
+        print(f"  {customer:<10} {error}")
+    return 0 if not out["failed"] else 1

@@ -1,4 +1,4 @@
-"""`gtm users add|list|passwd|disable|enable`: web accounts and their roles."""
+"""`gtm users add|list|passwd|disable|enable|token`: web accounts, their roles and API tokens."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("username")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=run_disable, disabled=name == "disable")
+
+    token = actions.add_parser("token", help="print a new HTTP API token for an account (shown once)")
+    token.add_argument("username")
+    token.add_argument("--revoke", action="store_true", help="delete the account's tokens instead")
+    token.add_argument("--json", action="store_true")
+    token.set_defaults(func=run_token)
 
 
 def _store() -> Any:
@@ -125,4 +131,28 @@ def run_disable(args: argparse.Namespace) -> int:
         emit_json(user.to_json())
     else:
         print(f"{user.username} {'disabled' if user.disabled else 'enabled'}")
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    """Print a new API token (or revoke them all)."""
+    from app.auth.users import UnknownUser, UserError
+
+    store = _store()
+    try:
+        if args.revoke:
+            revoked = store.revoke_tokens(args.username)
+            if args.json:
+                emit_json({"username": args.username.strip().lower(), "revoked": revoked})
+            else:
+                print(f"revoked {revoked} token(s) of {args.username.strip().lower()}")
+            return 0
+        token = store.create_token(args.username)
+    except (UserError, UnknownUser) as exc:
+        raise CliError(str(exc).strip("'\"")) from exc
+    if args.json:
+        emit_json({"username": args.username.strip().lower(), "token": token})
+    else:
+        print(token)
+        print("Shown once: send it as `Authorization: Bearer <token>`.", file=sys.stderr)
     return 0

@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.cache.versions import bump_data_versions
 from app.data.db import init_db
 from app.data.schema import customers, orders
 
@@ -258,6 +259,7 @@ def import_transactions(
         ]
         for i in range(0, len(rows), 20_000):
             conn.execute(orders.insert(), rows[i : i + 20_000])
+        bump_data_versions(conn, "transactions")
     report.customers_created = len(new_customers)
     report.customers_existing = len(existing)
     return report

@@ -207,3 +207,31 @@ finance_ledger = sa.Table(
 
 ALL_TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
 """Every business table, parents before children."""
+
+cache_metadata = sa.MetaData()
+"""Cache bookkeeping tables (`app.cache`): kept out of `metadata`, so seeding never clears the data versions."""
+
+data_versions = sa.Table(
+    "data_versions",
+    cache_metadata,
+    sa.Column("domain", sa.String(32), primary_key=True, comment="transactions | channels | finance | tickets"),
+    sa.Column("version", sa.BigInteger, nullable=False, comment="Bumped by every write to the domain"),
+    sa.Column("epoch", sa.String(16), nullable=False, comment="Random per database, so a recreated one never matches"),
+    sa.Column("updated_at", sa.DateTime, nullable=False, comment="Naive UTC"),
+)
+"""A monotonically increasing version per data domain; cache keys include it."""
+
+cache_entries = sa.Table(
+    "cache_entries",
+    cache_metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False, comment="JSON"),
+    sa.Column("domains", sa.String(255), nullable=False, server_default="", comment="`|transactions|channels|`"),
+    sa.Column(
+        "data_version", sa.String(255), nullable=False, server_default="", comment="Versions the value was computed at"
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False, comment="Naive UTC"),
+    sa.Column("expires_at", sa.DateTime, nullable=False, comment="Naive UTC"),
+    sa.Index("ix_cache_entries_expires_at", "expires_at"),
+)
+"""The L3 cache: JSON values computed from the business data, deleted when a domain they read changes."""

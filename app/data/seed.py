@@ -39,6 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.cache.versions import ALL_DOMAINS, bump_data_versions
 from app.data import schema
 from app.data.catalog import (
     CATALOGUE,
@@ -307,6 +308,7 @@ def seed_demo(engine: Engine, customers: int = 2000, seed: int = 42, end_date: d
             table_rows = rows.get(table.name, [])
             _insert(conn, table, table_rows)
             counts[table.name] = len(table_rows)
+        bump_data_versions(conn, *ALL_DOMAINS)
     return SeedReport(seed=seed, start=start, end=end, counts=counts, seconds=time.perf_counter() - started)
 
 

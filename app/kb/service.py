@@ -175,14 +175,17 @@ class KnowledgeBase:
         return self.store.count()
 
     def warm_sentence_cache(self) -> int:
-        """Embed every sentence of the index once (blocking), so answer checks only encode new text.
+        """Embed every sentence and heading of the index once (blocking), so answers only encode new text.
 
         Returns:
             How many sentences were embedded.
         """
         from app.kb.confidence import split_sentences
 
-        sentences = [s for text in self.store.table().texts for s in split_sentences(text)]
+        table = self.store.table()
+        sentences = [s for text in table.texts for s in split_sentences(text)]
+        # the offline support writer also compares the question with each passage's last heading
+        sentences += list(dict.fromkeys(s.split(" > ")[-1] for s in table.sections if s))
         encode_cached = getattr(self.embedder, "encode_cached", None)
         if encode_cached is None:
             return 0

@@ -1,7 +1,9 @@
 """The Chainlit chat: password sign-in, streamed answers with steps and charts, live review outcomes.
 
-Signs people in against the `users` table, streams the graph's answer, shows the route and tools as
-steps, renders charts, and posts a reviewer's decision on an escalation into the chat when it is made.
+Signs people in against the `users` table, streams the graph's answer, shows each agent, tool call,
+report branch and support stage as a step (`app.web.run_steps`), renders charts (kept in the thread's
+history), posts a reviewer's decision on an escalation into the chat when it is made, and lets a
+reviewer or admin approve or reject win-back emails waiting in the outbox with two buttons.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 
 from app.reviews import ReviewConflict
-from app.runtime import UnknownThread
+from app.runtime import AskResult, UnknownThread
 from app.web import history
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
-from app.web.review_watch import wait_for_review
+from app.web.review_watch import REVIEWER_AUTHOR, review_message, review_message_id, wait_for_review
+from app.web.run_steps import RunSteps
 from app.web.uploads import save_uploads, with_attachments
+from graph.review import OutboxDecision
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,15 @@ STARTERS = [
     ("Escalation", "Do you offer a white-label version of Lumio for resellers?"),
 ]
 
-REVIEWER_AUTHOR = "Support specialist"
-"""Author of a reviewed answer delivered into the chat."""
+APPROVERS = frozenset({"reviewer", "admin"})
+"""Roles that may approve or reject win-back emails from the chat."""
+
+APPROVE_ACTION = "outbox_approve"
+REJECT_ACTION = "outbox_reject"
+"""Names of the outbox buttons (`cl.action_callback`)."""
+
+CONSOLE_URL = "/review"
+"""The reviewer console (where drafts can be edited and recipients dropped)."""
 
 _watchers: set[asyncio.Task[None]] = set()
 """Running review watchers (held here so they are not garbage-collected; each ends on its own)."""
@@ -105,8 +116,9 @@ async def _deliver_review(session: WebsocketSession, thread_id: str, review_id: 
     if answer is None:
         return
     review = await copilot.reviews.get(review_id)
-    by = f" by {review['decided_by']}" if review and review.get("decided_by") else ""
-    await cl.Message(content=f"**{review_id} · reviewed{by}**\n\n{answer}", author=REVIEWER_AUTHOR).send()
+    content = review_message(review_id, review.get("decided_by") if review else None, answer)
+    # The same id as the console's history write: the thread keeps one copy whichever lands first.
+    await cl.Message(content=content, author=REVIEWER_AUTHOR, id=review_message_id(review_id)).send()
 
 
 def _watch_review(thread_id: str, review_id: str, seen_messages: int) -> None:
@@ -169,19 +181,24 @@ async def on_message(message: cl.Message) -> None:
             f"{copilot.settings.max_request_chars:,}). Please shorten it."
         ).send()
         return
+    steps = RunSteps(text, copilot.settings.confidence_threshold)
     try:
-        async with cl.Step(name="Supervisor", type="run") as step:
-            step.input = text
-            result = await copilot.ask(
-                text, thread_id=thread_id, user_id=user.identifier if user else "anonymous", on_token=reply.stream_token
-            )
-            step.output = f"route: {result.route} · agents: {', '.join(result.agents)}"
+        result = await copilot.ask(
+            text,
+            thread_id=thread_id,
+            user_id=user.identifier if user else "anonymous",
+            on_token=reply.stream_token,
+            on_event=steps.on_event,
+        )
     except ReviewConflict:
+        await steps.finish()
         await cl.Message(content=await _waiting_message(thread_id)).send()
         return
     except Exception as exc:  # noqa: BLE001 - the chat shows a short message, never a traceback
+        await steps.finish(error=" ".join(str(exc).split())[:300])
         await cl.Message(content=f"Sorry, that request failed: {' '.join(str(exc).split())[:300]}").send()
         return
+    await steps.finish()
     if not reply.content or result.escalated:
         reply.content = result.answer
     if result.escalated and result.review_id:
@@ -189,8 +206,84 @@ async def on_message(message: cl.Message) -> None:
             reply.content += await _escalation_note(thread_id, result.review_id)
         except Exception as exc:  # noqa: BLE001 - the answer still goes out; history has the decision
             log.warning("could not watch review %s: %s", result.review_id, exc)
-    elements = [
+    reply.elements = _charts(result)  # type: ignore[assignment]
+    if result.pending_approval:
+        reply.actions = await _outbox_actions(thread_id, user)
+        if reply.actions:
+            reply.content += f"\n\nTo edit a draft or drop recipients, use the [reviewer console]({CONSOLE_URL})."
+    await reply.send()
+
+
+def _charts(result: AskResult) -> list[cl.Plotly]:
+    """The result's charts as inline Plotly elements (persisted with the message; see `app.web.history`)."""
+    return [
         cl.Plotly(name=f"chart-{i}", figure=go.Figure(chart), display="inline") for i, chart in enumerate(result.charts)
     ]
-    reply.elements = elements  # type: ignore[assignment]
+
+
+async def _may_approve(user: cl.User | None) -> bool:
+    """Whether the signed-in account (re-read: roles change) may approve win-back emails."""
+    if user is None:
+        return False
+    account = await (await get_user_store()).aget(user.identifier)
+    return account is not None and not account.disabled and account.role in APPROVERS
+
+
+async def _outbox_actions(thread_id: str, user: cl.User | None) -> list[cl.Action]:
+    """Approve / reject buttons for a reviewer or admin; nobody else gets any."""
+    if not await _may_approve(user):
+        return []
+    payload = {"thread_id": thread_id}
+    return [
+        cl.Action(name=APPROVE_ACTION, payload=payload, label="Approve all and send", icon="send"),
+        cl.Action(name=REJECT_ACTION, payload=payload, label="Reject", icon="x"),
+    ]
+
+
+async def _decide_outbox(action: cl.Action, decision: str) -> None:
+    """Apply an outbox decision from a button, and post what was sent (or not) in the chat."""
+    user = cl.context.session.user
+    if not await _may_approve(user):
+        await cl.Message(content="Only a reviewer or an admin can approve or reject win-back emails.").send()
+        return
+    assert user is not None  # checked by _may_approve
+    thread_id = str(action.payload.get("thread_id") or "")
+    if thread_id != cl.context.session.thread_id:
+        await cl.Message(content="Those buttons belong to another chat.").send()
+        return
+    await action.remove()
+    copilot = await get_copilot()
+    reply = cl.Message(content="", author="GTM Copilot")
+    steps = RunSteps(f"{decision} by {user.identifier}", copilot.settings.confidence_threshold)
+    await steps.start("Outbox decision")
+    try:
+        result = await copilot.decide_outbox(
+            thread_id,
+            OutboxDecision(action=decision, reviewer=user.identifier),  # type: ignore[arg-type]
+            on_token=reply.stream_token,
+            on_event=steps.on_event,
+        )
+    except LookupError as exc:
+        await steps.finish()
+        await cl.Message(content=f"Nothing to decide: {' '.join(str(exc).split())[:300]}").send()
+        return
+    except Exception as exc:  # noqa: BLE001 - the chat shows a short message, never a traceback
+        await steps.finish(error=" ".join(str(exc).split())[:300])
+        await cl.Message(content=f"Sorry, the decision failed: {' '.join(str(exc).split())[:300]}").send()
+        return
+    await steps.finish()
+    if not reply.content:
+        reply.content = result.answer
     await reply.send()
+
+
+@cl.action_callback(APPROVE_ACTION)
+async def approve_outbox(action: cl.Action) -> None:
+    """Approve all and send: send every drafted win-back email of this chat's campaign."""
+    await _decide_outbox(action, "approve_all")
+
+
+@cl.action_callback(REJECT_ACTION)
+async def reject_outbox(action: cl.Action) -> None:
+    """Reject: send none of them."""
+    await _decide_outbox(action, "reject")

@@ -10,16 +10,29 @@ Who may open a thread is Chainlit's own check: the websocket refuses to resume a
 `userIdentifier` is not the signed-in user, and the thread REST routes call `get_thread_author`
 (a staff user gets 401 for someone else's thread, 404 for an unknown one).
 
+Elements (the charts of an answer, uploaded sheets) persist through a storage client: Chainlit's
+`create_element` hands the content to `storage_provider.upload_file` and stores the URL it returns in
+the `elements` row, which the thread's history serves back to the browser. `InlineStorage` returns a
+`data:` URL carrying the content itself, so a chart is one row in the same SQLite database as its
+message: no file server, no second place to back up, and it is gone when its thread is deleted.
+
+A reviewer's decision reached while the requester was away is written here too
+(`add_assistant_message`), under a message id derived from the review id: the live delivery in the
+chat uses the same id, so the thread's history holds the outcome exactly once whichever came first.
+
 Chainlit keeps its data layer in a process-wide cache; `configure` clears it, so every `create_app`
 (one per test) gets a layer on its own settings. Nothing here runs at import time.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.utils import utc_now
 from sqlalchemy import text
 
 from app.settings import Settings
@@ -103,6 +116,33 @@ _settings: Settings | None = None
 _layer: SQLiteDataLayer | None = None
 
 
+class InlineStorage(BaseStorageClient):
+    """Chainlit storage client that keeps an element's content in its own row, as a `data:` URL."""
+
+    async def upload_file(
+        self,
+        object_key: str,
+        data: bytes | str,
+        mime: str = "application/octet-stream",
+        overwrite: bool = True,
+        content_disposition: str | None = None,
+    ) -> dict[str, Any]:
+        """Return the content as a `data:` URL (no object key: Chainlit then serves the stored URL)."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        return {"object_key": None, "url": f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"}
+
+    async def delete_file(self, object_key: str) -> bool:
+        """Nothing to delete: the content goes with its row."""
+        return True
+
+    async def get_read_url(self, object_key: str) -> str:
+        """Not used (elements have no object key); the stored URL is the content."""
+        return object_key
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
 class SQLiteDataLayer(SQLAlchemyDataLayer):
     """Chainlit's SQLAlchemy data layer, adapted to SQLite's types."""
 
@@ -147,8 +187,31 @@ def data_layer() -> SQLiteDataLayer:
         from app.web.copilot_holder import web_settings
 
         settings = _settings or web_settings()
-        _layer = SQLiteDataLayer(conninfo=settings.history_db_url)
+        _layer = SQLiteDataLayer(conninfo=settings.history_db_url, storage_provider=InlineStorage())
     return _layer
+
+
+async def add_assistant_message(thread_id: str, message_id: str, author: str, content: str) -> bool:
+    """Append an assistant message to a chat thread's history, unless a message with that id is there already.
+
+    Returns:
+        Whether it was written (False: the thread has no chat history, or the message exists).
+    """
+    layer = data_layer()
+    now = utc_now()
+    async with layer.engine.begin() as conn:
+        known = await conn.execute(text('SELECT 1 FROM threads WHERE "id" = :id'), {"id": thread_id})
+        if known.first() is None:
+            return False
+        written = await conn.execute(
+            text(
+                'INSERT INTO steps ("id", "name", "type", "threadId", "parentId", "streaming", "isError", '
+                '"metadata", "output", "createdAt", "start", "end") VALUES (:id, :name, \'assistant_message\', '
+                ":thread, NULL, 0, 0, '{}', :output, :now, :now, :now) ON CONFLICT (\"id\") DO NOTHING"
+            ),
+            {"id": message_id, "name": author, "thread": thread_id, "output": content, "now": now},
+        )
+        return bool(written.rowcount)
 
 
 async def init_history(settings: Settings) -> None:

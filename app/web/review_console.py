@@ -34,6 +34,7 @@ from app.reviews import ReviewConflict
 from app.runtime import Copilot, UnknownReview
 from app.tickets import TicketStore
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
+from app.web.review_watch import record_in_history
 from app.web.session import (
     WebKeys,
     csrf_token,
@@ -276,7 +277,9 @@ async def login(
         )
     user = await users.aauthenticate(username, password)
     if user is None:
-        log.info("failed sign-in for %r", username[:64])
+        known = bool(username) and await users.aget(username) is not None
+        # Never log an unknown name: it is often a password typed into the wrong field.
+        log.info("failed sign-in for %s", repr(username[:64]) if known else "an unknown account")
         return _login_page(
             request,
             keys,
@@ -401,8 +404,11 @@ async def review_queue(
 def _is_kb_document(kb_dir: Path, name: str) -> bool:
     """Whether `name` is a markdown file inside the KB folder (query parameters are only shown if true)."""
     root = Path(kb_dir).resolve()
-    path = (root / name).resolve()
-    return path.suffix == ".md" and path.is_relative_to(root) and path.is_file()
+    try:
+        path = (root / name).resolve()
+        return path.suffix == ".md" and path.is_relative_to(root) and path.is_file()
+    except (OSError, ValueError):  # NUL bytes, names too long: not a document
+        return False
 
 
 async def _conflict_text(copilot: Copilot, review_id: str, fallback: str) -> str:
@@ -481,6 +487,10 @@ async def decide(
             "bad", f"The decision on {review_id} could not be applied ({detail}); it is still pending.", 500
         )
     log.info("%s: %s by %s", review_id, action, user.username)
+    try:  # for a requester who is away; a live chat posts the same message (same id) only once
+        await record_in_history({**review, "decided_by": user.username}, result.answer)
+    except Exception:  # noqa: BLE001 - the decision stands; the chat still shows it when watching
+        log.exception("writing the outcome of %s to the chat history failed", review_id)
 
     target = f"/review?done={quote(review_id)}"
     if add_to_kb and action != "reject":

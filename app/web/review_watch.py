@@ -3,12 +3,18 @@
 Polling the checkpointer is deliberately simple and robust: it sees decisions made by this process, by
 another app process or by `gtm review` on the command line alike, and survives restarts of either side.
 One poll is one async read of the thread's latest checkpoint.
+
+The outcome is one chat message whose id is derived from the review id (`review_message_id`): the live
+delivery posts it, and the console writes the same message into the thread's history
+(`record_in_history`) for a requester who was away. Whichever comes second finds the id taken, so the
+thread shows the outcome exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +27,38 @@ POLL_S = 1.0
 
 WATCH_S = 24 * 3600.0
 """Give up watching after this long (the answer stays in the thread's history)."""
+
+REVIEWER_AUTHOR = "Support specialist"
+"""Author of a reviewed answer in the chat."""
+
+_NAMESPACE = uuid.UUID("5f0c8a61-3c1e-4d4e-9a51-0b7f6e2f9c11")
+
+
+def review_message_id(review_id: str) -> str:
+    """The chat message id of a review's outcome (the same in every process and session)."""
+    return str(uuid.uuid5(_NAMESPACE, f"review-outcome:{review_id}"))
+
+
+def review_message(review_id: str, decided_by: str | None, answer: str) -> str:
+    """The chat text of a review's outcome."""
+    by = f" by {decided_by}" if decided_by else ""
+    return f"**{review_id} · reviewed{by}**\n\n{answer}"
+
+
+async def record_in_history(review: dict[str, Any], answer: str) -> bool:
+    """Write a decided review's outcome into its chat thread's history (once; see the module docstring).
+
+    Returns:
+        Whether a message was written (False: already there, or the thread never was a web chat).
+    """
+    from app.web import history
+
+    return await history.add_assistant_message(
+        str(review["thread_id"]),
+        review_message_id(str(review["review_id"])),
+        REVIEWER_AUTHOR,
+        review_message(str(review["review_id"]), review.get("decided_by"), answer),
+    )
 
 
 async def wait_for_review(

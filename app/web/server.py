@@ -8,16 +8,24 @@ and is exported before Chainlit loads (see `app.web.session`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.settings import REPO_ROOT, Settings, get_settings
 
+if TYPE_CHECKING:
+    from app.runtime import Copilot
+
 CHAT_PATH = "/chat"
+
+log = logging.getLogger(__name__)
 
 
 _chainlit_loaded = False
@@ -68,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app for `settings` (default: from the environment); Chainlit is loaded here, not at import."""
     from app.web import copilot_holder, history
     from app.web.admin import install as install_monitoring
+    from app.web.api import install as install_api
+    from app.web.api import start_recovery
     from app.web.review_console import install
     from app.web.session import configure_keys
 
@@ -76,21 +86,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     history.configure(settings)
     keys = configure_keys(settings)
 
+    async def mark_ready(copilot: Copilot) -> None:
+        try:
+            await copilot.wait_warm()
+        except Exception:  # noqa: BLE001 - requests still work without the warm sentence vectors
+            log.exception("warming the knowledge base failed; serving anyway")
+        app.state.ready = True
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         copilot = await copilot_holder.get_copilot()
         await prepare_accounts(settings)
         await history.init_history(settings)
         await copilot.warm_up()
+        readiness = asyncio.create_task(mark_ready(copilot))
+        recovery = start_recovery(copilot)  # finish the runs a crash interrupted, in the background
         yield
+        readiness.cancel()
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await readiness
         await history.close_history()
         await copilot_holder.close_copilot()
 
-    app = FastAPI(title="GTM Copilot", lifespan=lifespan)
+    # No public interactive docs or schema: every page and API needs a session (`app.openapi()` still works).
+    app = FastAPI(title="GTM Copilot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ready = False
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None)
+    async def readyz() -> JSONResponse:
+        """200 once start-up and the warm-up (models, knowledge-base vectors) are done; 503 before."""
+        if app.state.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "warming up"}, status_code=503)
 
     @app.get("/")
     async def root() -> RedirectResponse:
@@ -98,5 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install(app, keys)
     install_monitoring(app)
+    install_api(app)
     _mount_chat(app)
     return app

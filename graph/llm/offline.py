@@ -43,6 +43,9 @@ class OfflineChatModel(BaseChatModel):
     """Which agent this instance serves (used in answers and metadata)."""
     bound_tools: list[dict[str, Any]] = []
     """OpenAI-format schemas of the tools bound with `bind_tools`."""
+    latency_s: float = 0.0
+    """Seconds waited before each answer (async calls only): simulates a hosted model's round trip in
+    demos, durability tests and benchmarks (`GTM_OFFLINE_LATENCY_S`). Zero by default."""
 
     @property
     def _llm_type(self) -> str:
@@ -172,6 +175,8 @@ class OfflineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
         message = await asyncio.to_thread(self._respond, messages)  # embeddings run off the event loop
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -182,6 +187,8 @@ class OfflineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
         message = await asyncio.to_thread(self._respond, messages)  # embeddings run off the event loop
         for chunk in self._chunks(message):
             if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:

@@ -26,6 +26,13 @@ _EXPR_RE = re.compile(r"[\d$(][\d\s.,+\-*/()%^$]*[\d)%]")
 _SQL_RE = re.compile(r"\bselect\b.*", re.IGNORECASE | re.DOTALL)
 _ATTACHED_RE = re.compile(r"\(attached: ([A-Za-z0-9._-]+\.(?:csv|xlsx))\)")
 """A file attached in the chat, as the web app appends it to the request."""
+_COMMAND_PREFIX = re.compile(
+    r"^\s*(?:please\s+)?(?:open|create|file|raise|log|submit)\s+(?:a\s+|an\s+|new\s+|support\s+)*"
+    r"(?:ticket|case|issue)\s*(?:for|about|:|-|—)?\s*",
+    re.IGNORECASE,
+)
+"""The command in front of a subject ("Open a ticket: ...")."""
+
 _UNIT_WORDS = {
     "month": r"months?|mos?\b",
     "day": r"days?",
@@ -69,6 +76,11 @@ def _number_for(field: str, text: str) -> float | None:
             m = re.search(rf"\b{unit}\s+(\d+)", lowered)
         else:
             m = re.search(rf"\b(\d+(?:\.\d+)?)\s*(?:-\s*)?(?:{pattern})", lowered)
+        if m:
+            return float(m.group(1))
+    if field.endswith("_id"):  # "ticket_id" ← "ticket #12", "ticket no. 12", "ticket 12"
+        noun = re.escape(field.removesuffix("_id").replace("_", " "))
+        m = re.search(rf"\b{noun}s?\s*(?:#|no\.?|number)?\s*(\d+)\b", lowered) or re.search(r"#(\d+)\b", lowered)
         if m:
             return float(m.group(1))
     if any(w in field for w in ("budget", "amount", "incentive", "discount", "threshold")):
@@ -146,6 +158,11 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                     args[field] = m.group(1)
             elif lowered in ("query", "question", "request", "text", "topic", "goal"):
                 args[field] = text
+            elif lowered in ("subject", "title", "summary"):  # "Open a ticket: <subject>"
+                command = _COMMAND_PREFIX.match(text)
+                subject = text[command.end() :].strip(" .") if command else ""
+                if subject:
+                    args[field] = subject[:1].upper() + subject[1:200]
     if fanout is None:
         return [args]
     field, values = fanout

@@ -8,8 +8,10 @@ inputs always give the same answer.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graph.state import REPORT_SECTIONS
@@ -167,27 +169,111 @@ def _sentence_vectors(sentences: list[str]) -> Any:
     return get_embedder().encode_cached(sentences)
 
 
-def _candidate_sentences(passages: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """One sentence the support answer may quote."""
+
+    rank: int
+    """Rank of its passage (0 = the best retrieved document)."""
+    text: str
+    doc: str
+    heading: str
+    """The last heading of its passage's section path (or the document title)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupportWeights:
+    """How the extractive support writer scores a sentence (chosen on the Lumio dev questions)."""
+
+    meaning: float = 0.55
+    """Weight of the sentence's cosine to the question."""
+    heading: float = 0.3
+    """Weight of the cosine of its section heading to the question (a sentence under "Refunds on
+    hardware" answers a hardware-refund question even when it does not repeat the words)."""
+    terms: float = 0.3
+    """Weight of the share of the question's terms the sentence contains, each term weighted by how
+    rare it is among the candidate sentences (key terms count more than "plan" or "Lumio")."""
+    rank: float = 0.06
+    """Penalty per rank of the sentence's passage: the best document is preferred."""
+    cue: float = 0.08
+    """Bonus for holding the kind of quantity asked for ("how long" → a duration)."""
+    rare_terms: bool = True
+    """Weight the question's terms by their rarity among the candidate sentences (else all count the same)."""
+    one_document: bool = False
+    """Quote only the document of the best sentence. Off: on the dev questions it tied with quoting
+    several documents, and it caps the answer at the top document being right (dense hit@1 is 0.85);
+    sentences from documents that disagree on the asked-for quantity are never combined (`_disagrees`)."""
+
+
+SUPPORT_WEIGHTS = SupportWeights()
+
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|guidelines)\b"
+    r"|\b(system prompt|you must always|you are now|as an ai)\b",
+    re.IGNORECASE,
+)
+"""A sentence addressed to the assistant rather than stating a fact: never quoted in an answer."""
+
+
+def _heading(passage: dict[str, Any]) -> str:
+    section = str(passage.get("section") or "")
+    parts = [p.strip() for p in section.split(" > ") if p.strip()]
+    return parts[-1] if parts else str(passage.get("title") or passage.get("doc") or "")
+
+
+def _candidate_sentences(passages: list[dict[str, Any]]) -> list[_Candidate]:
     from app.kb.confidence import split_sentences  # same splitter as the answer check: cached vectors are shared
 
     seen: set[str] = set()
-    out: list[tuple[int, str, str]] = []
+    out: list[_Candidate] = []
     for rank, passage in enumerate(passages[:3]):
+        heading = _heading(passage)
         for sentence in split_sentences(str(passage.get("text", ""))):
             key = sentence.lower()
-            if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen:
-                continue
+            if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen or _INSTRUCTION.search(sentence):
+                continue  # too short to answer, a lead-in, a repeat, or an instruction planted in a document
             seen.add(key)
-            out.append((rank, sentence, str(passage.get("doc", ""))))
+            out.append(_Candidate(rank, sentence, str(passage.get("doc", "")), heading))
     return out
 
 
-def write_support(values: dict[str, Any]) -> str:
+def _term_weights(query_terms: set[str], candidates: list[_Candidate]) -> dict[str, float]:
+    """IDF of each question term over the candidate sentences (terms in no candidate weigh like the rarest)."""
+    n = len(candidates)
+    counts = dict.fromkeys(query_terms, 0)
+    for c in candidates:
+        for term in query_terms & _tokens(c.text):
+            counts[term] += 1
+    return {t: math.log(1 + n / (1 + k)) for t, k in counts.items()}
+
+
+def _disagrees(a: _Candidate, b: _Candidate, cues: list[re.Pattern[str]]) -> bool:
+    """Two sentences from different documents both state the asked-for kind of quantity, differently."""
+    if a.doc == b.doc:
+        return False
+    for cue in cues:
+        found_a, found_b = set(cue.findall(a.text)), set(cue.findall(b.text))
+        if found_a and found_b and _numbers(a.text) != _numbers(b.text):
+            return True
+    return False
+
+
+def _numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d[\d,.]*", text))
+
+
+def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIGHTS) -> str:
     """`support.answer_query`: extractive answer from the best passages, cited, under 100 words.
 
-    Sentences of the top passages are scored by meaning (MiniLM cosine to the question), shared
-    words, and whether they hold the kind of quantity asked for ("how long" → a duration); the best
-    ones, without repeats, make the answer.
+    Sentences of the top three passages are scored by meaning (MiniLM cosine to the question), by how
+    well their section heading matches the question, by the question's key terms they contain (rare
+    terms weigh more), by whether they hold the kind of quantity asked for ("how long" → a duration),
+    and by the rank of their document. Up to three sentences within 0.1 of the best make the answer,
+    never two from different documents that state the asked-for quantity differently (e.g. a hardware
+    and a subscription refund window).
+    Nothing but the passages' own sentences is used, so no fact can be invented, and instructions
+    inside a passage or the question are quoted or ignored, never followed.
     """
     query = str(values.get("query", ""))
     passages: list[dict[str, Any]] = values.get("_passages") or []
@@ -195,33 +281,50 @@ def write_support(values: dict[str, Any]) -> str:
     candidates = _candidate_sentences(passages)
     if not candidates or not query_terms:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
-    vectors = _sentence_vectors([query] + [c[1] for c in candidates])
-    cosine = vectors[1:] @ vectors[0]
+    headings = list(dict.fromkeys(c.heading for c in candidates))
+    vectors = _sentence_vectors([query] + [c.text for c in candidates] + headings)
+    n = len(candidates)
+    cosine = vectors[1 : 1 + n] @ vectors[0]
+    heading_cos = dict(zip(headings, (vectors[1 + n :] @ vectors[0]).tolist(), strict=True))
+    idf = _term_weights(query_terms, candidates) if weights.rare_terms else dict.fromkeys(query_terms, 1.0)
+    total = sum(idf.values()) or 1.0
     cues = [answer for ask, answer in _QUANTITY_CUES if ask.search(query)]
     scored: list[tuple[float, int, int]] = []
-    for i, (rank, sentence, _) in enumerate(candidates):
-        overlap = len(query_terms & _tokens(sentence)) / len(query_terms)
-        cue = 0.08 if any(c.search(sentence) for c in cues) else 0.0
-        scored.append((0.7 * float(cosine[i]) + 0.3 * overlap + cue - 0.04 * rank, rank, i))
+    for i, c in enumerate(candidates):
+        overlap = sum(idf[t] for t in query_terms & _tokens(c.text)) / total
+        cue = weights.cue if any(pattern.search(c.text) for pattern in cues) else 0.0
+        score = (
+            weights.meaning * float(cosine[i])
+            + weights.heading * heading_cos[c.heading]
+            + weights.terms * overlap
+            + cue
+            - weights.rank * c.rank
+        )
+        scored.append((score, c.rank, i))
     scored.sort(key=lambda s: (-s[0], s[1], s[2]))
     best = scored[0][0]
     if best <= 0.15:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
+    doc = candidates[scored[0][2]].doc
     chosen: list[int] = []
     words = 0
     for score, _, i in scored:
         if chosen and (score < best - 0.1 or len(chosen) >= 3):
             break
+        if weights.one_document and candidates[i].doc != doc:
+            continue  # one source per answer
+        if any(_disagrees(candidates[i], candidates[j], cues) for j in chosen):
+            continue  # another document gives a different figure for what was asked: keep the best one
         if any(float(vectors[1 + i] @ vectors[1 + j]) > 0.85 for j in chosen):
             continue  # says the same thing again
-        n = len(candidates[i][1].split())
-        if chosen and words + n > 70:
+        n_words = len(candidates[i].text.split())
+        if chosen and words + n_words > 70:
             continue
         chosen.append(i)
-        words += n
-    docs = list(dict.fromkeys(candidates[i][2] for i in chosen))
-    body = " ".join(s if (s := candidates[i][1]).endswith((".", "!", "?")) else s + "." for i in chosen)
-    cites = " ".join(f"[{d}]" for d in docs)
+        words += n_words
+    chosen.sort(key=lambda i: (candidates[i].rank, i))  # in the documents' own order, which reads better
+    body = " ".join(s if (s := candidates[i].text).endswith((".", "!", "?")) else s + "." for i in chosen)
+    cites = " ".join(f"[{d}]" for d in dict.fromkeys(candidates[i].doc for i in chosen))
     return f"{body} {cites} {HELPFUL}"
 
 
@@ -316,6 +419,7 @@ WRITERS: dict[str, Writer] = {
     "marketing.analysis_answer": write_analysis,
     "finance.analysis_answer": write_analysis,
     "insights.analysis_answer": write_analysis,
+    "support.analysis_answer": write_analysis,
     "finance.metric_calculation": write_metric,
     "finance.revenue_forecast": write_forecast,
     "support.answer_query": write_support,

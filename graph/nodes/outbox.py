@@ -25,6 +25,7 @@ from langgraph.types import Command, interrupt
 
 from app.outbox import Outbox, OutboxItem
 from graph.context import Context, Services
+from graph.llm.resilience import LLMCallFailed
 from graph.llm.writers import OFFLINE_TAG
 from graph.nodes.common import results_json, system_message, task_message, text_of
 from graph.review import OutboxDecision, OutboxRecipient, OutboxReviewRequest
@@ -124,8 +125,12 @@ async def stage_outbox(state: GraphState, runtime: Runtime[Context]) -> Command[
         system_message("marketing", services, services.tools.get("marketing", [])),
         task_message("marketing.analysis_answer", values),
     ]
-    reply = await services.model("marketing").ainvoke(messages, config={"tags": ["proposal", "nostream"]})
-    text = f"{text_of(reply).rstrip()}\n\n{_approval_notice(thread_id, items)}"
+    try:
+        reply = await services.model("marketing").ainvoke(messages, config={"tags": ["proposal", "nostream"]})
+        proposal = text_of(reply).rstrip()
+    except LLMCallFailed as exc:  # the drafts are staged all the same; only the summary is missing
+        proposal = exc.user_message
+    text = f"{proposal}\n\n{_approval_notice(thread_id, items)}"
     return Command(
         goto="approve_send",
         update={"answer": text, "messages": [AIMessage(text, name="marketing")], "outbox_status": _statuses(items)},

@@ -1,4 +1,9 @@
-"""Response: write the answer the user sees (the only node whose tokens stream into the reply)."""
+"""Response: write the answer the user sees (the only node whose tokens stream into the reply).
+
+A support answer is the draft `confidence_check` already wrote (its tokens streamed into the chat's
+Support step while it was written); `respond` runs for it only once the confidence passed (or a
+reviewer decided), so a low-confidence draft never reaches the reply.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.llm.factory import ModelRole
+from graph.llm.resilience import LLMCallFailed, fallback_text
 from graph.nodes.common import results_json, system_message, task_message, text_of
 from graph.nodes.parallel import REPORT_PERIOD
 from graph.state import AGENTS, WINBACK_ROUTE, GraphState
@@ -35,7 +41,7 @@ async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any
     charts: list[dict[str, Any]] = []
     messages: list[BaseMessage]
     model_role: ModelRole
-    if route == "support":
+    if route == "support" and not state.get("tool_calls"):  # a knowledge-base answer (tickets use tools)
         answer, name = state.get("answer", ""), "support"
         return {"answer": answer, "messages": [AIMessage(answer, name=name)]}
     if route == "parallel":
@@ -77,6 +83,16 @@ async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any
             values = {"request": state["request"], "results_json": results_json([*successes, *_failures(state)])}
         name, model_role = agent, agent
         messages = [system_message(agent, services, services.tools.get(agent, [])), task_message(task, values)]
-    reply = await services.model(model_role).ainvoke(messages, config={"tags": ["answer"]})
+    try:
+        reply = await services.model(model_role).ainvoke(messages, config={"tags": ["answer"]})
+    except LLMCallFailed as exc:  # the model is unavailable: a clear message and what the tools found
+        headlines = [str(r["headline"]) for r in _successes(state) if r.get("headline")]
+        answer = fallback_text(exc, headlines)
+        return {
+            "answer": answer,
+            "messages": [AIMessage(answer, name=name)],
+            "charts": charts,
+            "results": {name: {"ok": False, "error": str(exc)}},
+        }
     answer = text_of(reply)
     return {"answer": answer, "messages": [AIMessage(answer, name=name, id=reply.id)], "charts": charts}

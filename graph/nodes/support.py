@@ -7,6 +7,7 @@ reads the state; the review record is written by `escalate`, a node of its own, 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
@@ -15,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graph.context import Context
+from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.review import ReviewDecision, ReviewRequest
 from graph.state import GraphState
@@ -23,9 +25,31 @@ MAX_PASSAGES = 4
 """Passages given to the model as context."""
 
 
+TICKET_REQUEST = re.compile(
+    r"\btickets?\s*(?:#|no\.?|number)?\s*\d+"  # "ticket #12", "ticket 12"
+    r"|\b(?:open|create|file|raise|log|submit)\s+(?:a\s+|an\s+|new\s+|support\s+)*ticket\b"
+    r"|\b(?:list|show|which|how\s+many|any|latest|recent)\b.*\btickets\b"
+    r"|\b(?:mark|set|close|reopen|update|change)\b.*\bticket\b",
+    re.IGNORECASE,
+)
+"""A request to work on tickets (look up, list, open, update) rather than a question for the knowledge base."""
+HOW_TO = re.compile(
+    r"^\s*(?:how(?!\s+many)|where|why|when|what\s+is\s+the\s+(?:process|way)|can\s+i|do\s+i)\b", re.IGNORECASE
+)
+"""How-to questions about tickets ("How do I open a ticket?") are knowledge-base questions."""
+
+
 async def start_support(state: GraphState) -> dict[str, Any]:
     """The Support agent takes the request."""
     return {"current_agent": "support"}
+
+
+def support_mode(state: GraphState) -> Literal["rag_search", "support_tools"]:
+    """Ticket work goes to the Support agent's ticket tools; every other question to RAG search."""
+    request = state.get("request", "")
+    if TICKET_REQUEST.search(request) and not HOW_TO.match(request):
+        return "support_tools"
+    return "rag_search"
 
 
 async def rag_search(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -46,7 +70,12 @@ def _context_block(passages: list[dict[str, Any]]) -> str:
 
 
 async def confidence_check(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """ConfidenceCheck: draft the answer from the passages and settle the final confidence."""
+    """ConfidenceCheck: draft the answer from the passages and settle the final confidence.
+
+    The draft's tokens stream (untagged `nostream`), but not into the reply: the runtime passes them on as
+    `token` events of this node, which the chat shows inside its Support step while the draft is written.
+    Only `respond` writes the reply, and it runs only when the draft is confident enough (see `respond`).
+    """
     services = runtime.context.services
     passages = state.get("passages", [])
     retrieval = float(state.get("confidence") or 0.0)
@@ -55,7 +84,10 @@ async def confidence_check(state: GraphState, runtime: Runtime[Context]) -> dict
         system_message("support", services, services.tools.get("support", [])),
         task_message("support.answer_query", values, {"_passages": passages}),
     ]
-    reply = await services.model("support").ainvoke(messages, config={"tags": ["draft", "nostream"]})
+    try:
+        reply = await services.model("support").ainvoke(messages, config={"tags": ["draft"]})
+    except LLMCallFailed as exc:  # the model is unavailable: a person answers instead (never a stack trace)
+        return {"answer": "", "confidence": 0.0, "citations": [], "errors": [f"support: {exc}"]}
     draft = text_of(reply).strip()
     confidence = retrieval
     scorer = getattr(services.knowledge, "answer_confidence", None)

@@ -11,15 +11,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from graph.context import Context
+from graph.llm.resilience import LLMCallFailed, fallback_text, invalid_tool_call_feedback
 from graph.nodes.common import history, system_message, text_of
 from graph.state import AgentName, GraphState, ToolCallRecord
 from graph.tools.executor import RETRYABLE, correct_arguments, new_record, run_call
 
-ToolAgent = Literal["marketing", "finance", "insights"]
+ToolAgent = Literal["marketing", "finance", "insights", "support"]
+"""Agents that answer by planning tool calls (Support only for its ticket requests)."""
 
 
 def make_planner(agent: ToolAgent) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -30,16 +33,38 @@ def make_planner(agent: ToolAgent) -> Callable[..., Awaitable[dict[str, Any]]]:
         tools = [t for t in services.tools.get(agent, []) if not (t.metadata or {}).get("internal")]
         model = services.model(agent).bind_tools(tools)
         messages = [system_message(agent, services, tools), *history(state["messages"]), HumanMessage(state["request"])]
-        reply = await model.ainvoke(messages, config={"tags": ["plan", "nostream"]})
+        config: RunnableConfig = {"tags": ["plan", "nostream"]}
+        try:
+            reply = await model.ainvoke(messages, config=config)
+            feedback = invalid_tool_call_feedback(reply)
+            if feedback:  # arguments that are not even JSON: the model corrects them once
+                reply = await model.ainvoke([*messages, *feedback], config=config)
+        except LLMCallFailed as exc:  # the model is unavailable: answer clearly, no stack trace
+            text = fallback_text(exc)
+            return {
+                "current_agent": agent,
+                "retry_count": 0,
+                "tool_calls": [],
+                "results": {agent: {"ok": False, "error": str(exc), "direct_answer": text}},
+            }
         calls = list(getattr(reply, "tool_calls", []) or [])
         update: dict[str, Any] = {"current_agent": agent, "retry_count": 0}
-        update["tool_calls"] = [new_record(agent, call) for call in calls]
-        if not calls:  # the model answered without tools
+        update["tool_calls"] = [new_record(agent, call) for call in calls] + [
+            unparsable_record(agent, call) for call in getattr(reply, "invalid_tool_calls", []) or []
+        ]
+        if not update["tool_calls"]:  # the model answered without tools
             update["results"] = {agent: {"direct_answer": text_of(reply)}}
         return update
 
     plan.__name__ = f"plan_{agent}"
     return plan
+
+
+def unparsable_record(agent: AgentName, call: Any) -> ToolCallRecord:
+    """A tool call whose arguments were still not JSON after the model's correction: fails, not retried."""
+    record = new_record(agent, {"id": call.get("id"), "name": call.get("name") or "unknown_tool", "args": {}})
+    error = f"the model's arguments were not valid JSON even after one correction: {call.get('args')!r:.120}"
+    return {**record, "attempts": 1, "error": error, "error_kind": "fatal", "corrected": True}
 
 
 async def execute_tools(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:

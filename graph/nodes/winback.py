@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import Context
+from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.state import AgentName, GraphState
 from graph.tools.executor import call_with_retries
@@ -55,7 +56,7 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
     system = system_message("marketing", services, services.tools.get("marketing", []))
     gate = asyncio.Semaphore(DRAFT_CONCURRENCY)
 
-    async def draft(ctx: dict[str, Any]) -> tuple[str, str]:
+    async def draft(ctx: dict[str, Any]) -> tuple[str, str | LLMCallFailed]:
         values = {
             "customer_name": ctx.get("name", "there"),
             "last_purchase_date": ctx.get("last_order_date", "unknown"),
@@ -67,24 +68,30 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
             "tone": "warm",
         }
         async with gate:
-            reply = await model.ainvoke(
-                [system, task_message("marketing.email_draft", values)], config={"tags": ["nostream"]}
-            )
+            try:
+                reply = await model.ainvoke(
+                    [system, task_message("marketing.email_draft", values)], config={"tags": ["nostream"]}
+                )
+            except LLMCallFailed as exc:  # this customer gets no draft; the others still do
+                return str(ctx["customer_id"]), exc
         return str(ctx["customer_id"]), text_of(reply)
 
-    drafts = dict(await asyncio.gather(*(draft(c) for c in contexts.get("data", {}).get("customers", []))))
+    written = await asyncio.gather(*(draft(c) for c in contexts.get("data", {}).get("customers", [])))
+    drafts = {cid: text for cid, text in written if isinstance(text, str)}
+    failures = [text for _, text in written if isinstance(text, LLMCallFailed)]
+    result: dict[str, Any] = {
+        "headline": f"{len(drafts)} personalised win-back emails drafted",
+        "facts": [f"{len(failures)} could not be drafted: {failures[0].user_message}"] if failures else [],
+        "data": {"drafts": len(drafts), "failed": len(failures)},
+    }
+    if failures:
+        result.update(ok=False, error=str(failures[0]))
     return {
         "current_agent": "marketing",
         "next_agent": "finance",
         "email_drafts": drafts,
         "send_status": {cid: False for cid in drafts},
-        "results": {
-            "marketing": {
-                "headline": f"{len(drafts)} personalised win-back emails drafted",
-                "facts": [],
-                "data": {"drafts": len(drafts)},
-            }
-        },
+        "results": {"marketing": result},
     }
 
 

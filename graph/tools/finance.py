@@ -14,6 +14,7 @@ import pandas as pd
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from app.cache.tools import cached_result
 from app.data.catalog import CHANNELS
 from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
@@ -110,6 +111,7 @@ class CampaignEconomicsArgs(BaseModel):
     cost_per_email: float = Field(default=0.05, ge=0, description="Sending cost per email")
 
 
+@cached_result("transactions", "channels", "finance")
 def metric(deps: ToolDeps, metric: str, period: str = "last quarter", channel: str | None = None) -> ToolResult:
     """One unit-economics metric from the database, in the seed's `metric_calculation` format."""
     from app.analytics.unit_economics import MetricUnavailableError, compute_metric
@@ -136,6 +138,7 @@ def metric(deps: ToolDeps, metric: str, period: str = "last quarter", channel: s
     )
 
 
+@cached_result("transactions", "channels")
 def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
     """CAC and ROAS for every channel, with a chart."""
     from app.analytics.charts import channel_chart
@@ -181,6 +184,7 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
     )
 
 
+@cached_result("transactions", "channels")
 def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total") -> ToolResult:
     """Monthly revenue forecast with an 80% interval and a fan chart."""
     from app.analytics.charts import forecast_fan_chart

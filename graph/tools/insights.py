@@ -9,6 +9,7 @@ import pandas as pd
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from app.cache.tools import cached_result
 from graph.tools.base import FatalToolError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
@@ -57,6 +58,7 @@ def _chart(name: str, *args: Any) -> dict[str, Any] | None:
     return fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else None
 
 
+@cached_result("transactions")
 def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
     """RFM segmentation of every customer with purchases."""
     from app.analytics.rfm import rfm_segments
@@ -95,6 +97,7 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
     )
 
 
+@cached_result("transactions")
 def churn(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_only: bool = False) -> ToolResult:
     """Probability alive (BG/NBD) and CLV (Gamma-Gamma) per customer; the repeat buyers most at risk."""
     from app.analytics.churn import churn_analysis
@@ -155,6 +158,7 @@ def churn(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_onl
     )
 
 
+@cached_result("transactions")
 def cohorts(deps: ToolDeps, months: int = 12) -> ToolResult:
     """Monthly cohort retention by first-purchase month."""
     from app.analytics.cohort import cohort_retention
@@ -181,6 +185,7 @@ def cohorts(deps: ToolDeps, months: int = 12) -> ToolResult:
     )
 
 
+@cached_result("channels")
 def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
     """Lead scoring with logistic regression; AUC on held-out leads."""
     from app.analytics.leads import score_leads

@@ -14,6 +14,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from app.analytics.rfm import SEGMENTS
+from app.cache.tools import cached_result
 from graph.tools.base import FatalToolError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
@@ -73,6 +74,7 @@ class ContextArgs(BaseModel):
     customer_ids: list[str] = Field(description="Customers to look up")
 
 
+@cached_result("transactions", "channels")
 def channels(deps: ToolDeps, period: str = "last 30 days") -> ToolResult:
     """Spend, CTR, conversion, CAC and ROAS by channel with change vs the previous period."""
     from app.analytics.channels import channel_report
@@ -113,6 +115,7 @@ def channels(deps: ToolDeps, period: str = "last 30 days") -> ToolResult:
     )
 
 
+@cached_result("transactions")
 def campaign(
     deps: ToolDeps,
     target_segment: str = "At Risk",

@@ -1,13 +1,14 @@
-"""Support tools: the ticket API (look up, list volume) over the business database."""
+"""Support tools: the ticket API (volume, look up, list, create, update) over `app.tickets.TicketStore`."""
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-import sqlalchemy as sa
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from app.tickets import Priority, Status, TicketError, TicketStore, UnknownTicket
 from graph.tools.base import InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
@@ -22,6 +23,32 @@ class LookupTicketArgs(BaseModel):
     """Arguments of `lookup_ticket`."""
 
     ticket_id: int = Field(ge=1, description="Ticket number")
+
+
+class ListTicketsArgs(BaseModel):
+    """Arguments of `list_tickets`."""
+
+    status: Status | None = Field(default=None, description="Only tickets with this status")
+    priority: Priority | None = Field(default=None, description="Only tickets with this priority")
+    escalated: bool | None = Field(default=None, description="Only tickets escalated to a reviewer (true) or not")
+    limit: int = Field(default=10, ge=1, le=50, description="How many tickets, newest first")
+
+
+class CreateTicketArgs(BaseModel):
+    """Arguments of `create_ticket`."""
+
+    subject: str = Field(min_length=1, max_length=300, description="One-line summary of the problem")
+    body: str | None = Field(default=None, max_length=20_000, description="The details, in the customer's words")
+    priority: Priority = Field(default="normal", description="How urgent it is")
+    category: str = Field(default="general", max_length=32, description="Topic, e.g. billing, shipping, sso")
+
+
+class UpdateTicketArgs(BaseModel):
+    """Arguments of `update_ticket`."""
+
+    ticket_id: int = Field(ge=1, description="Ticket number")
+    status: Status | None = Field(default=None, description="New status")
+    priority: Priority | None = Field(default=None, description="New priority")
 
 
 def ticket_stats(deps: ToolDeps, period: str = "last 7 days") -> ToolResult:
@@ -46,22 +73,85 @@ def ticket_stats(deps: ToolDeps, period: str = "last 7 days") -> ToolResult:
     )
 
 
-def lookup_ticket(deps: ToolDeps, ticket_id: int) -> ToolResult:
-    """One ticket by number."""
-    from app.data.schema import tickets
+def _ticket_line(t: dict[str, Any]) -> str:
+    return f"#{t['id']} {t['status']} · {t['priority']} · {t['category']}: {t['subject']}"
 
-    with deps.engine.connect() as conn:
-        row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
-    if row is None:
-        raise InvalidToolInput(f"no ticket #{ticket_id}")
-    t = row._mapping
+
+def _ticket_data(t: dict[str, Any]) -> dict[str, Any]:
+    return {k: t.get(k) for k in ("id", "status", "priority", "category", "channel", "review_id", "thread_id")}
+
+
+def _store(deps: ToolDeps) -> TicketStore:
+    return TicketStore(deps.engine)
+
+
+def lookup_ticket(deps: ToolDeps, ticket_id: int) -> ToolResult:
+    """One ticket by number, with its linked review when it was an escalation."""
+    try:
+        t = _store(deps).show(ticket_id)
+    except UnknownTicket as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    facts = [
+        f"Created {t['created_at'][:16].replace('T', ' ')} UTC via {t['channel']}; "
+        f"last update {t['updated_at'][:16].replace('T', ' ')} UTC",
+        f"Category: {t['category']}",
+    ]
+    review = t.get("review")
+    if review:
+        decided = f", {review['decision']} by {review['decided_by']}" if review.get("decided_by") else ""
+        facts.append(f"Escalation {review['review_id']}: {review['status']}{decided}")
     return ToolResult(
         headline=f"Ticket #{t['id']} is {t['status']} ({t['priority']} priority): {t['subject']}",
-        facts=[
-            f"Created {t['created_at']:%Y-%m-%d %H:%M} UTC via {t['channel']}; last update {t['updated_at']:%Y-%m-%d %H:%M} UTC",
-            f"Category: {t['category']}" + (f"; review {t['review_id']}" if t["review_id"] else ""),
-        ],
-        data={"id": t["id"], "status": t["status"], "priority": t["priority"], "category": t["category"]},
+        facts=facts,
+        data=_ticket_data(t),
+    )
+
+
+def list_tickets(
+    deps: ToolDeps,
+    status: str | None = None,
+    priority: str | None = None,
+    escalated: bool | None = None,
+    limit: int = 10,
+) -> ToolResult:
+    """The newest tickets matching the filters."""
+    try:
+        rows = _store(deps).list(status=status, priority=priority, escalated=escalated, limit=limit)
+    except TicketError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    which = " ".join(x for x in (status, priority, "escalated" if escalated else None) if x)
+    return ToolResult(
+        headline=f"{len(rows)} {which + ' ' if which else ''}ticket{'s' if len(rows) != 1 else ''}, newest first",
+        facts=[_ticket_line(t) for t in rows] or ["No tickets match."],
+        data={"tickets": [_ticket_data(t) for t in rows]},
+    )
+
+
+def create_ticket(
+    deps: ToolDeps, subject: str, body: str | None = None, priority: str = "normal", category: str = "general"
+) -> ToolResult:
+    """Open a ticket."""
+    try:
+        t = _store(deps).create(subject, body, priority=priority, category=category, channel="chat")
+    except TicketError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    return ToolResult(
+        headline=f"Opened ticket #{t['id']} ({t['priority']} priority): {t['subject']}",
+        facts=[f"Status: {t['status']}; category: {t['category']}; channel: chat"],
+        data=_ticket_data(t),
+    )
+
+
+def update_ticket(deps: ToolDeps, ticket_id: int, status: str | None = None, priority: str | None = None) -> ToolResult:
+    """Change a ticket's status and/or priority."""
+    try:
+        t = _store(deps).update(ticket_id, status=status, priority=priority)
+    except (TicketError, UnknownTicket) as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    return ToolResult(
+        headline=f"Ticket #{t['id']} is now {t['status']} ({t['priority']} priority)",
+        facts=[_ticket_line(t)],
+        data=_ticket_data(t),
     )
 
 
@@ -73,13 +163,31 @@ def build_support_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             ticket_stats,
             "ticket_stats",
-            "Support volume: tickets created, solved, backlog and escalations for a period.",
+            "How many support tickets were created, solved or escalated in a period: support volume, backlog, resolution time.",
             TicketStatsArgs,
         ),
         tool(
             lookup_ticket,
             "lookup_ticket",
-            "Look up one support ticket by its number: status, priority, category.",
+            "What is the status of ticket number N? Look up one support ticket by its number: status, priority, category.",
             LookupTicketArgs,
+        ),
+        tool(
+            list_tickets,
+            "list_tickets",
+            "List or show the latest support tickets, e.g. all open tickets or urgent ones, newest first.",
+            ListTicketsArgs,
+        ),
+        tool(
+            create_ticket,
+            "create_ticket",
+            "Create a new support ticket: open or file a ticket for a customer problem, with a subject and details.",
+            CreateTicketArgs,
+        ),
+        tool(
+            update_ticket,
+            "update_ticket",
+            "Mark ticket number N as solved or closed, reopen it, or change its priority: update one existing ticket.",
+            UpdateTicketArgs,
         ),
     ]

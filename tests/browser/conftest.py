@@ -8,6 +8,8 @@ server log go to `test-artifacts/` (git-ignored).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import socket
@@ -16,7 +18,9 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +48,17 @@ KB_DOCS = (
 )
 """The knowledge-base slice of the web tests: quick to index, and the white-label question escalates."""
 
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 300.0
+"""How long the server may take to answer `/healthz` (a loaded machine needs minutes)."""
+
+BROWSER_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder `browser` (so `-m "not browser"` leaves them out)."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _free_port() -> int:
@@ -68,11 +82,38 @@ def _ensure_chromium() -> None:
 
 
 @dataclass
+class Inbox:
+    """What the loopback SMTP server received (the win-back emails the server sends)."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook
+        """Keep one received message."""
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, for the whole session."""
+    from aiosmtpd.controller import Controller
+
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@dataclass
 class Server:
     """`gtm serve` in a subprocess; `restart()` stops and starts it on the same home and port."""
 
     home: Path
     env: dict[str, str]
+    inbox: Inbox = field(default_factory=Inbox)
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -128,7 +169,7 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, smtp_inbox: tuple[Inbox, int]) -> Iterator[Server]:
     """A seeded home and the real server on a free loopback port (stopped at the end of the session)."""
     _ensure_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -151,12 +192,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "GTM_DEMO_MODE": "true",
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        "GTM_SMTP_HOST": "127.0.0.1",
+        "GTM_SMTP_PORT": str(smtp_inbox[1]),
+        "GTM_SMTP_TIMEOUT_S": "5",
     }
     setup = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "setup"], cwd=REPO_ROOT, env=env, capture_output=True, timeout=300
     )
     assert setup.returncode == 0, setup.stderr.decode()[-2000:]
-    running = Server(home=home, env=env)
+    running = Server(home=home, env=env, inbox=smtp_inbox[0])
     running.start()
     try:
         yield running

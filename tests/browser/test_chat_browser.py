@@ -26,7 +26,7 @@ ANSWER_TIMEOUT_MS = 45_000
 def shot(page: Any, name: str) -> Path:
     """Save a full-page screenshot to `test-artifacts/`."""
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, timeout=60_000)
     return path
 
 

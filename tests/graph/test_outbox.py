@@ -3,6 +3,7 @@ and the weekly report, with each agent writing its own section, written to files
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -267,3 +268,61 @@ def test_report_cli_writes_markdown_and_html(
 
     assert main(["report", "weekly", "--out", str(tmp_path / "weekly.pdf")]) == 2
     assert "use .md or .html" in capsys.readouterr().err
+
+
+async def test_outbox_retry_resends_only_failed_emails_once_each(
+    winback_settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    from app.cli.main import main
+    from app.settings import get_settings
+
+    async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:  # SQLite
+        thread_id, emails = await _paused(copilot, smtp)
+        smtp.controller.stop()  # the mail server is down when the approval comes in
+        await copilot.decide_outbox(thread_id, OutboxDecision(action="approve_all", reviewer="rita"))
+        assert {i.status for i in await copilot.outbox_items(thread_id)} == {"failed"}
+
+    restarted = Controller(smtp.inbox, hostname="127.0.0.1", port=smtp.port)
+    restarted.start()
+    try:
+        for name, value in {
+            "GTM_HOME": str(winback_settings.home),
+            "GTM_DATABASE_URL": str(winback_settings.database_url),
+            "GTM_CHECKPOINT_URL": str(winback_settings.checkpoint_url),
+            "GTM_KB_DIR": str(winback_settings.kb_dir),
+            "GTM_SMTP_PORT": str(smtp.port),
+            "GTM_LLM_PROVIDER": "offline",
+        }.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        first, *rest = sorted(emails)
+
+        assert await asyncio.to_thread(main, ["outbox", "retry", thread_id, "--only", first, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["sent"] == [first] and out["failed"] == {}
+        assert out["outbox"][first] == "sent" and {out["outbox"][c] for c in rest} == {"failed"}
+        assert len(smtp.inbox.messages) == 1 and emails[first] in str(smtp.inbox.messages[0]["To"])
+
+        assert await asyncio.to_thread(main, ["outbox", "retry", thread_id, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert sorted(out["sent"]) == rest and set(out["outbox"].values()) == {"sent"}
+        for customer, address in emails.items():
+            assert len(smtp.inbox.to(address)) == 1, customer  # exactly one email per recipient, after two retries
+        ids = [m["Message-ID"] for m in smtp.inbox.messages]
+        assert len(set(ids)) == len(emails)
+
+        assert (
+            await asyncio.to_thread(main, ["outbox", "retry", thread_id]) == 2
+        )  # nothing left to retry: a clear error, no send
+        assert "has no failed emails" in capsys.readouterr().err
+        assert len(smtp.inbox.messages) == len(emails)
+        assert await asyncio.to_thread(main, ["outbox", "retry", thread_id, "--only", "C99999"]) == 2
+        assert "no failed email for C99999" in capsys.readouterr().err
+    finally:
+        restarted.stop()
+        get_settings.cache_clear()
+
+    async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:
+        state = (await copilot.graph.aget_state({"configurable": {"thread_id": thread_id}})).values
+        assert state["send_status"] == dict.fromkeys(emails, True)
+        assert (await copilot.thread(thread_id))["status"] == "complete"

@@ -119,3 +119,12 @@ def test_get_knowledge_base_is_cached_per_location(tmp_path: Path) -> None:
     a = Settings(home=tmp_path / "h1", kb_dir=tmp_path / "kb")
     assert get_knowledge_base(a) is get_knowledge_base(Settings(home=tmp_path / "h1", kb_dir=tmp_path / "kb"))
     assert get_knowledge_base(a) is not get_knowledge_base(Settings(home=tmp_path / "h2", kb_dir=tmp_path / "kb"))
+
+
+def test_confidence_signals_separate_an_answer_from_an_unknown_topic(kb: KnowledgeBase) -> None:
+    answered = kb.search("how much does express shipping cost").features
+    unknown = kb.search("which Coupa punchout catalogue do you support").features
+    assert answered["unknown_terms"] < unknown["unknown_terms"]
+    assert unknown["missing_rarest"] == pytest.approx(1.0)  # "Coupa" is in no document
+    assert answered["sentence_top"] > unknown["sentence_top"]
+    assert answered["top3_coverage"] >= answered["coverage"] > unknown["coverage"]

@@ -1,0 +1,248 @@
+"""The `runs` table: one row per graph run (a request, a review decision, an outbox decision).
+
+A row is written when a run starts and updated when it ends, so after a crash (SIGKILL, power loss)
+the runs that never finished are exactly the rows still `running` — start-up looks at those rows
+only, never at every checkpoint. The first run of a thread also names its owner (who may read it).
+
+Several app processes may share one business database (scale-out): each row carries the worker
+(`host:pid`) that runs it and a heartbeat renewed while it streams. A row is *abandoned* when its
+worker is a dead process on this host, or its heartbeat is older than `stale_s` (another host's
+crashed worker). Only abandoned rows are resumed; `claim` is atomic, so two processes starting at
+the same time never resume the same run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+RunStatus = Literal["running", "done", "failed"]
+"""`running` until the run ends; `done` (finished or paused for a person) or `failed` (raised)."""
+
+STALE_S = 120.0
+"""A `running` row of another host whose heartbeat is older than this is considered abandoned."""
+
+HEARTBEAT_S = 5.0
+"""Least interval between two heartbeat writes of one run."""
+
+metadata = sa.MetaData()
+_create_lock = threading.Lock()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("thread_id", sa.String(200), nullable=False, index=True),
+    sa.Column("user_id", sa.String(200), nullable=False, comment="Who the run answers (the thread's requester)"),
+    sa.Column("kind", sa.String(16), nullable=False, comment="ask | review | outbox | resume"),
+    sa.Column("status", sa.String(16), nullable=False, index=True, comment="running | done | failed"),
+    sa.Column("worker", sa.String(300), nullable=False, comment="host:pid of the process running it"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+)
+"""Graph runs, for crash recovery and thread ownership."""
+
+
+def worker_id() -> str:
+    """This process as `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def worker_dead(worker: str) -> bool:
+    """Whether `worker` (`host:pid`) is known to be gone: a process of this host that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One row of `runs`."""
+
+    id: int
+    thread_id: str
+    user_id: str
+    kind: str
+    status: str
+    worker: str
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+def _row_run(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        thread_id=row.thread_id,
+        user_id=row.user_id,
+        kind=row.kind,
+        status=row.status,
+        worker=row.worker,
+        started_at=_aware(row.started_at),
+        heartbeat_at=_aware(row.heartbeat_at),
+    )
+
+
+class RunStore:
+    """The `runs` table in the business database (blocking; async callers use the `a*` wrappers)."""
+
+    def __init__(self, engine: Engine, *, stale_s: float = STALE_S) -> None:
+        """Use `engine`; the table is created on first use."""
+        self.engine = engine
+        self.stale_s = stale_s
+        self.worker = worker_id()
+        self._ready = False
+        self._beats: dict[int, datetime] = {}
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        with _create_lock:
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+            except sa.exc.DatabaseError:  # another engine or process created it between check and create
+                if not sa.inspect(self.engine).has_table(runs.name):
+                    raise
+        self._ready = True
+
+    def start(self, thread_id: str, user_id: str, kind: str) -> int:
+        """Record a run that starts now; returns its id."""
+        self._ensure()
+        now = _now()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                runs.insert().values(
+                    thread_id=thread_id,
+                    user_id=user_id,
+                    kind=kind,
+                    status="running",
+                    worker=self.worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            run_id = int(key[0])
+        self._beats[run_id] = now
+        return run_id
+
+    def finish(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
+        """Record that a run ended."""
+        self._ensure()
+        self._beats.pop(run_id, None)
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(status=status, finished_at=_now(), error=(error or None) and error[:2000])
+            )
+
+    def heartbeat(self, run_id: int) -> None:
+        """Say the run is alive (written at most every `HEARTBEAT_S` seconds)."""
+        now = _now()
+        last = self._beats.get(run_id)
+        if last is not None and (now - last).total_seconds() < HEARTBEAT_S:
+            return
+        self._beats[run_id] = now
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(heartbeat_at=now))
+
+    def due_heartbeat(self, run_id: int) -> bool:
+        """Whether `heartbeat` would write now (lets async callers skip a worker-thread hop)."""
+        last = self._beats.get(run_id)
+        return last is None or (_now() - last).total_seconds() >= HEARTBEAT_S
+
+    def unfinished(self) -> builtins.list[Run]:
+        """Every `running` row, oldest first."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).where(runs.c.status == "running").order_by(runs.c.id))
+            return [_row_run(r) for r in rows]
+
+    def abandoned(self) -> builtins.list[Run]:
+        """`running` rows whose worker is gone: a dead process of this host, or a stale heartbeat."""
+        cutoff = _now() - timedelta(seconds=self.stale_s)
+        return [
+            r
+            for r in self.unfinished()
+            if r.worker != self.worker and (worker_dead(r.worker) or r.heartbeat_at < cutoff)
+        ]
+
+    def claim(self, run: Run) -> bool:
+        """Atomically take over an abandoned run (False when another process took it first)."""
+        self._ensure()
+        now = _now()
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                runs.update()
+                .where(runs.c.id == run.id, runs.c.status == "running", runs.c.worker == run.worker)
+                .values(worker=self.worker, heartbeat_at=now)
+            ).rowcount
+        if taken == 1:
+            self._beats[run.id] = now
+        return taken == 1
+
+    def owner(self, thread_id: str) -> str | None:
+        """Who started the thread (the user of its first run), or `None` when no run is recorded."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(runs.c.user_id).where(runs.c.thread_id == thread_id).order_by(runs.c.id).limit(1)
+            ).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    def list(self, thread_id: str) -> builtins.list[Run]:
+        """A thread's runs, oldest first."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).where(runs.c.thread_id == thread_id).order_by(runs.c.id))
+            return [_row_run(r) for r in rows]
+
+    # -- async wrappers (worker thread) --------------------------------------------------------
+    async def astart(self, thread_id: str, user_id: str, kind: str) -> int:
+        """`start` off the event loop."""
+        return await asyncio.to_thread(self.start, thread_id, user_id, kind)
+
+    async def afinish(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
+        """`finish` off the event loop."""
+        await asyncio.to_thread(self.finish, run_id, status, error)
+
+    async def aheartbeat(self, run_id: int) -> None:
+        """`heartbeat` off the event loop (no hop when none is due)."""
+        if self.due_heartbeat(run_id):
+            await asyncio.to_thread(self.heartbeat, run_id)
+
+    async def aowner(self, thread_id: str) -> str | None:
+        """`owner` off the event loop."""
+        return await asyncio.to_thread(self.owner, thread_id)

@@ -1,0 +1,192 @@
+"""The real server (`gtm serve`) as a subprocess for multi-process tests: start, SIGKILL, restart.
+
+Used by the durability and scale-out tests. Accounts and API tokens are made with the real CLI
+(`gtm users add`, `gtm users token`) before the server starts, so no demo accounts are needed.
+Server logs go to `test-artifacts/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.settings import REPO_ROOT
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+START_TIMEOUT_S = 420.0
+"""Start-up loads the embedding model, the classifier and the index: minutes on a loaded 2-core machine."""
+KB_DOCS = (
+    "returns-and-warranty.md",
+    "refund-policy.md",
+    "plans-and-pricing.md",
+    "shipping-and-delivery.md",
+    "support-hours-and-contact.md",
+    "integrations-overview.md",
+    "getting-started.md",
+)
+"""A slice of the knowledge base: quick to index, and the white-label question still escalates."""
+
+WHITE_LABEL = "Do you offer a white-label version for resellers?"
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def base_env(home: Path, kb_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a server and its CLI calls: offline model, no inherited GTM_ settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GTM_") and key not in ("CHAINLIT_AUTH_SECRET", "OPENAI_API_KEY", "REDIS_URL")
+    }
+    env |= {
+        "GTM_HOME": str(home),
+        "GTM_KB_DIR": str(kb_dir),
+        "GTM_LLM_PROVIDER": "offline",
+        "GTM_DEMO_MODE": "true",
+        "GTM_RETRY_WAIT_MIN_S": "0",
+        "GTM_RETRY_WAIT_MAX_S": "0",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env | extra
+
+
+def copy_kb(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in KB_DOCS:
+        shutil.copy(REPO_ROOT / "knowledge_base" / name, target / name)
+    return target
+
+
+def gtm(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300) -> str:
+    """Run the real CLI; returns stdout (asserts success)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        input=stdin.encode() if stdin is not None else None,
+        capture_output=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"gtm {' '.join(args)}: {done.stderr.decode()[-2000:]}"
+    return done.stdout.decode()
+
+
+def add_user(env: dict[str, str], username: str, role: str) -> str:
+    """Create an account and return a new API token for it."""
+    gtm(env, "users", "add", username, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+    return token(env, username)
+
+
+def token(env: dict[str, str], username: str) -> str:
+    """A new API token for an existing account (`gtm users token NAME --json`)."""
+    value: str = json.loads(gtm(env, "users", "token", username, "--json"))["token"]
+    return value
+
+
+@dataclass
+class Server:
+    """`gtm serve` in a subprocess on a free port."""
+
+    env: dict[str, str]
+    name: str = "server"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> Server:
+        """Start and wait until `/healthz` answers."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        log = (ARTIFACTS / f"{self.name}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}; see test-artifacts/{self.name}.log"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (and reap it, so its pid is really gone)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM, then SIGKILL after 20 s)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def client(self, token: str, timeout: float = 120.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+
+def wait_for(check: Any, timeout_s: float = 120.0, every_s: float = 0.5) -> Any:
+    """Poll `check()` until it returns something truthy; fail with the last value after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every_s)
+    raise AssertionError(f"gave up after {timeout_s:.0f} s; last value: {last!r}")
+
+
+def sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Parse an SSE line stream into (event, data) pairs."""
+    event = None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: ") and event is not None:
+            yield event, json.loads(line[len("data: ") :])
+            event = None

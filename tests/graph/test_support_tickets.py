@@ -1,0 +1,57 @@
+"""The Support agent's ticket requests go to its ticket tools (look up, list, open, update), not to RAG."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.runtime import Copilot
+from app.tickets import TicketStore
+from graph.nodes.support import support_mode
+
+
+@pytest.mark.parametrize(
+    ("request_text", "mode"),
+    [
+        ("What's the status of ticket 12?", "support_tools"),
+        ("Open a ticket: the hub keeps rebooting", "support_tools"),
+        ("List open urgent tickets", "support_tools"),
+        ("Mark ticket #7 as solved", "support_tools"),
+        ("How many tickets were escalated last week?", "support_tools"),
+        ("How do I open a support ticket?", "rag_search"),
+        ("What is your refund policy?", "rag_search"),
+    ],
+)
+def test_ticket_requests_are_told_apart_from_questions(request_text: str, mode: str) -> None:
+    assert support_mode({"request": request_text}) == mode  # type: ignore[typeddict-item]
+
+
+async def _tools_of(copilot: Copilot, thread_id: str) -> list[tuple[str, dict, bool]]:
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": thread_id}})).values
+    return [(r["name"], r["args"], r["ok"]) for r in state["tool_calls"]]
+
+
+async def test_ticket_tools_look_up_open_and_update_tickets(copilot: Copilot) -> None:
+    store = TicketStore(copilot.services.extras["engine"])
+    known = store.list(limit=1)[0]
+
+    looked = await copilot.ask(f"What's the status of ticket {known['id']}?", user_id="sam")
+    assert looked.route == "support" and not looked.escalated
+    assert await _tools_of(copilot, looked.thread_id) == [("lookup_ticket", {"ticket_id": known["id"]}, True)]
+    assert f"Ticket #{known['id']} is {known['status']}" in looked.answer and known["subject"] in looked.answer
+
+    opened = await copilot.ask("Open a ticket: the hub in room 4 keeps rebooting", user_id="sam")
+    [(name, args, ok)] = await _tools_of(copilot, opened.thread_id)
+    assert (name, ok) == ("create_ticket", True) and args["subject"] == "The hub in room 4 keeps rebooting"
+    new = store.list(limit=1)[0]
+    assert new["subject"] == "The hub in room 4 keeps rebooting" and new["status"] == "open" and new["id"] > known["id"]
+    assert f"Opened ticket #{new['id']}" in opened.answer
+
+    updated = await copilot.ask(f"Mark ticket #{new['id']} as solved", user_id="sam")
+    assert await _tools_of(copilot, updated.thread_id) == [
+        ("update_ticket", {"ticket_id": new["id"], "status": "solved"}, True)
+    ]
+    assert store.get(new["id"])["status"] == "solved"
+    assert f"Ticket #{new['id']} is now solved" in updated.answer
+
+    missing = await copilot.ask("What's the status of ticket 999999?", user_id="sam")
+    assert "no ticket #999999" in missing.answer and not missing.escalated  # a clear error, not a crash

@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 
 from app.cache.tiered import TieredCache
 from app.cache.versions import bump_data_versions, read_data_versions
-from app.data.db import get_engine
-
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_engine() -> Iterator[sa.Engine]:
-    pytest.importorskip("psycopg")
-    admin = sa.create_engine(SERVER, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
-    schema = f"gtm_cache_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = get_engine(f"{SERVER}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_versions_and_l3_on_postgres(pg_engine: sa.Engine) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -11,35 +9,10 @@ import sqlalchemy as sa
 
 from app.analytics.unit_economics import cac
 from app.data import queries
-from app.data.db import get_engine, init_db, is_seeded
+from app.data.db import init_db, is_seeded
 from app.data.importer import import_transactions
 from app.data.periods import quarter_period
 from app.data.seed import seed_demo
-
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_engine() -> Iterator[sa.Engine]:
-    pytest.importorskip("psycopg")
-    admin = sa.create_engine(SERVER, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (database 'test', user postgres): {exc.orig}")
-    schema = f"gtm_test_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = get_engine(f"{SERVER}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_schema_seed_and_queries_on_postgres(pg_engine: sa.Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

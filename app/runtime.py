@@ -7,6 +7,7 @@ approve (or reject) the win-back emails waiting in the outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -59,6 +60,17 @@ async def _emit(on_event: OnEvent | None, event: RunEvent) -> None:
         maybe = on_event(event)
         if maybe is not None:
             await maybe
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a background task's exception as seen (it is reported where it is awaited, if anywhere)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    """Whether `task` ended by raising (or was cancelled)."""
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 class UnknownThread(LookupError):
@@ -146,7 +158,8 @@ class Copilot:
         engine = services.extras.get("engine")
         self.runs: RunStore | None = RunStore(engine) if engine is not None else None
         """Started and finished runs (crash recovery, thread owners); `None` without a business database."""
-        self._warming: asyncio.Task[int] | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -167,23 +180,62 @@ class Copilot:
             saver = checkpointer or await open_checkpointer(settings, stack)
             yield cls(services, saver)
 
+    def start_warm_up(self) -> asyncio.Task[None]:
+        """Start loading everything heavy in the background (once); returns the task that finishes with it.
+
+        The embedding model, the routing classifier and the knowledge-base index load side by side in
+        worker threads (the event loop stays free); then the knowledge-base sentence vectors are embedded
+        (or read back from the file an earlier start saved). Requests that arrive meanwhile are served:
+        each waits only for the part it needs.
+        """
+        if self._warming is None or _failed(self._warming):  # a failed warm-up may be started again
+            self._loading = asyncio.create_task(self._load_models(), name="warm-up: models")
+            self._warming = asyncio.create_task(self._warm_vectors(self._loading), name="warm-up: vectors")
+            for task in (self._loading, self._warming):  # failures are reported by whoever awaits them
+                task.add_done_callback(_retrieve)
+        return self._warming
+
+    async def _load_models(self) -> None:
+        loads: list[Awaitable[Any]] = []
+        if self.services.router is not None:
+            loads.append(self.services.router("warm up", None))
+        if self.services.knowledge is not None:
+            loads.append(self.services.knowledge.asearch("warm up", k=1))
+        await asyncio.gather(*loads)
+
+    async def _warm_vectors(self, loading: asyncio.Task[None]) -> None:
+        await loading
+        warm = getattr(self.services.knowledge, "warm", None)
+        if warm is not None:
+            await warm()
+
+    async def warm_after_ready(self) -> None:
+        """Warm what only makes answers faster, not possible (the passages' word-piece vectors), once ready."""
+        warm = getattr(self.services.knowledge, "warm_tokens", None)
+        if warm is not None:
+            await warm()
+
     async def warm_up(self) -> None:
         """Load the embedding model, classifier and knowledge-base index now instead of on first use.
 
-        Everything heavy loads in worker threads, off the event loop.
+        Returns once they are loaded; the sentence vectors go on in the background (`wait_warm`).
         """
-        if self.services.router is not None:
-            await self.services.router("warm up", None)
-        if self.services.knowledge is not None:
-            await self.services.knowledge.asearch("warm up", k=1)
-            warm = getattr(self.services.knowledge, "warm", None)
-            if warm is not None:  # sentence vectors: long, so in the background; requests work meanwhile
-                self._warming = asyncio.create_task(warm())
+        self.start_warm_up()
+        assert self._loading is not None
+        await asyncio.shield(self._loading)
 
     async def wait_warm(self) -> None:
-        """Wait until `warm_up`'s background work (knowledge-base sentence vectors) is done."""
+        """Wait until the warm-up's background work (knowledge-base sentence vectors too) is done."""
         if self._warming is not None:
-            await self._warming
+            await asyncio.shield(self._warming)
+
+    async def stop_warm_up(self) -> None:
+        """Cancel the warm-up if it is still running (at shutdown); a load already in a thread finishes there."""
+        for task in (self._warming, self._loading):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     @property
     def reviews(self) -> ReviewStore:

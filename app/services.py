@@ -2,12 +2,18 @@
 
 Nothing is built at import time; heavy parts (the embedding model, the classifier, Chroma) load on
 first use, in a worker thread.
+
+Sentence vectors that every start needs (the router's labelled examples, the knowledge-base sentences)
+are saved in `GTM_HOME/cache/minilm-vectors.npz` after the warm-up and read back at the next start,
+so a restart does not embed them again (the file is ignored when the model changes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from app.reviews import ReviewStore
@@ -15,8 +21,61 @@ from app.settings import Settings
 from graph.context import Services
 
 if TYPE_CHECKING:
+    from app.embeddings import Embedder
     from graph.routing.decide import RouteDecision
     from graph.routing.routes import Route
+
+log = logging.getLogger(__name__)
+
+VECTORS_FILE = Path("cache") / "minilm-vectors.npz"
+"""Where (under `GTM_HOME`) the warm-up saves the sentence vectors it embedded."""
+
+_vector_files: dict[Path, int] = {}
+"""Vector files read by this process → how many vectors the embedder remembered right after."""
+_vector_files_lock = threading.Lock()
+
+
+def vectors_path(settings: Settings) -> Path:
+    """The file of saved sentence vectors for `settings.home`."""
+    return Path(settings.home) / VECTORS_FILE
+
+
+def embedder_with_saved_vectors(settings: Settings) -> Embedder:
+    """The process-wide embedder (loaded on first use), with the vectors saved by an earlier start read back.
+
+    Blocking: call it from a worker thread. The file is read once per process.
+    """
+    from app.embeddings import get_embedder
+
+    embedder = get_embedder()
+    path = vectors_path(settings)
+    with _vector_files_lock:
+        if path not in _vector_files:
+            loaded = embedder.load_cache(path)
+            _vector_files[path] = embedder.cached_count
+            if loaded:
+                log.info("read %d saved sentence vectors from %s", loaded, path)
+    return embedder
+
+
+def save_vectors(settings: Settings) -> int:
+    """Save the embedder's remembered vectors for the next start, if it learnt any since the file was read.
+
+    Returns:
+        How many vectors were written (0: nothing new, or the file could not be written).
+    """
+    embedder = embedder_with_saved_vectors(settings)
+    path = vectors_path(settings)
+    with _vector_files_lock:
+        if embedder.cached_count == _vector_files.get(path):
+            return 0
+        try:
+            written = embedder.save_cache(path)
+        except OSError:
+            log.warning("could not save the sentence vectors to %s", path, exc_info=True)
+            return 0
+        _vector_files[path] = written
+        return written
 
 
 def business_engine(settings: Settings) -> Any:
@@ -43,19 +102,25 @@ class ClassifierRouter:
         self._classifier: Any = None
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """The classifier, loaded now if needed (blocking: call it from a worker thread in async code)."""
         with self._lock:
             if self._classifier is None:
                 from graph.routing.classifier import load_default
+                from graph.routing.dataset import load_examples
+                from graph.routing.text import normalize_request
 
-                self._classifier = load_default()
+                embedder = embedder_with_saved_vectors(self.settings)
+                # remembered (and saved with the warm-up's vectors), so the next start does not embed them again
+                embedder.encode_cached([normalize_request(example.text) for example in load_examples("train")])
+                self._classifier = load_default(embedder)
             return self._classifier
 
     async def __call__(self, text: str, previous_route: str | None) -> RouteDecision:
         """Decide the route of `text` (offline classifier; an LLM's structured output when configured)."""
         from graph.routing.decide import adecide_route, adecide_route_llm
 
-        classifier = self._classifier or await asyncio.to_thread(self._load)
+        classifier = self._classifier or await asyncio.to_thread(self.load)
         if self.settings.use_openai:
             from graph.llm.factory import make_chat_model
             from graph.prompts import render
@@ -100,9 +165,30 @@ class KnowledgeAdapter:
         return await kb.asearch(query, k=k)
 
     async def warm(self) -> int:
-        """Load the index and embed its sentences (in a worker thread); returns the sentence count."""
+        """Load the index and embed its sentences (in a worker thread); returns the sentence count.
+
+        Vectors saved by an earlier start are read back first, and the new ones saved afterwards.
+        """
         kb = self._kb or await asyncio.to_thread(self.get)
         warm = getattr(kb, "warm_sentence_cache", None)
+        if warm is None:
+            return 0
+
+        def run() -> int:
+            embedder_with_saved_vectors(self.settings)
+            count = int(warm())
+            save_vectors(self.settings)
+            return count
+
+        return await asyncio.to_thread(run)
+
+    async def warm_tokens(self) -> int:
+        """Encode the word-piece vectors of the knowledge base's passages (for `token_recall`) in a worker thread.
+
+        Run after the app reports ready: a question whose passage is not warm yet encodes it on demand.
+        """
+        kb = self._kb or await asyncio.to_thread(self.get)
+        warm = getattr(kb, "warm_token_cache", None)
         return int(await asyncio.to_thread(warm)) if warm is not None else 0
 
     async def answer_confidence(

@@ -2,11 +2,13 @@
 
 Goals: cold start to ready ≤ 15 s; resident memory ≤ 1.2 GB. A fresh `GTM_HOME` is prepared first with
 `gtm setup` (demo data, the project's knowledge base indexed) — that is installation, not start-up, so
-it is not timed. Then the server (`gtm serve`, offline model) is started `--runs` times on that home:
-the first start also creates the demo accounts. Each run reports the time from process spawn until
-`/healthz` answers (the app's start-up done: models loaded, index opened, classifier warmed) and until
-`/readyz` answers 200 (the background warm-up of the knowledge-base sentence vectors done too), and
-the server's VmRSS from `/proc/PID/status` once ready.
+it is not timed. Then the server (`gtm serve`, offline model) is started `--runs` times on that home.
+The first start also creates the demo accounts and embeds the router's examples and the knowledge-base
+sentences, which it saves in `GTM_HOME/cache/` for the next starts: it is reported on its own line as well.
+Each run reports the time from process spawn until `/healthz` answers (liveness: the server listens;
+the models still load in the background) and until `/readyz` answers 200 (the whole warm-up done:
+embedding model, classifier, knowledge-base index and sentence vectors), and the server's VmRSS from
+`/proc/PID/status` once ready.
 
 `ServerProcess` and `prepare_home` are shared with `bench_load.py`.
 
@@ -188,8 +190,21 @@ def main(runs: int) -> dict[str, object]:
             f"RSS when ready (worst): {worst_rss:.0f} MB (goal ≤ {GOAL_RSS_MB:.0f} MB) "
             f"{'OK' if worst_rss <= GOAL_RSS_MB else 'MISSED'}"
         )
+        figures: dict[str, object] = {
+            "setup_s": setup_s,
+            "runs": rows,
+            "worst_ready_s": worst_ready,
+            "worst_rss_mb": worst_rss,
+        }
+        if len(rows) > 1:
+            restart = max(r["readyz"] for r in rows[1:])
+            figures["worst_restart_ready_s"] = restart
+            print(
+                f"  first start on the new home: ready after {rows[0]['readyz']:.2f} s; restarts (worst of "
+                f"{len(rows) - 1}): {restart:.2f} s {'OK' if restart <= GOAL_READY_S else 'MISSED'}"
+            )
         print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPU(s)")
-        return {"setup_s": setup_s, "runs": rows, "worst_ready_s": worst_ready, "worst_rss_mb": worst_rss}
+        return figures
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ offline model's `[offline model]` prefix) in the DOM (a MutationObserver). First
 `--breakdown` then shows where a request's time goes on the server, without the browser or Chainlit:
 the same questions through `Copilot.ask` in-process, one at a time and then `--sessions` at once, with
 each graph stage's share taken from the runtime's `on_event` updates (routing, retrieval, the draft
-and its confidence, the final answer). Run on a quiet machine: the figures are CPU-bound.
+and its confidence, the final answer), then `--sessions` questions no earlier phase asked (nothing
+about them cached), with how many embedding requests shared a forward pass (micro-batching).
+Run on a quiet machine: the figures are CPU-bound.
 """
 
 from __future__ import annotations
@@ -29,26 +31,26 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support_questions import QUESTIONS  # noqa: E402
 
 from app.settings import REPO_ROOT  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, KB_DOCS, Server  # noqa: E402
 
-QUESTIONS = [
-    "How long do I have to return a sensor I don't need?",
-    "What are your support hours?",
-    "How do I get a refund for an annual plan?",
-    "How long does shipping take to Germany?",
-    "Which plans do you offer and what do they cost?",
-    "Which integrations does Lumio support?",
-    "How do I get started with my first hub?",
-    "Is there a warranty on the sensors?",
-    "Can I return a faulty sensor?",
-    "How do I contact support by phone?",
-    "Do you ship to the UK?",
-    "What does the Business plan include?",
-    "Can I get a refund after 30 days?",
-    "Do you integrate with Slack?",
+NEW_QUESTIONS = [
+    "What happens to my data when I cancel?",
+    "Can I pay by bank transfer?",
+    "How do I add more seats to my account?",
+    "Does the hub work without Wi-Fi?",
+    "How often do sensors report readings?",
+    "Do you have a discount for nonprofits?",
+    "How do I export my data to CSV?",
+    "What is your uptime guarantee?",
+    "How do I set up single sign-on?",
+    "Can I change my plan in the middle of a month?",
 ]
+"""Questions asked by no earlier phase: nothing about them is cached yet (`--breakdown`, last phase)."""
 
 _ARM = """() => {
   window.__ttft = new Promise((resolve) => {
@@ -172,8 +174,28 @@ async def breakdown(home: Path, kb_dir: Path, runs: int, sessions: int) -> None:
         await _timed_ask(copilot, "What is your returns policy?")
         alone = [await _timed_ask(copilot, QUESTIONS[i % len(QUESTIONS)]) for i in range(runs)]
         together = await asyncio.gather(*(_timed_ask(copilot, q) for q in QUESTIONS[:sessions]))
+        before = _embedding_stats()
+        fresh = await asyncio.gather(*(_timed_ask(copilot, q) for q in NEW_QUESTIONS[:sessions]))
+        after = _embedding_stats()
     _stage_table("one at a time", alone)
     _stage_table(f"{sessions} at once", list(together))
+    _stage_table(f"{len(fresh)} new questions at once", list(fresh))
+    if before and after:
+        print(
+            f"  embedding for the new questions: {after['requests'] - before['requests']} model requests in "
+            f"{after['forward_passes'] - before['forward_passes']} forward passes "
+            f"({after['merged_requests'] - before['merged_requests']} requests shared a pass)"
+        )
+
+
+def _embedding_stats() -> dict[str, int]:
+    """The embedder's counters (empty when it has none)."""
+    from app.embeddings import get_embedder
+
+    stats = getattr(get_embedder(), "stats", None)
+    if stats is None:
+        return {}
+    return {name: int(getattr(stats, name)) for name in ("requests", "forward_passes", "merged_requests")}
 
 
 def main() -> None:

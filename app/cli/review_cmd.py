@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,7 +94,14 @@ def run_decide(args: argparse.Namespace) -> int:
     async def decide() -> dict[str, Any]:
         async with Copilot.open() as copilot:
             result = await copilot.decide(args.review_id, decision)
-            return {"review_id": args.review_id, "decision": args.action, **result.to_json()}
+        out = {"review_id": args.review_id, "decision": args.action, **result.to_json()}
+        review = {"review_id": args.review_id, "thread_id": out["thread_id"], "decided_by": args.reviewer}
+        try:  # the requester may be away from the chat: the outcome waits in their thread's history
+            out["in_chat_history"] = await record_in_chat_history(get_settings(), review, str(out["answer"]))
+        except Exception as exc:  # noqa: BLE001 - the decision stands; a connected chat still shows it live
+            log.warning("writing the outcome of %s to the chat history failed: %s", args.review_id, exc)
+            out["in_chat_history"] = False
+        return out
 
     try:
         out = asyncio.run(decide())
@@ -102,6 +115,28 @@ def run_decide(args: argparse.Namespace) -> int:
         done = {"approve": "approved", "edit": "edited", "reject": "rejected"}[args.action]
         print(f"{args.review_id}: {done}; thread {out['thread_id']} answered:\n{out['answer']}")
     return 0
+
+
+async def record_in_chat_history(settings: Settings, review: dict[str, Any], answer: str) -> bool:
+    """Write a decided review's outcome into the requester's web chat history, as the console does.
+
+    Only when the chat history database exists (a server ran on this home, or `GTM_HISTORY_URL` is set);
+    a thread asked from the command line has no chat history and gets nothing. The message id is the one
+    a connected chat posts live, so the thread shows the outcome once either way.
+
+    Returns:
+        Whether a message was written.
+    """
+    if settings.history_url is None and not (settings.home / "chainlit.db").exists():
+        return False
+    from app.web import history
+    from app.web.review_watch import record_in_history
+
+    history.configure(settings)
+    try:
+        return await record_in_history(review, answer)
+    finally:
+        await history.close_history()
 
 
 def run_audit(args: argparse.Namespace) -> int:

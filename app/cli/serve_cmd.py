@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 
 
@@ -31,11 +32,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_setup(args: argparse.Namespace) -> int:
-    """Seed the demo company (once) and bring the knowledge base index up to date."""
+    """Seed the demo company (once), bring the knowledge base index up to date and save the start-up vectors."""
     from app.data.db import is_seeded
     from app.data.seed import seed_demo
     from app.kb.service import get_knowledge_base
-    from app.services import business_engine
+    from app.services import ClassifierRouter, KnowledgeAdapter, business_engine
     from app.settings import get_settings
 
     settings = get_settings()
@@ -47,4 +48,9 @@ def run_setup(args: argparse.Namespace) -> int:
         print("demo data present")
     ingest = get_knowledge_base(settings).ingest()
     print(f"knowledge base: {ingest}")
+    # The vectors every start needs (the router's examples, the knowledge base's sentences), embedded now
+    # and saved under the home, so the first `gtm serve` reads them back like any restart.
+    ClassifierRouter(settings).load()
+    sentences = asyncio.run(KnowledgeAdapter(settings).warm())
+    print(f"start-up vectors: {sentences} knowledge-base sentences and the router's examples saved")
     return 0

@@ -3,8 +3,8 @@
 `ConfidenceModel` is a logistic regression over the scale-free retrieval features of
 `app.kb.retrieval.retrieval_features` named in `FEATURES` (how far the top cosine stands out, the
 document margin, query-term coverage of the top passage and of the top three documents, terms unknown
-to the whole knowledge base, the rarest term the top document lacks, and the best single-sentence
-cosine). It is fitted on a labelled set of answerable and unanswerable
+to the whole knowledge base, the rarest term the top document lacks, the best single-sentence cosine,
+and the word-piece alignment of the question with the top passage). It is fitted on a labelled set of answerable and unanswerable
 questions by `gtm kb calibrate` / `bench/eval_support.py --calibrate`, and its coefficients live in
 `confidence_model.json` beside this module: nothing is trained at import time.
 

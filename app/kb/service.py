@@ -193,6 +193,27 @@ class KnowledgeBase:
             encode_cached(sentences[start : start + 256])
         return len(sentences)
 
+    def warm_token_cache(self) -> int:
+        """Encode the word-piece vectors of every chunk once (blocking), for `token_recall` (`app.kb.alignment`).
+
+        One passage per model call, so a request waiting for the model waits at most one passage. Skipped
+        when the index holds more chunks than the embedder keeps (they are then encoded on first use).
+
+        Returns:
+            How many passages were encoded.
+        """
+        from app.kb.alignment import TokenEncoder, passage_text
+
+        encoder = self.embedder
+        if not isinstance(encoder, TokenEncoder):
+            return 0
+        table = self.store.table()
+        if len(table.texts) > int(getattr(encoder, "token_cache_size", 0)):
+            return 0
+        for title, section, text in zip(table.titles, table.sections, table.texts, strict=True):
+            encoder.token_vectors([passage_text(title, section, text)])
+        return len(table.texts)
+
     def answer_support(self, answer: str, passages: Sequence[Any]) -> float:
         """How well `answer` is backed by `passages` (Passage objects, dicts with `text`, or strings)."""
         return answer_support(answer, [_passage_text(p) for p in passages], self.embedder)

@@ -1,8 +1,12 @@
-"""Chat history: Chainlit's SQLAlchemy data layer on an embedded SQLite database (aiosqlite).
+"""Chat history: Chainlit's SQLAlchemy data layer on embedded SQLite, or on a shared PostgreSQL.
+
+The default is an SQLite file (aiosqlite) in the home; `GTM_HISTORY_URL=postgresql+psycopg://…` puts the
+history of several servers in one PostgreSQL database.
 
 Threads, messages and steps persist across restarts and show in the chat's sidebar. Chainlit does
 not create its tables (chainlit #1364), so `init_history` creates them at start-up with SQLite
-column types: ids, timestamps and JSON are `TEXT`, flags are `INTEGER`. Chainlit binds Python lists
+column types: ids, timestamps and JSON are `TEXT`, flags are `INTEGER` (`BOOLEAN` on PostgreSQL,
+which refuses Chainlit's bound booleans in an integer column). Chainlit binds Python lists
 and dicts as parameters (thread and step `tags`, step `modes`), which SQLite cannot store:
 `SQLiteDataLayer` stores them as JSON text and reads them back as lists and dicts.
 
@@ -37,7 +41,7 @@ from sqlalchemy import text
 
 from app.settings import Settings
 
-SCHEMA: tuple[str, ...] = (
+_SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS users (
         "id" TEXT PRIMARY KEY,
         "identifier" TEXT NOT NULL UNIQUE,
@@ -59,9 +63,9 @@ SCHEMA: tuple[str, ...] = (
         "type" TEXT NOT NULL,
         "threadId" TEXT NOT NULL REFERENCES threads("id") ON DELETE CASCADE,
         "parentId" TEXT,
-        "streaming" INTEGER NOT NULL DEFAULT 0,
-        "waitForAnswer" INTEGER,
-        "isError" INTEGER,
+        "streaming" {flag} NOT NULL DEFAULT {false},
+        "waitForAnswer" {flag},
+        "isError" {flag},
         "metadata" TEXT,
         "tags" TEXT,
         "input" TEXT,
@@ -74,8 +78,8 @@ SCHEMA: tuple[str, ...] = (
         "showInput" TEXT,
         "language" TEXT,
         "indent" INTEGER,
-        "defaultOpen" INTEGER,
-        "autoCollapse" INTEGER,
+        "defaultOpen" {flag},
+        "autoCollapse" {flag},
         "modes" TEXT,
         "icon" TEXT
     )""",
@@ -94,7 +98,7 @@ SCHEMA: tuple[str, ...] = (
         "forId" TEXT,
         "mime" TEXT,
         "props" TEXT,
-        "autoPlay" INTEGER,
+        "autoPlay" {flag},
         "playerConfig" TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS feedbacks (
@@ -107,7 +111,15 @@ SCHEMA: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS steps_thread ON steps ("threadId")',
     'CREATE INDEX IF NOT EXISTS threads_user ON threads ("userId")',
 )
-"""Chainlit's tables (the columns its SQLAlchemy data layer reads and writes), in SQLite types."""
+"""Chainlit's tables (the columns its SQLAlchemy data layer reads and writes); `{flag}` / `{false}` per dialect."""
+
+
+def schema(url: str) -> tuple[str, ...]:
+    """The history tables for the database at `url`: flags are BOOLEAN on PostgreSQL, INTEGER on SQLite."""
+    postgres = url.startswith("postgresql")
+    flag, false = ("BOOLEAN", "false") if postgres else ("INTEGER", "0")
+    return tuple(statement.replace("{flag}", flag).replace("{false}", false) for statement in _SCHEMA)
+
 
 JSON_COLUMNS = frozenset({"tags", "thread_tags", "step_tags", "modes"})
 """Result columns stored as JSON text that Chainlit expects as lists or dicts."""
@@ -207,9 +219,9 @@ async def add_assistant_message(thread_id: str, message_id: str, author: str, co
             text(
                 'INSERT INTO steps ("id", "name", "type", "threadId", "parentId", "streaming", "isError", '
                 '"metadata", "output", "createdAt", "start", "end") VALUES (:id, :name, \'assistant_message\', '
-                ":thread, NULL, 0, 0, '{}', :output, :now, :now, :now) ON CONFLICT (\"id\") DO NOTHING"
+                ":thread, NULL, :no, :no, '{}', :output, :now, :now, :now) ON CONFLICT (\"id\") DO NOTHING"
             ),
-            {"id": message_id, "name": author, "thread": thread_id, "output": content, "now": now},
+            {"id": message_id, "name": author, "thread": thread_id, "output": content, "now": now, "no": False},
         )
         return bool(written.rowcount)
 
@@ -220,7 +232,7 @@ async def init_history(settings: Settings) -> None:
     async with layer.engine.begin() as conn:
         if settings.history_db_url.startswith("sqlite"):
             await conn.execute(text("PRAGMA journal_mode=WAL"))
-        for statement in SCHEMA:
+        for statement in schema(settings.history_db_url):
             await conn.execute(text(statement))
 
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from app.runtime import Copilot
 
 CHAT_PATH = "/chat"
+WARM_UP_RETRY_S = (5.0, 60.0)
+"""After a failed warm-up (a model or the index could not load), wait this long before trying again,
+doubling up to the second value; `/readyz` answers 503 `warm-up failed` meanwhile."""
 
 log = logging.getLogger(__name__)
 
@@ -87,41 +90,64 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keys = configure_keys(settings)
 
     async def mark_ready(copilot: Copilot) -> None:
+        delay = WARM_UP_RETRY_S[0]
+        while True:
+            try:
+                await copilot.warm_up()  # models, classifier, knowledge-base index: needed to answer at all
+                break
+            except Exception:
+                log.exception("the warm-up failed (/readyz answers 503); trying again in %.0f s", delay)
+                app.state.warm_up_failed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WARM_UP_RETRY_S[1])
+        app.state.warm_up_failed = False
         try:
             await copilot.wait_warm()
         except Exception:  # noqa: BLE001 - requests still work without the warm sentence vectors
             log.exception("warming the knowledge base failed; serving anyway")
         app.state.ready = True
+        log.info("ready: models, classifier, knowledge-base index and sentence vectors loaded")
+        try:
+            await copilot.warm_after_ready()
+        except Exception:  # noqa: BLE001 - passages are then encoded on first use
+            log.exception("warming the passages' word-piece vectors failed; serving anyway")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Only what requests cannot do without happens before the server listens (the Copilot, accounts,
+        # the chat history: fractions of a second); the heavy warm-up runs in the background.
         copilot = await copilot_holder.get_copilot()
+        copilot.start_warm_up()
+        readiness = asyncio.create_task(mark_ready(copilot))
         await prepare_accounts(settings)
         await history.init_history(settings)
-        await copilot.warm_up()
-        readiness = asyncio.create_task(mark_ready(copilot))
         recovery = start_recovery(copilot)  # finish the runs a crash interrupted, in the background
         yield
         readiness.cancel()
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await readiness
+        await copilot.stop_warm_up()
         await history.close_history()
         await copilot_holder.close_copilot()
 
     # No public interactive docs or schema: every page and API needs a session (`app.openapi()` still works).
     app = FastAPI(title="GTM Copilot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ready = False
+    app.state.warm_up_failed = False
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: 200 as soon as the server listens (requests are accepted; early ones wait for the warm-up)."""
         return {"status": "ok"}
 
     @app.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse:
-        """200 once start-up and the warm-up (models, knowledge-base vectors) are done; 503 before."""
+        """Readiness: 200 once the warm-up is done (models, classifier, index, sentence vectors); 503 before."""
         if app.state.ready:
             return JSONResponse({"status": "ready"})
+        if app.state.warm_up_failed:  # the reason is in the log, not in this unauthenticated answer
+            return JSONResponse({"status": "warm-up failed"}, status_code=503)
         return JSONResponse({"status": "warming up"}, status_code=503)
 
     @app.get("/")

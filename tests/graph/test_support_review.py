@@ -3,9 +3,11 @@ approve / edit / reject round trip, in one process and across processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -14,7 +16,10 @@ from app.reviews import ReviewConflict
 from app.runtime import Copilot
 from app.services import build_services
 from app.settings import Settings
+from app.web import history
+from app.web.review_watch import review_message, review_message_id
 from graph.review import ReviewDecision
+from tests.web.test_history import _thread_for
 
 ANSWERABLE = "What is the API rate limit on the Starter plan?"
 UNANSWERABLE = "Do you offer a white-label version of Lumio that resellers can rebrand?"
@@ -98,16 +103,23 @@ async def test_follow_up_after_review_continues_the_thread(copilot: Copilot):
     assert not result.escalated and "1,000" in result.answer
 
 
-async def test_edit_from_another_process_after_reopening_sqlite(settings: Settings):
+async def test_edit_from_another_process_after_reopening_sqlite(settings: Settings, tmp_path: Path):
     async with Copilot.open(settings, services=build_services(settings)) as copilot:  # SQLite checkpointer
         result = await copilot.ask(UNANSWERABLE)
         assert result.escalated
+    # The requester asked in the web chat and has left: the thread has a chat history, nobody watches it.
+    chat = settings.model_copy(update={"history_url": f"sqlite+aiosqlite:///{tmp_path / 'chainlit.db'}"})
+    history.configure(chat)
+    await history.init_history(chat)
+    await _thread_for(history.data_layer(), "staff", UNANSWERABLE, thread_id=result.thread_id)
+    await history.close_history()
     env = {
         **os.environ,
         "GTM_HOME": str(settings.home),
         "GTM_DATABASE_URL": str(settings.database_url),
         "GTM_CHECKPOINT_URL": str(settings.checkpoint_url),
         "GTM_KB_DIR": str(settings.kb_dir),
+        "GTM_HISTORY_URL": str(chat.history_url),
     }
     edited = "Lumio has no white-label edition; our partner programme covers resale. Was this helpful?"
     listed = subprocess.run(
@@ -136,6 +148,15 @@ async def test_edit_from_another_process_after_reopening_sqlite(settings: Settin
     assert '"status": "complete"' in shown.stdout and edited in shown.stdout
     async with Copilot.open(settings, services=build_services(settings)) as copilot:  # and this process sees it too
         assert (await copilot.thread(result.thread_id))["last_answer"] == edited
+    assert json.loads(proc.stdout)["in_chat_history"] is True
+    # The edited answer waits in the requester's chat history, once, as the console would have written it.
+    history.configure(chat)
+    thread = await history.data_layer().get_thread(result.thread_id)
+    await history.close_history()
+    assert thread is not None
+    outcomes = [s for s in thread["steps"] if s["id"] == review_message_id(str(result.review_id))]
+    assert len(outcomes) == 1
+    assert outcomes[0]["output"] == review_message(str(result.review_id), "cli-reviewer", edited)
 
 
 async def test_in_memory_checkpointer_is_per_test(settings: Settings):

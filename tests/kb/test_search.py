@@ -128,3 +128,4 @@ def test_confidence_signals_separate_an_answer_from_an_unknown_topic(kb: Knowled
     assert unknown["missing_rarest"] == pytest.approx(1.0)  # "Coupa" is in no document
     assert answered["sentence_top"] > unknown["sentence_top"]
     assert answered["top3_coverage"] >= answered["coverage"] > unknown["coverage"]
+    assert answered["token_recall"] > unknown["token_recall"] + 0.2

@@ -17,11 +17,11 @@ async def create_step(layer: history.SQLiteDataLayer, step: dict) -> None:
     await history.SQLiteDataLayer.create_step.__wrapped__(layer, step)  # type: ignore[attr-defined]
 
 
-async def _thread_for(layer: history.SQLiteDataLayer, username: str, text: str) -> str:
+async def _thread_for(layer: history.SQLiteDataLayer, username: str, text: str, *, thread_id: str | None = None) -> str:
     """Create a thread with one user message and one run step (the way Chainlit writes them)."""
     persisted = await layer.create_user(User(identifier=username))
     assert persisted is not None
-    thread_id = str(uuid.uuid4())
+    thread_id = thread_id or str(uuid.uuid4())
     await layer.update_thread(thread_id, name=text[:40], user_id=persisted.id, tags=["demo"], metadata={"a": 1})
     now = await layer.get_current_timestamp()
     await create_step(
@@ -109,3 +109,38 @@ def test_configure_is_side_effect_free_until_used(web_settings, monkeypatch: pyt
     create_app(web_settings)
     assert not (web_settings.home / "chainlit.db").exists() or web_settings.history_url
     assert history.data_layer()._conninfo == web_settings.history_db_url
+
+
+async def test_history_on_a_shared_postgresql_database(start_web, web_settings, pg_engine) -> None:
+    """Several app servers share one history (GTM_HISTORY_URL): PostgreSQL takes Chainlit's bound
+    booleans, the JSON-as-text columns and the review outcome, and a restarted server lists the thread."""
+    import sqlalchemy as sa
+
+    from app.web.review_watch import record_in_history
+
+    shared = web_settings.model_copy(update={"history_url": pg_engine.url.render_as_string(hide_password=False)})
+    async with start_web(shared):
+        layer = history.data_layer()
+        assert layer.engine.dialect.name == "postgresql"
+        thread_id = await _thread_for(layer, "staff", "Do you offer a white-label version?")
+        review = {"review_id": "R-00077", "thread_id": thread_id, "decided_by": "reviewer"}
+        assert await record_in_history(review, "Yes, through the partner programme.") is True
+        assert await record_in_history(review, "Yes, through the partner programme.") is False
+    with pg_engine.connect() as conn:  # the rows are in PostgreSQL, where every server reads them
+        types = conn.execute(sa.text('SELECT "type", "streaming" FROM steps WHERE "threadId" = :t'), {"t": thread_id})
+        assert sorted(types.all()) == [("assistant_message", False), ("run", False), ("user_message", False)]
+    assert not (web_settings.home / "chainlit.db").exists()
+
+    async with start_web(shared) as web:  # another server (here: the same one restarted) on the same database
+        thread = await history.data_layer().get_thread(thread_id)
+        assert thread is not None
+        by_type = {s["type"]: s for s in thread["steps"]}  # the test's two first steps share one timestamp
+        assert thread["tags"] == ["demo"] and by_type["user_message"]["tags"] == ["x"]
+        assert sorted(by_type) == ["assistant_message", "run", "user_message"]
+        assert thread["steps"][-1]["type"] == "assistant_message"
+        staff = await web.login("staff")
+        listed = await staff.post("/chat/project/threads", json={"pagination": {"first": 20}, "filter": {}})
+        assert [t["id"] for t in listed.json()["data"]] == [thread_id]
+        opened = await staff.get(f"/chat/project/thread/{thread_id}")
+        assert opened.status_code == 200
+        assert "R-00077 · reviewed by reviewer" in opened.json()["steps"][-1]["output"]

@@ -99,6 +99,8 @@ class Embedder:
         self._cache: dict[str, NDArray[np.float32]] = {}
         self.token_cache_size = TOKEN_CACHE_SIZE
         """Texts whose token vectors `token_vectors` keeps (the knowledge base's warm-up fills them if they fit)."""
+        self._token_lock = threading.Lock()
+        """Guards `_token_cache` (never held while the model runs)."""
         self._token_cache: OrderedDict[str, tuple[NDArray[np.int64], NDArray[np.float16]]] = OrderedDict()
 
     # -- sentence vectors ---------------------------------------------------------------------------------
@@ -289,9 +291,14 @@ class Embedder:
     # -- word pieces --------------------------------------------------------------------------------------
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word-piece ids of each text as the model sees it (truncated, without [CLS]/[SEP])."""
+        """Word-piece ids of each text as the model sees it (truncated, without [CLS]/[SEP]).
+
+        Under the model lock: the fast tokenizer keeps its truncation settings in shared state, so a call
+        made while another thread tokenizes (an encode, a warm-up) could get that thread's settings.
+        """
         limit = int(self._model.max_seq_length) - 2
-        batch = self._model.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=limit)
+        with self._lock:
+            batch = self._model.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=limit)
         return [list(ids) for ids in batch["input_ids"]]
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[NDArray[np.int64], NDArray[np.float16]]]:
@@ -299,22 +306,30 @@ class Embedder:
 
         Used for token alignment (how well each question word-piece is matched somewhere in a passage).
         The last `TOKEN_CACHE_SIZE` texts are remembered, so knowledge-base passages are encoded once.
+        Safe to call from several threads at once.
         """
-        missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache]
+        with self._token_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache]
+        fresh: dict[str, tuple[NDArray[np.int64], NDArray[np.float16]]] = {}
         if missing:
+            ids = self.token_ids(missing)
             with self._lock:
                 outputs = self._model.token_embeddings(missing)
-            for text, ids, out in zip(missing, self.token_ids(missing), outputs, strict=True):
-                vectors = out.float().numpy()[1 : len(ids) + 1]
+            for text, pieces, out in zip(missing, ids, outputs, strict=True):
+                vectors = out.float().numpy()[1 : len(pieces) + 1]
                 vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-                self._token_cache[text] = (np.asarray(ids, dtype=np.int64), vectors.astype(np.float16))
+                fresh[text] = (np.asarray(pieces, dtype=np.int64), vectors.astype(np.float16))
+        with self._token_lock:
+            self._token_cache.update(fresh)
+            found = [fresh.get(text) or self._token_cache.get(text) for text in texts]
+            for text in dict.fromkeys(texts):
+                if text in self._token_cache:
+                    self._token_cache.move_to_end(text)
             while len(self._token_cache) > self.token_cache_size:
                 self._token_cache.popitem(last=False)
-        found = []
-        for text in texts:
-            self._token_cache.move_to_end(text)
-            found.append(self._token_cache[text])
-        return found
+        if any(entry is None for entry in found):  # evicted by another thread meanwhile: encode it again
+            return self.token_vectors(texts)
+        return [entry for entry in found if entry is not None]
 
     async def aencode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
         """Embed `texts` in a worker thread, keeping the event loop free."""

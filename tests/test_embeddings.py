@@ -249,3 +249,36 @@ def test_word_pieces_and_token_states_match_sentence_transformers(embedder: Embe
     for mine, theirs in zip(got, expected, strict=True):
         assert mine.shape == theirs.shape
         assert float((mine - theirs).abs().max()) < 1e-4
+
+
+def test_word_pieces_are_right_while_other_threads_tokenize_and_encode(embedder: Embedder) -> None:
+    """The fast tokenizer's padding and truncation settings are shared state: callers must not see each other's.
+
+    Seen once in the TTFT bench before the tokenizer moved under the model lock: a question tokenized with a
+    passage came back padded to the passage's 77 word-pieces beside its own 16 vectors. The race is
+    timing-dependent (it did not reproduce here on demand); this test drives the same interleaving.
+    """
+    short = [f"how long do I have to return sensor number {i}?" for i in range(40)]
+    long = [
+        ("Unused Lumio hardware can be returned within 30 days of delivery for a full refund. " * 12) + str(i)
+        for i in range(40)
+    ]
+    expected = {text: embedder.token_ids([text])[0] for text in short + long}
+
+    def pieces(question: str, passage: str) -> list[list[int]]:  # as token alignment asks: a short and a long text
+        found = embedder.token_vectors([question, passage])
+        assert all(len(vectors) == len(ids) for ids, vectors in found)
+        return [ids.tolist() for ids, _ in found]
+
+    with ThreadPoolExecutor(6) as pool:
+        work = [pool.submit(embedder.encode, fresh([t, t[:40]])) for t in long]  # padded batches meanwhile
+        got = {(q, p): pool.submit(pieces, q, p) for q, p in zip(short, long, strict=True)}
+        ids = {(q, p): pool.submit(embedder.token_ids, [q, p]) for q, p in zip(short, long, strict=True)}
+        for future in work:
+            future.result(timeout=120)
+        assert {k: f.result(timeout=120) for k, f in got.items()} == {
+            (q, p): [expected[q], expected[p]] for q, p in got
+        }
+        assert {k: f.result(timeout=120) for k, f in ids.items()} == {
+            (q, p): [expected[q], expected[p]] for q, p in ids
+        }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json
@@ -127,8 +128,11 @@ async def record_in_chat_history(settings: Settings, review: dict[str, Any], ans
     Returns:
         Whether a message was written.
     """
-    if settings.history_url is None and not (settings.home / "chainlit.db").exists():
-        return False
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.history_db_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return False  # no server ever ran on this home: there is no chat history to write to
     from app.web import history
     from app.web.review_watch import record_in_history
 

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     """Base URL of any OpenAI-compatible server: vLLM, Ollama, llama.cpp (`OPENAI_BASE_URL`)."""
     offline_latency_s: float = Field(default=0.0, ge=0.0, le=60.0)
     """Seconds the offline model waits before each answer, to simulate a hosted model (demos, benchmarks)."""
+    offline_token_delay_s: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Seconds between two streamed tokens of the offline model: a hosted model's reading pace for demos and
+    the browser tests (the offline model otherwise writes a whole answer at once)."""
     llm_timeout_s: float = 60.0
     """Per-request timeout for the OpenAI-compatible client."""
 

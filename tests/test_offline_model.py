@@ -73,6 +73,22 @@ async def test_async_streaming_matches():
     assert "".join(chunks) == (await model.ainvoke([msg])).content
 
 
+async def test_a_token_delay_paces_the_stream_like_a_hosted_model():
+    import asyncio
+
+    model = OfflineChatModel(agent="support", token_delay_s=0.02)
+    msg = _support_message("refund window", [{"doc": "r.md", "text": "The refund window is 30 days from delivery."}])
+    loop = asyncio.get_running_loop()
+    arrivals, chunks = [], []
+    async for chunk in model.astream([msg]):
+        if chunk.content:  # langchain may close the stream with an empty chunk
+            arrivals.append(loop.time())
+            chunks.append(chunk.content)
+    assert "".join(chunks) == (await OfflineChatModel(agent="support").ainvoke([msg])).content
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert len(gaps) > 5 and min(gaps) >= 0.015, "chunks were not spaced by the token delay"
+
+
 @pytest.mark.slow
 def test_bind_tools_plans_the_fitting_tool_with_arguments():
     model = OfflineChatModel(agent="finance").bind_tools([MetricArgs, ForecastArgs])

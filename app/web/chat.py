@@ -23,6 +23,7 @@ from app.web import history
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
 from app.web.review_watch import REVIEWER_AUTHOR, review_message, review_message_id, wait_for_review
 from app.web.run_steps import RunSteps
+from app.web.token_batches import TokenBatches
 from app.web.uploads import save_uploads, with_attachments
 from graph.review import OutboxDecision
 
@@ -182,14 +183,16 @@ async def on_message(message: cl.Message) -> None:
         ).send()
         return
     steps = RunSteps(text, copilot.settings.confidence_threshold)
+    tokens = TokenBatches(reply.stream_token)
     try:
         result = await copilot.ask(
             text,
             thread_id=thread_id,
             user_id=user.identifier if user else "anonymous",
-            on_token=reply.stream_token,
+            on_token=tokens,
             on_event=steps.on_event,
         )
+        await tokens.flush()
     except ReviewConflict:
         await steps.finish()
         await cl.Message(content=await _waiting_message(thread_id)).send()
@@ -256,13 +259,15 @@ async def _decide_outbox(action: cl.Action, decision: str) -> None:
     reply = cl.Message(content="", author="GTM Copilot")
     steps = RunSteps(f"{decision} by {user.identifier}", copilot.settings.confidence_threshold)
     await steps.start("Outbox decision")
+    tokens = TokenBatches(reply.stream_token)
     try:
         result = await copilot.decide_outbox(
             thread_id,
             OutboxDecision(action=decision, reviewer=user.identifier),  # type: ignore[arg-type]
-            on_token=reply.stream_token,
+            on_token=tokens,
             on_event=steps.on_event,
         )
+        await tokens.flush()
     except LookupError as exc:
         await steps.finish()
         await cl.Message(content=f"Nothing to decide: {' '.join(str(exc).split())[:300]}").send()

@@ -18,6 +18,7 @@ from chainlit.context import local_steps
 from chainlit.utils import utc_now
 
 from app.runtime import RunEvent
+from app.web.token_batches import TokenBatches
 from graph.nodes.parallel import REPORT_TASKS
 from graph.state import AGENTS, REPORT_SECTIONS, WINBACK_ROUTE
 
@@ -78,6 +79,8 @@ class RunSteps:
         self.tools: dict[str, cl.Step] = {}
         """Tool-call steps by tool-call id."""
         self.draft: cl.Step | None = None
+        self.draft_tokens: TokenBatches | None = None
+        """The draft's streamed tokens, batched (see `app.web.token_batches`)."""
         self.open: list[cl.Step] = []
 
     async def _step(self, name: str, kind: str, parent: cl.Step | None = None, **fields: Any) -> cl.Step:
@@ -205,10 +208,14 @@ class RunSteps:
             return
         if self.draft is None:
             self.draft = await self._step("Draft answer", "llm", self.main)
-        await self.draft.stream_token(token)
+        if self.draft_tokens is None:
+            self.draft_tokens = TokenBatches(self.draft.stream_token)
+        await self.draft_tokens(token)
 
     async def _on_confidence_check(self, update: dict[str, Any]) -> None:
         draft = str(update.get("answer") or "")
+        if self.draft_tokens is not None:
+            self.draft_tokens.discard()  # the whole draft replaces what was streamed
         if self.draft is None:
             self.draft = await self._step("Draft answer", "llm", self.main)
         await self._done(self.draft, draft)

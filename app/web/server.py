@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,16 @@ CHAT_PATH = "/chat"
 WARM_UP_RETRY_S = (5.0, 60.0)
 """After a failed warm-up (a model or the index could not load), wait this long before trying again,
 doubling up to the second value; `/readyz` answers 503 `warm-up failed` meanwhile."""
+
+BLOCKING_THREADS = 32
+"""Threads for `asyncio.to_thread` work (embedding, retrieval, SQLite, pandas) in the server.
+
+asyncio's default on a 2-core machine is 6. Ten chats asking at once then queue their database writes
+behind retrieval calls waiting for the shared model (`app.embeddings` micro-batches them). With 10
+browser sessions asking at once (`bench/bench_ttft.py`, three runs each), the server sent its median
+answer 0.8–2.6 s after the question arrived with 6 threads, 0.7–1.2 s with 32. Model calls stay
+serialised by the embedder's lock, so more threads do not oversubscribe the cores; most of them wait on
+I/O."""
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Only what requests cannot do without happens before the server listens (the Copilot, accounts,
         # the chat history: fractions of a second); the heavy warm-up runs in the background.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="gtm-blocking")
+        )
         copilot = await copilot_holder.get_copilot()
         copilot.start_warm_up()
         readiness = asyncio.create_task(mark_ready(copilot))

@@ -60,7 +60,9 @@ def make_chat_model(role: ModelRole, settings: Settings) -> BaseChatModel:
     deterministic offline model.
     """
     if not settings.use_openai:
-        return OfflineChatModel(agent=role, latency_s=settings.offline_latency_s)
+        return OfflineChatModel(
+            agent=role, latency_s=settings.offline_latency_s, token_delay_s=settings.offline_token_delay_s
+        )
     from app.cache.llm import llm_cache_for
     from graph.llm.resilient_openai import ResilientChatOpenAI
 

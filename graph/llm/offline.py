@@ -46,6 +46,9 @@ class OfflineChatModel(BaseChatModel):
     latency_s: float = 0.0
     """Seconds waited before each answer (async calls only): simulates a hosted model's round trip in
     demos, durability tests and benchmarks (`GTM_OFFLINE_LATENCY_S`). Zero by default."""
+    token_delay_s: float = 0.0
+    """Seconds between two streamed chunks (async streaming only): a hosted model's pace, for demos and the
+    browser tests (`GTM_OFFLINE_TOKEN_DELAY_S`). Zero by default: the whole answer at once."""
 
     @property
     def _llm_type(self) -> str:
@@ -190,7 +193,9 @@ class OfflineChatModel(BaseChatModel):
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
         message = await asyncio.to_thread(self._respond, messages)  # embeddings run off the event loop
-        for chunk in self._chunks(message):
+        for index, chunk in enumerate(self._chunks(message)):
+            if index and self.token_delay_s > 0:
+                await asyncio.sleep(self.token_delay_s)
             if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:
                 await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk

@@ -190,6 +190,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp_inbox: tuple[Inbox, in
         "GTM_KB_DIR": str(kb_dir),
         "GTM_LLM_PROVIDER": "offline",
         "GTM_DEMO_MODE": "true",
+        # a hosted model's pace, so the page really receives the answer in several batches (app.web.token_batches)
+        "GTM_OFFLINE_TOKEN_DELAY_S": "0.01",
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
         "GTM_SMTP_HOST": "127.0.0.1",

@@ -96,7 +96,8 @@ def test_sign_in_see_the_answer_stream_with_a_step_and_a_chart(browser: Any, ser
     wait_for_answer(page, "[offline model]")
     page.get_by_text("Used Supervisor").first.wait_for(timeout=10_000)
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    assert len(tokens) >= 3, f"the answer did not stream token by token ({len(tokens)} stream_token events)"
+    # The server streams at the model's pace (GTM_OFFLINE_TOKEN_DELAY_S here), batched per 50 ms for the page.
+    assert len(tokens) >= 3, f"the answer did not stream ({len(tokens)} stream_token events)"
     page.wait_for_timeout(500)
     shot(page, "01-cac-answer-streamed-with-chart")
     page.get_by_text("Used Supervisor").first.click()

@@ -40,6 +40,10 @@ MERGE_MAX_CHARS = 512
 """Longer texts are encoded on their own: padding short texts up to a long one would waste the batch."""
 MERGE_BATCH_TEXTS = 256
 """Most distinct texts one merged forward pass takes (the rest wait for the next one)."""
+RECENT_TOKENS_SIZE = 256
+"""Short texts whose token vectors a merged forward pass keeps (a question's, for its alignment)."""
+RECENT_TOKENS_MAX_CHARS = 300
+"""Longest text whose token vectors a merged pass keeps: questions, not passages (those have their cache)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -102,6 +106,9 @@ class Embedder:
         self._token_lock = threading.Lock()
         """Guards `_token_cache` (never held while the model runs)."""
         self._token_cache: OrderedDict[str, tuple[NDArray[np.int64], NDArray[np.float16]]] = OrderedDict()
+        self._recent_tokens: OrderedDict[str, tuple[NDArray[np.int64], NDArray[np.float16]]] = OrderedDict()
+        """Token vectors of short texts from merged forward passes (guarded by `_token_lock`): a question is
+        embedded for routing and retrieval, and its alignment needs the same pass's token states."""
 
     # -- sentence vectors ---------------------------------------------------------------------------------
 
@@ -153,6 +160,33 @@ class Embedder:
         self.stats.forward_passes += -(-len(texts) // batch_size)
         self.stats.texts += len(texts)
         return self._model.sentence_vectors(texts, batch_size)
+
+    def _forward_keeping_tokens(
+        self, texts: list[str]
+    ) -> tuple[NDArray[np.float32], dict[str, tuple[NDArray[np.int64], NDArray[np.float16]]]]:
+        """One model call for a merged batch (the caller holds `_lock`).
+
+        Returns the sentence vectors, and the token vectors of its short texts (free: the pass computes them).
+        """
+        self.stats.forward_passes += 1
+        self.stats.texts += len(texts)
+        vectors, states = self._model.sentence_and_token_states(texts)
+        tokens = {
+            text: _token_entry(ids, out)
+            for text, (ids, out) in zip(texts, states, strict=True)
+            if len(text) <= RECENT_TOKENS_MAX_CHARS
+        }
+        return vectors, tokens
+
+    def _remember_recent(self, tokens: dict[str, tuple[NDArray[np.int64], NDArray[np.float16]]]) -> None:
+        if not tokens:
+            return
+        with self._token_lock:
+            self._recent_tokens.update(tokens)
+            for text in tokens:
+                self._recent_tokens.move_to_end(text)
+            while len(self._recent_tokens) > RECENT_TOKENS_SIZE:
+                self._recent_tokens.popitem(last=False)
 
     def _encode_alone(self, texts: list[str], batch_size: int) -> NDArray[np.float32]:
         """A large request: batch by batch (shortest first), releasing the model between batches.
@@ -214,12 +248,13 @@ class Embedder:
                         unique[text] = len(unique)
                 del self._queue[: len(batch)]
             try:
-                vectors = self._forward(list(unique), max(len(unique), 1))
+                vectors, tokens = self._forward_keeping_tokens(list(unique))
             except BaseException as exc:
                 with self._queue_cond:
                     for pending in batch:
                         pending.error, pending.done = exc, True
                 raise
+        self._remember_recent(tokens)
         with self._queue_cond:
             self.stats.by_size[len(batch)] = self.stats.by_size.get(len(batch), 0) + 1
             if len(batch) > 1:
@@ -308,17 +343,18 @@ class Embedder:
         The last `TOKEN_CACHE_SIZE` texts are remembered, so knowledge-base passages are encoded once.
         Safe to call from several threads at once.
         """
-        with self._token_lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache]
         fresh: dict[str, tuple[NDArray[np.int64], NDArray[np.float16]]] = {}
+        with self._token_lock:
+            for text in dict.fromkeys(texts):
+                if text not in self._token_cache and (recent := self._recent_tokens.get(text)) is not None:
+                    fresh[text] = recent
+            missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache and t not in fresh]
         if missing:
             ids = self.token_ids(missing)
             with self._lock:
                 outputs = self._model.token_embeddings(missing)
             for text, pieces, out in zip(missing, ids, outputs, strict=True):
-                vectors = out.float().numpy()[1 : len(pieces) + 1]
-                vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-                fresh[text] = (np.asarray(pieces, dtype=np.int64), vectors.astype(np.float16))
+                fresh[text] = _token_entry(pieces, out[1 : len(pieces) + 1])
         with self._token_lock:
             self._token_cache.update(fresh)
             found = [fresh.get(text) or self._token_cache.get(text) for text in texts]
@@ -360,6 +396,26 @@ class _MiniLM:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def sentence_and_token_states(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[tuple[Any, Any]]]:
+        """One forward pass over `texts`: their sentence vectors (as `sentence_vectors`) and token states.
+
+        The token states come per text as (word-piece ids, states), without [CLS], [SEP] and padding.
+        """
+        outputs: list[dict[str, Any]] = self._model.encode(
+            list(texts),
+            batch_size=max(len(texts), 1),
+            output_value=None,
+            convert_to_numpy=False,
+            show_progress_bar=False,
+        )
+        vectors = np.stack([out["sentence_embedding"].float().numpy() for out in outputs]).astype(np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        states = []
+        for out in outputs:
+            length = int(out["attention_mask"].sum())
+            states.append((out["input_ids"][1 : length - 1].tolist(), out["token_embeddings"][1 : length - 1]))
+        return vectors, states
+
     def token_embeddings(self, texts: Sequence[str]) -> list[Any]:
         """Each text's token states (a tensor of shape (tokens, 384), [CLS] first and [SEP] last, no padding)."""
         outputs: list[Any] = self._model.encode(
@@ -370,6 +426,13 @@ class _MiniLM:
             show_progress_bar=False,
         )
         return outputs
+
+
+def _token_entry(ids: Sequence[int], states: Any) -> tuple[NDArray[np.int64], NDArray[np.float16]]:
+    """A token-cache entry: word-piece ids and their L2-normalised float16 vectors (from a torch tensor)."""
+    vectors = states.float().numpy()
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return np.asarray(ids, dtype=np.int64), vectors.astype(np.float16)
 
 
 def _fingerprint(path: Path, runtime: str) -> str:

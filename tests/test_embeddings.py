@@ -119,7 +119,7 @@ def test_a_failing_pass_fails_every_caller_it_served_and_the_next_call_works(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("model crashed")
 
-    monkeypatch.setattr(embedder._model, "sentence_vectors", broken)
+    monkeypatch.setattr(embedder._model, "sentence_and_token_states", broken)  # the merged pass
     calls: list[Callable[[], Any]] = [lambda t=text: embedder.encode([t]) for text in fresh(QUESTIONS[:3])]
     with ThreadPoolExecutor(3) as pool:
         with embedder._lock:
@@ -152,6 +152,33 @@ def test_token_vectors_share_the_model_with_concurrent_encodes(embedder: Embedde
     [(ids, vectors)] = tokens.result(timeout=60)
     assert ids.tolist() == expected[0].tolist() == embedder.token_ids(["express shipping"])[0]
     assert vectors.shape == (2, 384)
+
+
+def test_a_question_embedded_in_a_merged_pass_keeps_its_token_vectors(embedder: Embedder) -> None:
+    """Routing embeds the question; its alignment then needs no second forward pass, and gets the same vectors."""
+    question, passage = fresh(["how much does express shipping cost"])[0], fresh(["Express shipping costs $35."])[0]
+    calls: list[list[str]] = []
+    token_embeddings = embedder._model.token_embeddings
+
+    def counted(texts: Any) -> Any:
+        calls.append(list(texts))
+        return token_embeddings(texts)
+
+    embedder._model.token_embeddings = counted  # type: ignore[method-assign]
+    try:
+        vector = embedder.encode([question])[0]  # a short request: the merged path
+        [(ids, kept)] = embedder.token_vectors([question])
+        assert calls == [], "the question's token vectors were computed again"
+        embedder.token_vectors([passage])
+        assert calls == [[passage]], "a text never embedded still gets its own pass"
+    finally:
+        embedder._model.token_embeddings = token_embeddings  # type: ignore[method-assign]
+    assert ids.tolist() == embedder.token_ids([question])[0]
+    [alone] = token_embeddings([question])
+    expected = alone.float().numpy()[1 : len(ids) + 1]
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(kept.astype(np.float32), expected, atol=2e-3)
+    assert np.allclose(vector, embedder._model.sentence_vectors([question], 1)[0], atol=1e-5)
 
 
 def test_encode_reuses_remembered_vectors(embedder: Embedder) -> None:

@@ -15,13 +15,14 @@ Aligning only the best sentence and the two after it was as informative (0.832) 
 word-pieces, but a window cannot be warmed once per passage: offline support answers then took p50 102 ms
 against 66 ms (`bench/bench_graph.py`), so the whole passage it is.
 
-Piece IDF comes from the knowledge base's own chunks, counted once per index revision.
+Piece IDF comes from the knowledge base's own chunks, counted when the retriever rebuilds its chunk snapshot
+for a new index revision, next to BM25 (`app.kb.retrieval.Retriever.snapshot`): the warm-up does it at
+start-up, and after an ingest the first search does, not every search.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,27 +58,13 @@ class PieceIdf:
         return np.asarray([math.log(n / (self.df.get(int(i), 0) + 0.5)) for i in ids], dtype=np.float64)
 
 
-_idf_lock = threading.Lock()
-_idf_cache: dict[tuple[int, str], PieceIdf] = {}
-
-
-def piece_idf(encoder: TokenEncoder, revision: str, texts: Sequence[str]) -> PieceIdf:
-    """Piece IDF over `texts` (the chunks of index revision `revision`), counted once per encoder and revision."""
-    key = (id(encoder), revision)
-    with _idf_lock:
-        found = _idf_cache.get(key)
-    if found is not None:
-        return found
+def count_piece_idf(encoder: TokenEncoder, texts: Sequence[str]) -> PieceIdf:
+    """Piece IDF over `texts` (the chunks of one index revision), tokenized 512 at a time."""
     df: Counter[int] = Counter()
     for start in range(0, len(texts), 512):
         for ids in encoder.token_ids(texts[start : start + 512]):
             df.update(set(ids))
-    idf = PieceIdf(dict(df), len(texts))
-    with _idf_lock:
-        if len(_idf_cache) > 8:
-            _idf_cache.clear()
-        _idf_cache[key] = idf
-    return idf
+    return PieceIdf(dict(df), len(texts))
 
 
 def passage_text(title: str, section: str, text: str) -> str:

@@ -245,24 +245,28 @@ def answer_support(
         return 0.0
     source_numbers = set().union(*(_numbers(t) for t in texts))
     passage_terms = [set(tokenize(t)) for t in texts]
-    if encoder is None:
-        from app.embeddings import get_embedder
-
-        encoder = get_embedder()
-    encode = getattr(encoder, "encode_cached", encoder.encode)  # passage sentences recur across questions
-    vectors = encode(claims + sources)
-    best = (vectors[: len(claims)] @ vectors[len(claims) :].T).max(axis=1)
-    scores = []
-    for claim, cosine in zip(claims, best.tolist(), strict=True):
+    scores: list[float | None] = []  # None: decided by its cosine below
+    for claim in claims:
+        terms = set(tokenize(claim))
         if not _numbers(claim) <= source_numbers:
             scores.append(0.0)
-            continue
-        terms = set(tokenize(claim))
-        if terms and any(terms <= found for found in passage_terms):
+        elif terms and any(terms <= found for found in passage_terms):
             scores.append(1.0)
-            continue
-        scores.append(min(1.0, max(0.0, (cosine - low) / (high - low))))
-    return float(np.mean(scores))
+        else:
+            scores.append(None)
+    open_rows = [row for row, score in enumerate(scores) if score is None]
+    cosine_scores: dict[int, float] = {}
+    if open_rows:  # an extractive draft rarely has one: then nothing is encoded at all
+        if encoder is None:
+            from app.embeddings import get_embedder
+
+            encoder = get_embedder()
+        encode = getattr(encoder, "encode_cached", encoder.encode)  # passage sentences recur across questions
+        vectors = encode([claims[row] for row in open_rows] + sources)
+        best = (vectors[: len(open_rows)] @ vectors[len(open_rows) :].T).max(axis=1)
+        for row, cosine in zip(open_rows, best.tolist(), strict=True):
+            cosine_scores[row] = min(1.0, max(0.0, (cosine - low) / (high - low)))
+    return float(np.mean([cosine_scores[row] if score is None else score for row, score in enumerate(scores)]))
 
 
 def combine(retrieval_conf: float, support: float) -> float:

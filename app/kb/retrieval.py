@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from app.kb.alignment import TokenEncoder, passage_text, piece_idf, token_recall
+from app.kb.alignment import PieceIdf, TokenEncoder, count_piece_idf, passage_text, token_recall
 from app.kb.bm25 import BM25Index, tokenize
 from app.kb.chunking import context_prefix
 from app.kb.confidence import split_sentences
@@ -119,6 +119,8 @@ class ChunkSnapshot:
     row_of: dict[str, int]
     bm25: BM25Index
     doc_terms: dict[str, frozenset[str]]
+    piece_idf: PieceIdf | None = None
+    """Word-piece IDF over the chunk texts, for token alignment (None when the encoder has no tokenizer)."""
 
 
 def keyword_text(title: str, section: str, text: str) -> str:
@@ -192,6 +194,9 @@ class Retriever:
                 row_of={chunk_id: row for row, chunk_id in enumerate(table.ids)},
                 bm25=BM25Index(texts),
                 doc_terms={doc: frozenset(terms) for doc, terms in doc_terms.items()},
+                piece_idf=count_piece_idf(self.encoder, table.texts)
+                if isinstance(self.encoder, TokenEncoder)
+                else None,
             )
             return self._snapshot
 
@@ -413,11 +418,11 @@ def _sentence_top(found: Candidates, row: int, encoder: TextEncoder | None) -> f
 
 def _token_recall(found: Candidates, row: int, encoder: TextEncoder | None) -> float | None:
     """Token alignment of the question with chunk `row` (see `app.kb.alignment`); None without a token encoder."""
-    if not isinstance(encoder, TokenEncoder):
-        return None
     snap = found.snap
-    idf = piece_idf(encoder, snap.revision, snap.texts)
-    return token_recall(found.query, passage_text(snap.titles[row], snap.sections[row], snap.texts[row]), encoder, idf)
+    if not isinstance(encoder, TokenEncoder) or snap.piece_idf is None:
+        return None
+    passage = passage_text(snap.titles[row], snap.sections[row], snap.texts[row])
+    return token_recall(found.query, passage, encoder, snap.piece_idf)
 
 
 def retrieval_features(found: Candidates, ranked: list[DocHit], encoder: TextEncoder | None = None) -> dict[str, float]:

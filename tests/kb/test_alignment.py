@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.embeddings import Embedder
-from app.kb.alignment import PieceIdf, passage_text, piece_idf, token_recall
+from app.kb.alignment import PieceIdf, count_piece_idf, passage_text, token_recall
 
 SHIPPING = passage_text(
     "Shipping and delivery",
@@ -19,7 +19,7 @@ SHIPPING = passage_text(
 @pytest.fixture
 def idf(embedder: Embedder) -> PieceIdf:
     corpus = [SHIPPING, "The refund is paid within 30 days.", "The invoice is emailed.", "The SSO works with Okta."]
-    return piece_idf(embedder, "test-revision", corpus)
+    return count_piece_idf(embedder, corpus)
 
 
 def test_token_vectors_are_normalised_word_pieces_without_special_tokens(embedder: Embedder) -> None:

@@ -99,3 +99,30 @@ def test_bm25_ranks_exact_terms_and_bounds_scores() -> None:
     assert index.scores("").sum() == 0 and index.max_score("zzz") == 0.0
     assert index.idf_of("zzz") is None and index.idf_of("refund") is not None
     assert BM25Index([]).scores("refund").shape == (0,)
+
+
+def test_answer_support_encodes_only_the_claims_the_passages_do_not_settle(embedder: Embedder) -> None:
+    class Counting:
+        """Records every text the support check asks to embed."""
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            self.texts.extend(texts)
+            return embedder.encode(texts)
+
+    extractive = "Express shipping takes 1-2 business days and costs $35 [shipping-and-delivery.md]. Was this helpful?"
+    counting = Counting()
+    assert answer_support(extractive, PASSAGES, counting) == pytest.approx(1.0)
+    assert counting.texts == [], "an answer copied from its passages needs no embedding"
+    mixed = extractive + " Express delivery arrives in one to two business days for $35. Express shipping costs $99."
+    counting = Counting()
+    score = answer_support(mixed, PASSAGES, counting)
+    assert [t for t in counting.texts if "one to two" in t or "$99" in t] == [
+        "Express delivery arrives in one to two business days for $35."
+    ], "only the paraphrase needs its cosine (the copied claim is settled by its terms, $99 by its number)"
+    paraphrase_alone = answer_support(
+        "Express delivery arrives in one to two business days for $35.", PASSAGES, embedder
+    )
+    assert score == pytest.approx((1.0 + paraphrase_alone + 0.0) / 3)

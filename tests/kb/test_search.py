@@ -74,6 +74,20 @@ def test_add_document_is_found_next_time(kb: KnowledgeBase) -> None:
     assert kb.count() > 0
 
 
+def test_word_piece_idf_is_counted_with_each_snapshot_of_the_index(kb: KnowledgeBase, embedder: Embedder) -> None:
+    snapshot = kb.retriever.snapshot()
+    idf = snapshot.piece_idf
+    assert idf is not None and idf.chunks == len(snapshot.texts)
+    [bitcoin] = embedder.token_ids(["bitcoin"])
+    kb.add_document("Can we pay with Bitcoin?", "No. Lumio accepts cards and invoices, never bitcoin.")
+    recounted = kb.retriever.snapshot().piece_idf
+    assert recounted is not None and recounted.chunks == idf.chunks + 1
+    assert [recounted.df.get(piece, 0) for piece in bitcoin] == [idf.df.get(piece, 0) + 1 for piece in bitcoin], (
+        "the new chunk's word-pieces were not counted"
+    )
+    assert kb.retriever.snapshot().piece_idf is recounted, "counted again without a new revision"
+
+
 def test_search_validates_input(kb: KnowledgeBase) -> None:
     with pytest.raises(ValueError, match="empty"):
         kb.search("   ")

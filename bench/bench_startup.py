@@ -20,28 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests import server_process  # noqa: E402
+
 START_TIMEOUT_S = 600.0
 GOAL_READY_S = 15.0
 GOAL_RSS_MB = 1200.0
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
@@ -95,71 +88,14 @@ def rss_mb(pid: int) -> float:
 
 
 @dataclass
-class ServerProcess:
-    """`gtm serve` in a subprocess on a free loopback port, its output in `log_path`."""
+class ServerProcess(server_process.ServerProcess):
+    """`gtm serve` in a subprocess on a free loopback port, its output in `log_path`; `start()` times it."""
 
-    env: dict[str, str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """The server's process id."""
-        assert self.process is not None
-        return self.process.pid
+    start_timeout_s: float = START_TIMEOUT_S
 
     def start(self, *, wait_ready: bool = True) -> dict[str, float]:
         """Spawn the server and wait for `/healthz`, then (`wait_ready`) `/readyz`; returns the times in seconds."""
-        log = self.log_path.open("ab")
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        times: dict[str, float] = {}
-        deadline = started + START_TIMEOUT_S
-        with httpx.Client(timeout=2.0) as client:
-            for probe in ("healthz", "readyz") if wait_ready else ("healthz",):
-                while True:
-                    if self.process.poll() is not None:
-                        raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
-                    if time.perf_counter() > deadline:
-                        self.stop()
-                        raise RuntimeError(f"no /{probe} within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
-                    try:
-                        if client.get(f"{self.url}/{probe}").status_code == 200:
-                            times[probe] = time.perf_counter() - started
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    time.sleep(0.1 if probe == "healthz" else 0.25)
-        return times
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's output."""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 20 s."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        return self.launch(wait_ready=wait_ready)
 
 
 def main(runs: int) -> dict[str, object]:

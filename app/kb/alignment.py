@@ -9,8 +9,9 @@ the question unmatched.
 On the 365 Lumio dev questions (`bench/eval_support.py`, 5-fold cross-validation, 10 shuffles) adding it
 to the other retrieval features raised the AUC from 0.824 to 0.834 and cut the answerable questions
 escalated at 90 % unanswerable recall from 48 % to 40 %. The model's static (input) word-piece vectors,
-which would cost no forward pass, gave no gain (0.826). The price is one forward pass per question
-(~10 ms) and one per passage, which `Embedder.token_vectors` caches and the warm-up fills after ready.
+which would cost no forward pass, gave no gain (0.826). The question's token vectors come from the forward
+pass that embedded it for routing and retrieval (`Embedder` keeps them from merged passes); each passage
+costs one pass, which `Embedder.token_vectors` caches and the warm-up fills after ready.
 Aligning only the best sentence and the two after it was as informative (0.832) at a third of the
 word-pieces, but a window cannot be warmed once per passage: offline support answers then took p50 102 ms
 against 66 ms (`bench/bench_graph.py`), so the whole passage it is.

@@ -12,20 +12,18 @@ import email
 import email.policy
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app.settings import REPO_ROOT
+from tests.server_process import ServerProcess, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,13 +59,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _ensure_chromium() -> None:
     """Install Debian's Chromium when it is missing; skip the browser tests if that fails."""
     if CHROMIUM.exists():
@@ -98,7 +89,7 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server (aiosmtpd) on a free loopback port, for the whole session."""
     from aiosmtpd.controller import Controller
 
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -107,55 +98,19 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-@dataclass
-class Server:
-    """`gtm serve` in a subprocess; `restart()` stops and starts it on the same home and port."""
+@dataclass(kw_only=True)
+class Server(ServerProcess):
+    """`gtm serve` on `home` (its log in `test-artifacts/server.log`); `restart()` stops and starts it on the same port."""
 
     home: Path
-    env: dict[str, str]
     inbox: Inbox = field(default_factory=Inbox)
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL of the server."""
-        return f"http://127.0.0.1:{self.port}"
+    log_path: Path = ARTIFACTS / "server.log"
+    start_timeout_s: float = START_TIMEOUT_S
+    stop_timeout_s: float = 15.0
 
     def start(self) -> None:
         """Start the server and wait until `/healthz` answers."""
-        log = (ARTIFACTS / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}; see test-artifacts/server.log")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT_S:.0f} s")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 15 s)."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        self.launch()
 
     def restart(self) -> None:
         """Stop and start again (same home, same port)."""

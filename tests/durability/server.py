@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from typing import Any
 import httpx
 
 from app.settings import REPO_ROOT
+from tests.server_process import ServerProcess
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 START_TIMEOUT_S = 420.0
@@ -40,13 +39,6 @@ KB_DOCS = (
 
 WHITE_LABEL = "Do you offer a white-label version for resellers?"
 PASSWORD = "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def base_env(home: Path, kb_dir: Path, **extra: str) -> dict[str, str]:
@@ -103,69 +95,24 @@ def token(env: dict[str, str], username: str) -> str:
 
 
 @dataclass
-class Server:
-    """`gtm serve` in a subprocess on a free port."""
+class Server(ServerProcess):
+    """`gtm serve` in a subprocess on a free port, its log in `test-artifacts/NAME.log`."""
 
-    env: dict[str, str]
     name: str = "server"
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+    start_timeout_s: float = START_TIMEOUT_S
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def __post_init__(self) -> None:
+        """Name the log after the server."""
+        self.log_path = ARTIFACTS / f"{self.name}.log"
 
     def start(self) -> Server:
         """Start and wait until `/healthz` answers."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        log = (ARTIFACTS / f"{self.name}.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.process.returncode}; see test-artifacts/{self.name}.log"
-                )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer /healthz within {START_TIMEOUT_S:.0f} s")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (and reap it, so its pid is really gone)."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self.process = None
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM, then SIGKILL after 20 s)."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        self.launch()
+        return self
 
     def client(self, token: str, timeout: float = 120.0) -> httpx.Client:
+        """An HTTP client for the server that sends `token` as its bearer token."""
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from app.web.token_batches import TokenBatches
 
 
@@ -15,12 +17,18 @@ class Clock:
         return self.now
 
 
-async def test_the_first_token_goes_at_once_and_later_ones_are_joined_per_interval():
+def recorder() -> tuple[list[str], Callable[[str], Awaitable[None]]]:
+    """A list of what was sent, and the `send` that appends to it."""
     sent: list[str] = []
 
     async def send(text: str) -> None:
         sent.append(text)
 
+    return sent, send
+
+
+async def test_the_first_token_goes_at_once_and_later_ones_are_joined_per_interval():
+    sent, send = recorder()
     clock = Clock()
     batches = TokenBatches(send, interval=0.05, clock=clock)
     await batches("Returns ")
@@ -41,11 +49,7 @@ async def test_the_first_token_goes_at_once_and_later_ones_are_joined_per_interv
 
 
 async def test_a_slow_stream_is_sent_token_by_token():
-    sent: list[str] = []
-
-    async def send(text: str) -> None:
-        sent.append(text)
-
+    sent, send = recorder()
     clock = Clock()
     batches = TokenBatches(send, interval=0.05, clock=clock)
     for token in ("one ", "two ", "three"):
@@ -55,11 +59,7 @@ async def test_a_slow_stream_is_sent_token_by_token():
 
 
 async def test_discarded_tokens_are_never_sent():
-    sent: list[str] = []
-
-    async def send(text: str) -> None:
-        sent.append(text)
-
+    sent, send = recorder()
     batches = TokenBatches(send, interval=10.0, clock=Clock())
     await batches("draft ")
     await batches("text")

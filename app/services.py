@@ -191,6 +191,15 @@ class KnowledgeAdapter:
         warm = getattr(kb, "warm_token_cache", None)
         return int(await asyncio.to_thread(warm)) if warm is not None else 0
 
+    async def question_gaps(self, question: str, passages: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """The question's words the knowledge base never mentions and those the passages lack (`app.kb.gaps`)."""
+        kb = self._kb or await asyncio.to_thread(self.get)
+        gaps = getattr(kb, "question_gaps", None)
+        if gaps is None:
+            return {"unknown": [], "unmatched": []}
+        found = await asyncio.to_thread(gaps, question, passages)
+        return dict(found.to_json())
+
     async def answer_confidence(
         self, query: str, answer: str, retrieval: float, passages: list[dict[str, Any]]
     ) -> float:

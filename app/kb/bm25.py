@@ -53,6 +53,15 @@ def tokenize(text: str) -> list[str]:
     return [stem(token) for token in _TOKEN.findall(text.lower()) if token not in STOPWORDS]
 
 
+def term_words(text: str) -> dict[str, str]:
+    """Each term `tokenize` finds in `text`, with the first word it came from (to show terms as written)."""
+    words: dict[str, str] = {}
+    for token in _TOKEN.findall(text.lower()):
+        if token not in STOPWORDS:
+            words.setdefault(stem(token), token)
+    return words
+
+
 class BM25Index:
     """BM25 scores of a query against a fixed list of texts."""
 

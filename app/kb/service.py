@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.kb.confidence import ConfidenceModel, answer_support, combine, load_model
+from app.kb.gaps import QuestionGaps, question_gaps
 from app.kb.ingest import IngestReport, TextEncoder, add_document, find_documents, ingest
 from app.kb.retrieval import Passage, Retriever
 from app.kb.store import ChromaStore
@@ -53,6 +54,14 @@ def _passage_text(passage: Any) -> str:
     if isinstance(passage, Mapping):
         return str(passage.get("text", ""))
     return str(getattr(passage, "text", ""))
+
+
+def _passage_section(passage: Any) -> str:
+    if isinstance(passage, str):
+        return ""
+    if isinstance(passage, Mapping):
+        return str(passage.get("section", ""))
+    return str(getattr(passage, "section", ""))
 
 
 class KnowledgeBase:
@@ -213,6 +222,15 @@ class KnowledgeBase:
         for title, section, text in zip(table.titles, table.sections, table.texts, strict=True):
             encoder.token_vectors([passage_text(title, section, text)])
         return len(table.texts)
+
+    def question_gaps(self, question: str, passages: Sequence[Any]) -> QuestionGaps:
+        """The question's words the knowledge base never mentions, and those none of `passages` mentions.
+
+        Passages are Passage objects, dicts with `section` and `text` (as stored with a review), or strings.
+        """
+        self._ensure_ingested()
+        texts = [f"{_passage_section(p)}\n{_passage_text(p)}" for p in passages]
+        return question_gaps(question, texts, self.retriever.snapshot().bm25)
 
     def answer_support(self, answer: str, passages: Sequence[Any]) -> float:
         """How well `answer` is backed by `passages` (Passage objects, dicts with `text`, or strings)."""

@@ -317,6 +317,7 @@ async def _queue_items(copilot: Copilot, tickets: TicketStore) -> list[dict[str,
     ids = [r["review_id"] for r in pending]
     linked = await asyncio.to_thread(lambda: {rid: tickets.by_review(rid) for rid in ids})
     threshold = copilot.settings.confidence_threshold
+    gaps = await _gaps(copilot, pending)
     items = []
     for review in pending:
         confidence = float(review.get("confidence") or 0.0)
@@ -332,9 +333,26 @@ async def _queue_items(copilot: Copilot, tickets: TicketStore) -> list[dict[str,
                 "add_to_kb": False,
                 "error": "",
                 "open_passages": False,
+                "gaps": gaps.get(review["review_id"]),
             }
         )
     return items
+
+
+async def _gaps(copilot: Copilot, pending: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """Each review's question words the evidence lacks (`app.kb.gaps`); none when the KB cannot say."""
+    knowledge = copilot.services.knowledge
+    explain = getattr(knowledge, "question_gaps", None)
+    if explain is None:
+        return {}
+    found: dict[str, dict[str, list[str]]] = {}
+    for review in pending:
+        try:
+            found[review["review_id"]] = await explain(review["question"], list(review.get("passages") or []))
+        except Exception as exc:  # noqa: BLE001 - the queue still works without the explanation
+            log.warning("could not explain review %s: %s", review["review_id"], exc)
+            return found
+    return found
 
 
 async def _queue_page(

@@ -44,6 +44,13 @@ async def test_queue_lists_the_escalation_with_passages(web: Web):
     assert re.search(r"ticket #\d+ \(open\)", section)
     assert "confidence <span" in section and "retrieved passage" in section
     assert re.search(r'<div class="head"><b>[a-z-]+\.md</b>', section) and "score 0." in section
+    # why it escalated: the question's words the knowledge base never mentions, named for the reviewer
+    gaps = section[section.index('<div class="gaps') : section.index("Draft answer")]
+    assert (
+        "the knowledge base never mentions" in gaps
+        and "<mark>resellers</mark>" in gaps
+        and "<mark>rebrand</mark>" in gaps
+    )
     draft = (await web.copilot()).reviews
     review = await draft.get(review_id)
     assert review is not None and review["draft"].split()[0] in section  # the draft prefills the textarea

@@ -1,0 +1,40 @@
+"""The words of a question the evidence does not cover, as the reviewer console shows them."""
+
+from __future__ import annotations
+
+from app.kb.bm25 import BM25Index, term_words
+from app.kb.gaps import question_gaps
+
+CHUNKS = [
+    "Returns: unused sensors can be returned within 30 days. We email a prepaid return label.",
+    "Security: Lumio holds a SOC 2 Type II report and ISO 27001 certification.",
+    "Shipping: express shipping takes 1-2 business days.",
+]
+
+
+def test_unknown_words_and_words_missing_from_the_passages_are_named_as_written() -> None:
+    index = BM25Index(CHUNKS)
+    gaps = question_gaps("Are resellers able to rebrand the returned sensors label?", [CHUNKS[2]], index)
+    assert gaps.unknown == ["resellers", "able", "rebrand"]  # the knowledge base has none of them
+    assert gaps.unmatched == ["returned", "sensors", "label"]  # it has these, but the passage shown does not
+    assert question_gaps("Returned sensors receive a label?", [CHUNKS[0]], index).to_json() == {
+        "unknown": ["receive"],
+        "unmatched": [],
+    }
+    assert question_gaps("is lumio ISO 14001 certified", [CHUNKS[1]], index).unknown == ["14001", "certified"]
+
+
+def test_rarer_words_come_first_and_each_list_is_capped() -> None:
+    index = BM25Index([*CHUNKS, "Sensors report every minute.", "Sensors run on batteries."])
+    gaps = question_gaps("sensors shipping", [], index)
+    assert gaps.unmatched == ["shipping", "sensors"]  # shipping is in one chunk, sensors in three
+    capped = question_gaps("zebra yak walrus vole urchin tapir sloth", [], index, limit=4)
+    assert capped.unknown == ["zebra", "yak", "walrus", "vole"]  # equally unknown: the question's order
+
+
+def test_term_words_keeps_the_first_spelling_of_each_term() -> None:
+    assert term_words("Returned sensors, returns and the SOC") == {
+        "return": "returned",
+        "sensor": "sensors",
+        "soc": "soc",
+    }

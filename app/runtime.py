@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +36,9 @@ STREAMED_NODES = frozenset({"respond"})
 DURABILITY: Durability = "sync"
 """Each step's checkpoint is written before the next step starts, so a crash (SIGKILL) never loses a
 request that was accepted: the thread and its message exist, and the run resumes from its last step."""
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +476,23 @@ class Copilot:
             review["interrupt_id"] = waiting[0].id
             out.append(review)
         return out
+
+    async def review_gaps(self, reviews: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+        """What each review's evidence does not cover (`app.kb.gaps`), by review id.
+
+        Empty when the knowledge base cannot say (none configured, or it fails: the queue works without).
+        """
+        explain = getattr(self.services.knowledge, "question_gaps", None)
+        found: dict[str, dict[str, list[str]]] = {}
+        if explain is None:
+            return found
+        for review in reviews:
+            try:
+                found[review["review_id"]] = await explain(review["question"], list(review.get("passages") or []))
+            except Exception as exc:  # noqa: BLE001 - an explanation is optional
+                log.warning("could not explain review %s: %s", review["review_id"], exc)
+                break
+        return found
 
     async def decide(
         self,

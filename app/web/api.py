@@ -7,7 +7,7 @@ Routes (all JSON; errors are `{"error": "..."}` with a 4xx status, never a trace
   `step` (a graph node finished), `token` (answer text), then `done` (the same object) or `error`.
 - `GET /api/session` — who the caller is, and (cookie sessions) the CSRF token for `X-CSRF-Token`.
 - `GET /api/threads/{thread_id}` — the thread's messages and status (`Copilot.thread`).
-- `GET /api/reviews` — pending escalations (reviewer or admin role).
+- `GET /api/reviews` — pending escalations with what their evidence does not cover (reviewer or admin role).
 - `POST /api/reviews/{review_id}/decide` — body `{"action": "approve"|"edit"|"reject", "text", "note"}`.
 
 Authentication: `Authorization: Bearer <token>` (`gtm users token NAME`), or the signed-in session
@@ -298,7 +298,11 @@ async def get_thread(thread_id: str, user: ApiUser, copilot: CopilotDep) -> dict
 @router.get("/reviews")
 async def list_reviews(user: ApiReviewer, copilot: CopilotDep) -> dict[str, Any]:
     """Pending escalations across every thread."""
-    return {"reviews": json.loads(json.dumps(await copilot.pending_reviews(), default=str))}
+    pending = await copilot.pending_reviews()
+    gaps = await copilot.review_gaps(pending)
+    for review in pending:  # the question's words the knowledge base, or the passages, never mention
+        review["not_covered"] = gaps.get(review["review_id"])
+    return {"reviews": json.loads(json.dumps(pending, default=str))}
 
 
 @router.post("/reviews/{review_id}/decide")

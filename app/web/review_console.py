@@ -317,7 +317,7 @@ async def _queue_items(copilot: Copilot, tickets: TicketStore) -> list[dict[str,
     ids = [r["review_id"] for r in pending]
     linked = await asyncio.to_thread(lambda: {rid: tickets.by_review(rid) for rid in ids})
     threshold = copilot.settings.confidence_threshold
-    gaps = await _gaps(copilot, pending)
+    gaps = await copilot.review_gaps(pending)
     items = []
     for review in pending:
         confidence = float(review.get("confidence") or 0.0)
@@ -337,22 +337,6 @@ async def _queue_items(copilot: Copilot, tickets: TicketStore) -> list[dict[str,
             }
         )
     return items
-
-
-async def _gaps(copilot: Copilot, pending: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    """Each review's question words the evidence lacks (`app.kb.gaps`); none when the KB cannot say."""
-    knowledge = copilot.services.knowledge
-    explain = getattr(knowledge, "question_gaps", None)
-    if explain is None:
-        return {}
-    found: dict[str, dict[str, list[str]]] = {}
-    for review in pending:
-        try:
-            found[review["review_id"]] = await explain(review["question"], list(review.get("passages") or []))
-        except Exception as exc:  # noqa: BLE001 - the queue still works without the explanation
-            log.warning("could not explain review %s: %s", review["review_id"], exc)
-            return found
-    return found
 
 
 async def _queue_page(

@@ -124,6 +124,7 @@ async def test_escalation_listed_and_approved_through_the_api(web: Web):
     pending = (await reviewer.get("/api/reviews")).json()["reviews"]
     assert [r["review_id"] for r in pending] == [asked["review_id"]]
     assert pending[0]["requester"] == "staff" and "white-label" in pending[0]["question"]
+    assert {"resellers", "rebrand"} <= set(pending[0]["not_covered"]["unknown"])  # what the KB never mentions
     text = "No white-label edition today; resellers can join our partner programme."
     bad = await reviewer.post(f"/api/reviews/{asked['review_id']}/decide", json={"action": "edit"})
     assert bad.status_code == 422 and "edited answer" in bad.json()["error"]

@@ -34,8 +34,8 @@ BLOCKING_THREADS = 32
 
 asyncio's default on a 2-core machine is 6. Ten chats asking at once then queue their database writes
 behind retrieval calls waiting for the shared model (`app.embeddings` micro-batches them). With 10
-browser sessions asking at once (`bench/bench_ttft.py`, three runs each), the server sent its median
-answer 0.8–2.6 s after the question arrived with 6 threads, 0.7–1.2 s with 32. Model calls stay
+browser sessions asking at once (as in `bench/bench_ttft.py`, three runs each, timed inside the server),
+the median answer went out 0.8–2.6 s after its question arrived with 6 threads, 0.7–1.2 s with 32. Model calls stay
 serialised by the embedder's lock, so more threads do not oversubscribe the cores; most of them wait on
 I/O."""
 

@@ -121,12 +121,36 @@ async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, An
         passages=state.get("passages", []),
         requester=state.get("user_id") or runtime.context.user_id,
     )
+    unknown = await _unknown_words(runtime, state["request"], state.get("passages", []))
+    never = f"; it never mentions {_quoted(unknown)}" if unknown else ""
     notice = (
         f"I'm not confident enough to answer this from our knowledge base (confidence "
-        f"{float(state.get('confidence') or 0):.2f}), so I've passed it to a specialist — review **{review_id}**. "
-        "You'll see their answer here as soon as they reply."
+        f"{float(state.get('confidence') or 0):.2f}{never}), so I've passed it to a specialist — review "
+        f"**{review_id}**. You'll see their answer here as soon as they reply."
     )
     return {"escalated": True, "review_id": review_id, "messages": [AIMessage(notice, name="support")]}
+
+
+MAX_UNKNOWN_WORDS = 3
+"""Most words the escalation notice names as absent from the knowledge base."""
+
+
+async def _unknown_words(runtime: Runtime[Context], question: str, passages: list[dict[str, Any]]) -> list[str]:
+    """The question's words the knowledge base never mentions, rarest first (none when it cannot say)."""
+    explain = getattr(runtime.context.services.knowledge, "question_gaps", None)
+    if explain is None:
+        return []
+    try:
+        gaps = await explain(question, passages)
+    except Exception:  # noqa: BLE001 - the notice is complete without them
+        return []
+    return list(gaps.get("unknown") or [])[:MAX_UNKNOWN_WORDS]
+
+
+def _quoted(words: list[str]) -> str:
+    """`“a”`, `“a” or “b”`, `“a”, “b” or “c”`."""
+    quoted = [f"“{word}”" for word in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 async def human_review(state: GraphState) -> dict[str, Any]:

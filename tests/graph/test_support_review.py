@@ -40,6 +40,7 @@ async def _escalate(copilot: Copilot) -> tuple[str, str]:
     assert result.route == "support" and result.escalated and result.review_id
     assert result.confidence is not None and result.confidence < 0.7
     assert result.review_id in result.answer  # the requester is told who has it
+    assert "; it never mentions “white”, “resellers” or “rebrand”)" in result.answer  # ... and what the KB lacks
     thread = await copilot.thread(result.thread_id)
     assert thread["status"] == "pending_review" and thread["review_id"] == result.review_id
     return result.thread_id, result.review_id

@@ -48,20 +48,13 @@ class SearchResult:
         return {"query": self.query, "results": results, "confidence": round(self.confidence, 4)}
 
 
-def _passage_text(passage: Any) -> str:
+def _passage_field(passage: Any, name: str) -> str:
+    """A passage's `text` or `section`, from a Passage, a dict (as stored with a review) or a plain string."""
     if isinstance(passage, str):
-        return passage
+        return passage if name == "text" else ""
     if isinstance(passage, Mapping):
-        return str(passage.get("text", ""))
-    return str(getattr(passage, "text", ""))
-
-
-def _passage_section(passage: Any) -> str:
-    if isinstance(passage, str):
-        return ""
-    if isinstance(passage, Mapping):
-        return str(passage.get("section", ""))
-    return str(getattr(passage, "section", ""))
+        return str(passage.get(name, ""))
+    return str(getattr(passage, name, ""))
 
 
 class KnowledgeBase:
@@ -229,12 +222,12 @@ class KnowledgeBase:
         Passages are Passage objects, dicts with `section` and `text` (as stored with a review), or strings.
         """
         self._ensure_ingested()
-        texts = [f"{_passage_section(p)}\n{_passage_text(p)}" for p in passages]
+        texts = [f"{_passage_field(p, 'section')}\n{_passage_field(p, 'text')}" for p in passages]
         return question_gaps(question, texts, self.retriever.snapshot().bm25)
 
     def answer_support(self, answer: str, passages: Sequence[Any]) -> float:
         """How well `answer` is backed by `passages` (Passage objects, dicts with `text`, or strings)."""
-        return answer_support(answer, [_passage_text(p) for p in passages], self.embedder)
+        return answer_support(answer, [_passage_field(p, "text") for p in passages], self.embedder)
 
     def answer_confidence(self, query: str, answer: str, retrieval: float, passages: Sequence[Any]) -> float:
         """Final confidence of a drafted answer: `combine(retrieval confidence, answer support)`."""

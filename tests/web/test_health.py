@@ -92,3 +92,16 @@ async def test_a_failed_warm_up_keeps_readyz_at_503_and_is_tried_again(
         broken = False  # the index is readable again: the next attempt succeeds
         ready = await wait_ready(client)
         assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_blocking_work_of_many_chats_runs_side_by_side(start_web: Any, web_settings: Settings) -> None:
+    """Twenty blocking calls (embedding, SQLite, pandas) are in flight at once: asyncio's default pool would
+    queue them behind its cpu_count + 4 threads (6 on two cores) and the barrier would time out."""
+    from app.web.server import BLOCKING_THREADS
+
+    side_by_side = 20
+    assert side_by_side < BLOCKING_THREADS  # room for the warm-up's own threads
+    barrier = threading.Barrier(side_by_side, timeout=30)
+    async with start_web(web_settings):
+        waited = await asyncio.gather(*(asyncio.to_thread(barrier.wait) for _ in range(side_by_side)))
+    assert sorted(waited) == list(range(side_by_side))

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     """Support answers below this confidence escalate to a human reviewer."""
+    grounding_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+    """With an OpenAI-compatible model, the weight of its grounding verdict in the support confidence
+    (`graph.llm.grounding`); 0 turns the check off. Offline runs never use it."""
     max_tool_attempts: int = Field(default=3, ge=1, le=10)
     """Tool execution attempts before the error handler takes over."""
     tool_timeout_s: float = Field(default=30.0, gt=0)

@@ -11,13 +11,18 @@
 3. plausible-docs (CC BY-SA 4.0) when `bench/data/plausible_questions.jsonl` exists.
 4. The offline model's extractive support answers on the Lumio questions: share holding the labelled
    fact (`answer_contains`) and share citing a gold document.
+5. The grounding check (`graph.llm.grounding`): what a model that reads the passages can add to the offline
+   confidence. Always printed: the ceiling with a perfect verdict for each weight (only the offline part
+   can still escalate answerable questions). With `--grounding` and a configured OpenAI-compatible model
+   (`OPENAI_API_KEY` / `OPENAI_BASE_URL`, `GTM_SUPPORT__MODEL`), the support model grades every test
+   question's passages and the mixed confidence is scored like the offline one.
 
 Fusion weights and the confidence model are only ever fitted on dev questions (`questions_dev.jsonl`,
 plus the plausible set as a second retrieval dev set): `--tune` prints the weight grid, `--calibrate`
 re-fits `app/kb/confidence_model.json`. Embeddings persist under `<home>/bench-kb`, so re-runs only
 embed what changed.
 
-Run: .venv/bin/python bench/eval_support.py [--tune] [--calibrate] [--skip-stackfaq] [--json FILE]
+Run: .venv/bin/python bench/eval_support.py [--tune] [--calibrate] [--skip-stackfaq] [--grounding] [--json FILE]
 """
 
 from __future__ import annotations
@@ -283,6 +288,65 @@ def answers(retriever: Retriever, questions: Sequence[Question]) -> dict:
     return {"n": n, "fact": facts / max(1, n), "cites_gold": cites / max(1, n)}
 
 
+GROUNDING_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+"""Weights of the grounding verdict that are scored (`GTM_GROUNDING_WEIGHT`, default 0.5)."""
+
+
+def grounding_ceiling(probs: Sequence[float], labels: Sequence[bool]) -> dict[str, float]:
+    """Answerable questions still escalated with a perfect verdict, per weight (every unanswerable one escalates).
+
+    A supported "yes" answers when `(1 − w) · p + w ≥ 0.7`, so the offline confidence must reach
+    `(0.7 − w) / (1 − w)`.
+    """
+    p = np.asarray(probs)
+    y = np.asarray(labels, dtype=bool)
+    return {f"{w:.1f}": float((p[y] < max(0.0, (THRESHOLD - w) / (1 - w))).mean()) for w in GROUNDING_WEIGHTS}
+
+
+def grade_questions(retriever: Retriever, questions: Sequence[Question]) -> list[object]:
+    """The configured support model's grounding verdict on each question's passages (top 4, as in the graph)."""
+    import asyncio
+
+    from graph.llm.factory import make_chat_model
+    from graph.llm.grounding import grade_context
+    from graph.nodes.support import MAX_PASSAGES, context_block
+
+    settings = get_settings()
+    model = make_chat_model("support", settings)
+    gate = asyncio.Semaphore(4)
+
+    async def one(q: Question) -> object:
+        found = retriever.retrieve(q.question, k=5)
+        passages = [{"doc": p.doc, "section": p.section, "text": p.text} for p in found.passages[:MAX_PASSAGES]]
+        async with gate:
+            return await grade_context(model, q.question, context_block(passages), passages)
+
+    async def every() -> list[object]:
+        return list(await asyncio.gather(*(one(q) for q in questions)))
+
+    return asyncio.run(every())
+
+
+def grounding_report(probs: Sequence[float], labels: Sequence[bool], grades: Sequence[object]) -> dict:
+    """Escalation figures of the mixed confidence for each weight, and how often the verdict was right."""
+    from graph.llm.grounding import Grounding, grounded_confidence
+
+    verdicts = [g if isinstance(g, Grounding) else None for g in grades]
+    usable = [
+        (g, y) for g, y in zip(verdicts, labels, strict=True) if g is not None and (g.verified or not g.answerable)
+    ]
+    report: dict = {
+        "graded": sum(g is not None for g in verdicts) / max(1, len(verdicts)),
+        "usable": len(usable) / max(1, len(verdicts)),
+        "verdict_accuracy": sum(g.answerable == y for g, y in usable) / max(1, len(usable)),
+        "unverified_yes": sum(g is not None and g.answerable and not g.verified for g in verdicts),
+    }
+    for w in GROUNDING_WEIGHTS:
+        mixed = [grounded_confidence(p, g, w) for p, g in zip(probs, verdicts, strict=True)]
+        report[f"w={w:.1f}"] = escalation(mixed, labels) | tradeoff(mixed, labels)
+    return report
+
+
 def row(name: str, metrics: dict, keys: Sequence[str]) -> str:
     return f"  {name:<22}" + "".join(f"{metrics[k]:>9.3f}" for k in keys)
 
@@ -294,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="re-fit app/kb/confidence_model.json on dev")
     parser.add_argument("--skip-stackfaq", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--grounding", action="store_true", help="grade the test questions with the configured OpenAI-compatible model"
+    )
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -388,6 +455,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     missed = [(q, p) for q, p in zip(test, test_probs, strict=True) if (p < THRESHOLD) == q.answerable]
     for q, p in sorted(missed, key=lambda x: x[1])[:12]:
         print(f"    {'ANSWERABLE' if q.answerable else 'unanswer.'} {p:.2f} {q.question[:90]}")
+
+    print(
+        "\nGrounding check: answerable questions still escalated with a perfect verdict, by weight "
+        "(every unanswerable one escalates)"
+    )
+    for label, probs, labels in (("dev", dev_probs, dev_y), ("test", test_probs, test_y)):
+        results[f"lumio_{label}_grounding_ceiling"] = ceiling = grounding_ceiling(probs, labels)
+        print(f"  {label:<5} " + ", ".join(f"w={w} {v:.1%}" for w, v in ceiling.items()))
+    if args.grounding:
+        if not settings.use_openai:
+            print("  --grounding needs an OpenAI-compatible model (OPENAI_API_KEY, OPENAI_BASE_URL); skipped")
+        else:
+            print(f"  grading {len(test)} test questions with {settings.support.model}", flush=True)
+            grades = grade_questions(lumio, test)
+            results["lumio_test_grounding"] = g = grounding_report(test_probs, test_y, grades)
+            print(
+                f"  graded {g['graded']:.0%}, usable verdicts {g['usable']:.0%} ({g['unverified_yes']} yes with a quote "
+                f"not in the passages), verdict accuracy {g['verdict_accuracy']:.3f}"
+            )
+            print(f"  {'':<22}" + "".join(f"{k[:9]:>9}" for k in ("recall", "precision", "ans.esc", "ECE", "AUC")))
+            for w in GROUNDING_WEIGHTS:
+                m = g[f"w={w:.1f}"]
+                print(row(f"mixed, w={w:.1f}", m, ekeys) + f"   t90 {m['answerable_escalated_at_90_recall']:.1%}")
 
     print("\nOffline extractive answers (share holding the expected fact; share citing a gold document)")
     for label, qs in (("dev", dev), ("test", test)):

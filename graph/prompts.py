@@ -73,6 +73,10 @@ class SupportPrompts(_PromptFile):
     """Support agent persona and rules."""
     answer_query: str
     """Answer from retrieved context, cited, under 100 words."""
+    grade_system: str
+    """Instructions of the grounding check (`graph.llm.grounding`)."""
+    grade_context: str
+    """Do these passages answer this question, and which sentence does."""
     analysis_answer: str
     """Answer a ticket request (look up, list, open, update) from the ticket tools' results."""
 
@@ -133,6 +137,8 @@ PLACEHOLDERS: dict[PromptFileName, dict[str, frozenset[str]]] = {
     "support": {
         "system_prompt": frozenset({"tools"}),
         "answer_query": frozenset({"query", "context", "confidence"}),
+        "grade_system": frozenset(),
+        "grade_context": frozenset({"query", "context"}),
         "analysis_answer": frozenset({"request", "results_json"}),
     },
     "supervisor": {

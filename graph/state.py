@@ -121,6 +121,9 @@ class AgentState(InputState, total=False):
     """Passages retrieved for the current support question (doc, section, score, text)."""
     confidence: float | None
     """Confidence of the last support answer, 0–1 (`None` for other agents)."""
+    grounding: dict[str, Any] | None
+    """The model's grounding verdict on the support passages (`answerable`, `evidence`, `verified`);
+    `None` offline or when the check gave no verdict (`graph.llm.grounding`)."""
     escalated: bool
     """Whether the current request went to a human reviewer."""
     review_id: str | None

@@ -2,7 +2,8 @@
 
 It is a fake *model*, not a fake client: `ChatOpenAI` talks to it over real HTTP on loopback, with
 streaming (SSE), tool calls and structured output. Its behaviour is scripted by rules:
-- a structured-output request (`response_format`, or a forced `tool_choice`) gets `route_json`;
+- a structured-output request (`response_format`, or a forced `tool_choice`) gets `route_json`, or
+  `grade_json` when it asks for the support agent's grounding verdict (schema `ContextGrade`);
 - a request with `tools` whose last message is the user's gets a call to the first tool named in
   `tool_calls` that the request offers, with the scripted arguments;
 - anything else gets a text answer that quotes the first `"result_text"` / `"headline"` it finds in
@@ -10,8 +11,8 @@ streaming (SSE), tool calls and structured output. Its behaviour is scripted by 
 Every request body is kept in `requests` for assertions.
 
 Faults: `faults` is a queue of `Fault`s. Each request takes the first queued fault whose `when` matches
-it (`route`: a structured-output call; `plan`: a call offering tools; `answer`: a call without tools;
-`any`), and is answered with that fault instead of the script: 429 with `Retry-After`, 500, 401, 400,
+it (`route`: a structured-output call; `grade`: the grounding check's structured call; `plan`: a call
+offering tools; `answer`: a call without tools; `any`), and is answered with that fault instead of the script: 429 with `Retry-After`, 500, 401, 400,
 a hang longer than the client's timeout, a body that is not JSON, a stream cut (TCP closed) after N
 chunks, or a tool call whose arguments are invalid (`arguments` is sent verbatim: wrong types,
 missing fields, or not JSON at all). Served faults are listed in `served`. `answer_text`, when set,
@@ -34,7 +35,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 FaultKind = Literal["429", "500", "401", "400", "hang", "malformed_json", "cut_stream", "tool_args"]
-CallKind = Literal["route", "plan", "answer", "any"]
+CallKind = Literal["route", "grade", "plan", "answer", "any"]
+GRADE_SCHEMA = "ContextGrade"
+"""Name of the grounding check's output schema (`graph.llm.grounding.ContextGrade`)."""
 
 
 @dataclass
@@ -59,10 +62,22 @@ class CutConnection(Exception):
     """Raised inside a streaming body: uvicorn then closes the TCP connection mid-response."""
 
 
+def schema_name(body: dict[str, Any]) -> str | None:
+    """The output schema a structured-output request asks for (`None` for other requests)."""
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict):
+        return str(response_format.get("json_schema", {}).get("name", response_format.get("type", "")))
+    forced = body.get("tool_choice")
+    if isinstance(forced, dict):
+        return str(forced.get("function", {}).get("name", ""))
+    return None
+
+
 def call_kind(body: dict[str, Any]) -> CallKind:
     """Which of the graph's model calls a request body is."""
-    if body.get("response_format") or isinstance(body.get("tool_choice"), dict):
-        return "route"
+    name = schema_name(body)
+    if name is not None:
+        return "grade" if name == GRADE_SCHEMA else "route"
     return "plan" if body.get("tools") else "answer"
 
 
@@ -72,6 +87,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.route_json: dict[str, Any] = {"route": "finance", "reason": "asks for a finance metric"}
+        self.grade_json: dict[str, Any] | None = None
+        """The grounding verdict; `None` answers the grading call with `route_json`, which is no verdict."""
         self.tool_calls: dict[str, dict[str, Any]] = {}
         self.answer_text: str | None = None
         self.faults: list[Fault] = []
@@ -104,8 +121,11 @@ class FakeOpenAI:
     # -- the "model" --------------------------------------------------------------------------
     def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages", [])
+        structured = self.route_json
+        if call_kind(body) == "grade" and self.grade_json is not None:
+            structured = self.grade_json
         if body.get("response_format"):
-            return {"content": json.dumps(self.route_json)}
+            return {"content": json.dumps(structured)}
         forced = body.get("tool_choice")
         if isinstance(forced, dict) and forced.get("type") == "function":  # structured output via a forced tool
             name = forced["function"]["name"]
@@ -114,7 +134,7 @@ class FakeOpenAI:
                     {
                         "id": "call_0",
                         "type": "function",
-                        "function": {"name": name, "arguments": json.dumps(self.route_json)},
+                        "function": {"name": name, "arguments": json.dumps(structured)},
                     }
                 ]
             }

@@ -40,6 +40,7 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
         "citations": [],
         "passages": [],
         "confidence": None,
+        "grounding": None,
         "escalated": False,
         "review_id": None,
         "review_outcome": None,

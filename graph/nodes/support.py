@@ -7,6 +7,7 @@ reads the state; the review record is written by `escalate`, a node of its own, 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graph.context import Context
+from graph.llm.grounding import grade_context, grounded_confidence
 from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.review import ReviewDecision, ReviewRequest
@@ -65,7 +67,8 @@ async def rag_search(state: GraphState, runtime: Runtime[Context]) -> dict[str, 
     return {"passages": passages, "confidence": float(found.confidence)}
 
 
-def _context_block(passages: list[dict[str, Any]]) -> str:
+def context_block(passages: list[dict[str, Any]]) -> str:
+    """The passages as the model reads them: `[doc — section]` then the text, one block each."""
     return "\n\n".join(f"[{p['doc']} — {p['section']}]\n{p['text']}" for p in passages) or "(nothing found)"
 
 
@@ -75,28 +78,45 @@ async def confidence_check(state: GraphState, runtime: Runtime[Context]) -> dict
     The draft's tokens stream (untagged `nostream`), but not into the reply: the runtime passes them on as
     `token` events of this node, which the chat shows inside its Support step while the draft is written.
     Only `respond` writes the reply, and it runs only when the draft is confident enough (see `respond`).
+    With an OpenAI-compatible model, its grounding check (`graph.llm.grounding`) runs beside the draft and
+    its verdict is mixed into the confidence.
     """
     services = runtime.context.services
     passages = state.get("passages", [])
     retrieval = float(state.get("confidence") or 0.0)
-    values = {"query": state["request"], "context": _context_block(passages), "confidence": f"{retrieval:.2f}"}
+    context = context_block(passages)
+    values = {"query": state["request"], "context": context, "confidence": f"{retrieval:.2f}"}
     messages = [
         system_message("support", services, services.tools.get("support", [])),
         task_message("support.answer_query", values, {"_passages": passages}),
     ]
+    model = services.model("support")
+    weight = services.settings.grounding_weight
+    check = None
+    if services.settings.use_openai and weight > 0 and passages:
+        check = asyncio.create_task(grade_context(model, state["request"], context, passages))
     try:
-        reply = await services.model("support").ainvoke(messages, config={"tags": ["draft"]})
+        reply = await model.ainvoke(messages, config={"tags": ["draft"]})
     except LLMCallFailed as exc:  # the model is unavailable: a person answers instead (never a stack trace)
+        if check is not None:
+            check.cancel()
         return {"answer": "", "confidence": 0.0, "citations": [], "errors": [f"support: {exc}"]}
+    grounding = await check if check is not None else None
     draft = text_of(reply).strip()
     confidence = retrieval
     scorer = getattr(services.knowledge, "answer_confidence", None)
     if scorer is not None and passages:
         confidence = float(await scorer(state["request"], draft, retrieval, passages))
+    confidence = grounded_confidence(confidence, grounding, weight)
     if "Let me escalate this to a specialist" in draft:
         confidence = min(confidence, 0.3)
     cited = [p["doc"] for p in passages if f"[{p['doc']}]" in draft]
-    return {"answer": draft, "confidence": round(confidence, 4), "citations": list(dict.fromkeys(cited))}
+    return {
+        "answer": draft,
+        "confidence": round(confidence, 4),
+        "citations": list(dict.fromkeys(cited)),
+        "grounding": grounding.as_state() if grounding is not None else None,
+    }
 
 
 def after_confidence(state: GraphState, runtime: Runtime[Context]) -> Literal["respond", "escalate"]:
@@ -123,9 +143,11 @@ async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, An
     )
     unknown = await _unknown_words(runtime, state["request"], state.get("passages", []))
     never = f"; it never mentions {_quoted(unknown)}" if unknown else ""
+    grounding = state.get("grounding")
+    unread = "; no passage I found states the answer" if grounding and not grounding.get("answerable") else ""
     notice = (
         f"I'm not confident enough to answer this from our knowledge base (confidence "
-        f"{float(state.get('confidence') or 0):.2f}{never}), so I've passed it to a specialist — review "
+        f"{float(state.get('confidence') or 0):.2f}{never}{unread}), so I've passed it to a specialist — review "
         f"**{review_id}**. You'll see their answer here as soon as they reply."
     )
     return {"escalated": True, "review_id": review_id, "messages": [AIMessage(notice, name="support")]}

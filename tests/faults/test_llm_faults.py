@@ -203,7 +203,8 @@ async def test_an_interrupt_after_a_retried_draft_pauses_and_resumes(
     assert result.escalated and result.review_id  # interrupt() reached the checkpointer, not a retry loop
     thread = await copilot.thread(result.thread_id)
     assert thread["status"] == "pending_review"
-    assert kinds(server) == ["route", "answer", "answer"]
+    # the draft's failed attempt and its retry, the grounding check beside them (in any order)
+    assert kinds(server)[0] == "route" and sorted(kinds(server)[1:]) == ["answer", "answer", "grade"]
     assert metrics("gtm_llm_calls_total", agent="support", outcome="retried_ok", error_kind="transient") == 1
     decided = await copilot.decide(result.review_id, ReviewDecision(action="edit", text="Yes, within 30 days."))
     assert decided.answer.startswith("Yes, within 30 days.")

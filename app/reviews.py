@@ -31,6 +31,7 @@ reviews = sa.Table(
     sa.Column("draft", sa.Text, nullable=False),
     sa.Column("confidence", sa.Float, nullable=False),
     sa.Column("passages_json", sa.Text, nullable=False, default="[]"),
+    sa.Column("grounding_json", sa.Text),  # the model's grounding verdict (graph.llm.grounding), or NULL
     sa.Column("requester", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | deciding | decided
     sa.Column("decision", sa.String(16)),
@@ -71,7 +72,17 @@ class ReviewStore:
         if not self._ready:
             tickets.metadata.create_all(self.engine)
             metadata.create_all(self.engine)
+            self._add_missing_columns()
             self._ready = True
+
+    def _add_missing_columns(self) -> None:
+        """Bring a `reviews` table made by an earlier version up to date (nullable columns only)."""
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns("reviews")}
+        with self.engine.begin() as conn:
+            for column in reviews.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE reviews ADD COLUMN {column.name} {kind}"))
 
     # -- writes --------------------------------------------------------------------------------
     def _open(self, fields: dict[str, Any]) -> str:
@@ -93,6 +104,7 @@ class ReviewStore:
                     draft=fields["draft"],
                     confidence=float(fields["confidence"]),
                     passages_json=json.dumps(fields.get("passages", []), default=str),
+                    grounding_json=json.dumps(fields["grounding"]) if fields.get("grounding") else None,
                     requester=fields.get("requester", "anonymous"),
                     status="pending",
                     created_at=datetime.now(UTC),
@@ -201,6 +213,8 @@ class ReviewStore:
     def _row(row: Any) -> dict[str, Any]:
         data = dict(row._mapping)
         data["passages"] = json.loads(data.pop("passages_json") or "[]")
+        grounding = data.pop("grounding_json", None)
+        data["grounding"] = json.loads(grounding) if grounding else None
         data.pop("id", None)
         return data
 

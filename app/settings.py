@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     """Insights agent model (seed matrix)."""
     support: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.2, max_tokens=800)
     """Support agent model (seed matrix)."""
+
+    @field_validator("supervisor", "marketing", "finance", "insights", "support", mode="before")
+    @classmethod
+    def _keep_unset_model_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        """`GTM_SUPPORT__MODEL=x` alone changes the model and keeps the agent's temperature and max tokens."""
+        if isinstance(value, dict) and info.field_name is not None:
+            default = cls.model_fields[info.field_name].default
+            return {**default.model_dump(), **value}
+        return value
 
     confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     """Support answers below this confidence escalate to a human reviewer."""

@@ -140,6 +140,7 @@ async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, An
         confidence=float(state.get("confidence") or 0.0),
         passages=state.get("passages", []),
         requester=state.get("user_id") or runtime.context.user_id,
+        grounding=state.get("grounding"),
     )
     unknown = await _unknown_words(runtime, state["request"], state.get("passages", []))
     never = f"; it never mentions {_quoted(unknown)}" if unknown else ""

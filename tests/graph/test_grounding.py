@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from langgraph.checkpoint.memory import InMemorySaver
 
+from app.reviews import ReviewStore
 from app.runtime import AskResult, Copilot
-from app.services import build_services
+from app.services import build_services, business_engine
 from app.settings import Settings
 from graph.llm.grounding import Grounding, evidence_in_passages, grounded_confidence
 from tests.fake_openai import FakeOpenAI, Fault, call_kind
@@ -134,6 +136,9 @@ async def test_a_no_escalates_a_question_retrieval_finds_confident(settings: Set
     assert result.escalated and result.confidence == pytest.approx((1 - w) * offline.confidence, abs=1e-3)
     assert "no passage I found states the answer" in result.answer and result.review_id in result.answer
     assert state["grounding"] == {"answerable": False, "evidence": "", "verified": False}
+    assert result.review_id is not None
+    review = await ReviewStore(business_engine(s)).get(result.review_id)
+    assert review is not None and review["grounding"] == state["grounding"]  # kept for the reviewer console
 
 
 async def test_a_failing_grading_call_leaves_the_offline_confidence(settings: Settings, server: FakeOpenAI):
@@ -144,3 +149,16 @@ async def test_a_failing_grading_call_leaves_the_offline_confidence(settings: Se
     assert [kind for kind, when in server.served] == ["500"] * 3 and {w for _, w in server.served} == {"grade"}
     assert not result.escalated and "1,000" in result.answer
     assert result.confidence is not None and result.confidence >= 0.7 and state["grounding"] is None
+
+
+async def test_a_reviews_table_of_an_earlier_version_gains_the_grounding_column(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}")
+    await ReviewStore(engine).list("pending")  # creates the tables
+    with engine.begin() as conn:  # as an earlier version made it
+        conn.execute(sa.text("ALTER TABLE reviews DROP COLUMN grounding_json"))
+    fields = dict(thread_id="t", question="Do you have SOC 1?", draft="", confidence=0.3, passages=[], requester="sam")
+    store = ReviewStore(engine)
+    old = await store.open_review(request_message_id="m-1", **fields)
+    new = await store.open_review(request_message_id="m-2", grounding={"answerable": False}, **fields)
+    assert (await store.get(old) or {})["grounding"] is None
+    assert (await store.get(new) or {})["grounding"] == {"answerable": False}

@@ -71,3 +71,14 @@ async def test_invalid_structured_route_falls_back_to_the_classifier(settings: S
         result = await copilot.ask("Segment our customers with RFM")
     assert result.route == "insights"
     assert "Champions" in result.answer or "segments" in result.answer
+
+
+def test_one_model_variable_keeps_the_agents_other_settings(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GTM_SUPPORT__MODEL", "llama-3.1-8b-instruct")
+    monkeypatch.setenv("GTM_FINANCE__TEMPERATURE", "0.5")
+    s = Settings()
+    assert (s.support.model, s.support.temperature, s.support.max_tokens) == ("llama-3.1-8b-instruct", 0.2, 800)
+    assert (s.finance.model, s.finance.temperature, s.finance.max_tokens) == ("gpt-3.5-turbo", 0.5, 500)
+    monkeypatch.setenv("GTM_SUPPORT__TEMPERATURE", "9")
+    with pytest.raises(ValueError, match="support.temperature"):
+        Settings()

@@ -4,8 +4,12 @@ round trip, conflicts between reviewers, CSRF, the audit log and the live delive
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
+import sqlalchemy as sa
+
+from app.reviews import reviews
 from app.web.copilot_holder import get_ticket_store
 from app.web.review_watch import wait_for_review
 
@@ -54,6 +58,31 @@ async def test_queue_lists_the_escalation_with_passages(web: Web):
     draft = (await web.copilot()).reviews
     review = await draft.get(review_id)
     assert review is not None and review["draft"].split()[0] in section  # the draft prefills the textarea
+
+
+async def test_queue_shows_the_models_grounding_verdict(web: Web):
+    _, plain = await escalate(web, user="sam")
+    _, checked = await escalate(web, user="kim")
+    _, invented = await escalate(web, user="lee")
+    copilot = await web.copilot()
+    verdicts = {
+        checked: {"answerable": False, "evidence": "", "verified": False},
+        invented: {"answerable": True, "evidence": "Resellers may rebrand Lumio freely.", "verified": False},
+    }
+    with copilot.reviews.engine.begin() as conn:  # as the grounding check of a hosted model records them
+        for review_id, verdict in verdicts.items():
+            conn.execute(
+                sa.update(reviews).where(reviews.c.review_id == review_id).values(grounding_json=json.dumps(verdict))
+            )
+    html = (await (await web.login("reviewer")).get("/review")).text
+
+    def card(review_id: str) -> str:
+        start = html.index(f'id="{review_id}"')
+        return html[start : html.index("</section>", start)]
+
+    assert "Model's check" not in card(plain)  # offline: no verdict, nothing shown
+    assert "Model's check:</b> no passage below states the answer." in card(checked)
+    assert "its quote is not in the passages: <q>Resellers may rebrand Lumio freely.</q>" in card(invented)
 
 
 async def test_edit_with_add_to_kb_resumes_thread_audits_and_stops_escalating(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from app.settings import REPO_ROOT
+from tests.kb_slice import copy_kb
 from tests.server_process import ServerProcess, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,17 +35,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-KB_DOCS = (
-    "returns-and-warranty.md",
-    "refund-policy.md",
-    "plans-and-pricing.md",
-    "shipping-and-delivery.md",
-    "support-hours-and-contact.md",
-    "integrations-overview.md",
-    "getting-started.md",
-)
-"""The knowledge-base slice of the web tests: quick to index, and the white-label question escalates."""
-
 START_TIMEOUT_S = 300.0
 """How long the server may take to answer `/healthz` (a loaded machine needs minutes)."""
 
@@ -130,10 +119,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp_inbox: tuple[Inbox, in
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "server.log").write_bytes(b"")
     root = tmp_path_factory.mktemp("browser")
-    kb_dir = root / "kb"
-    kb_dir.mkdir()
-    for name in KB_DOCS:
-        shutil.copy(REPO_ROOT / "knowledge_base" / name, kb_dir / name)
+    kb_dir = copy_kb(root / "kb")
     home = root / "home"
     env = {
         key: value

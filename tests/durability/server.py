@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -26,17 +25,6 @@ from tests.server_process import ServerProcess
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 START_TIMEOUT_S = 420.0
 """Start-up loads the embedding model, the classifier and the index: minutes on a loaded 2-core machine."""
-KB_DOCS = (
-    "returns-and-warranty.md",
-    "refund-policy.md",
-    "plans-and-pricing.md",
-    "shipping-and-delivery.md",
-    "support-hours-and-contact.md",
-    "integrations-overview.md",
-    "getting-started.md",
-)
-"""A slice of the knowledge base: quick to index, and the white-label question still escalates."""
-
 WHITE_LABEL = "Do you offer a white-label version for resellers?"
 PASSWORD = "correct-horse-battery"
 
@@ -59,13 +47,6 @@ def base_env(home: Path, kb_dir: Path, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     return env | extra
-
-
-def copy_kb(target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for name in KB_DOCS:
-        shutil.copy(REPO_ROOT / "knowledge_base" / name, target / name)
-    return target
 
 
 def gtm(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300) -> str:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .server import WHITE_LABEL, Server, add_user, base_env, copy_kb, gtm, sse, wait_for
+from tests.kb_slice import copy_kb
+
+from .server import WHITE_LABEL, Server, add_user, base_env, gtm, sse, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

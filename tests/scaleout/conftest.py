@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.durability.server import base_env, copy_kb, gtm
+from tests.durability.server import base_env, gtm
 from tests.graph.test_outbox import smtp  # noqa: F401 - a real SMTP server on loopback (fixture)
+from tests.kb_slice import copy_kb
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DB = 14

@@ -17,28 +17,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.settings import REPO_ROOT, Settings
+from app.settings import Settings
+from tests.kb_slice import copy_kb
 
 SEED_CUSTOMERS = 300
-KB_DOCS = (
-    "returns-and-warranty.md",
-    "refund-policy.md",
-    "plans-and-pricing.md",
-    "shipping-and-delivery.md",
-    "support-hours-and-contact.md",
-    "integrations-overview.md",
-    "getting-started.md",
-)
-"""A slice of the knowledge base: quick to index, and the white-label question still escalates."""
-
 UNANSWERABLE = "Do you offer a white-label version of Lumio that resellers can rebrand?"
-
-
-def copy_kb(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in KB_DOCS:
-        shutil.copy(REPO_ROOT / "knowledge_base" / name, target / name)
-    return target
 
 
 @pytest.fixture(scope="session")

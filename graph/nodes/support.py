@@ -97,10 +97,12 @@ async def confidence_check(state: GraphState, runtime: Runtime[Context]) -> dict
         check = asyncio.create_task(grade_context(model, state["request"], context, passages))
     try:
         reply = await model.ainvoke(messages, config={"tags": ["draft"]})
-    except LLMCallFailed as exc:  # the model is unavailable: a person answers instead (never a stack trace)
-        if check is not None:
+    except BaseException as exc:
+        if check is not None:  # no draft, no verdict needed
             check.cancel()
-        return {"answer": "", "confidence": 0.0, "citations": [], "errors": [f"support: {exc}"]}
+        if isinstance(exc, LLMCallFailed):  # the model is unavailable: a person answers instead (never a stack trace)
+            return {"answer": "", "confidence": 0.0, "citations": [], "errors": [f"support: {exc}"]}
+        raise
     grounding = await check if check is not None else None
     draft = text_of(reply).strip()
     confidence = retrieval

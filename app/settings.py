@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     the browser tests (the offline model otherwise writes a whole answer at once)."""
     llm_timeout_s: float = 60.0
     """Per-request timeout for the OpenAI-compatible client."""
+    structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    """How routing and the grounding check ask the OpenAI-compatible server for JSON: a `json_schema` response
+    format (OpenAI, vLLM, Ollama, llama.cpp's `llama-server`) or a forced tool call, `function_calling`
+    (servers without `json_schema`, such as llama-cpp-python's)."""
 
     supervisor: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.0, max_tokens=200)
     """Model for the supervisor's intent classification (structured output)."""

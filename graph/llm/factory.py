@@ -81,5 +81,6 @@ def make_chat_model(role: ModelRole, settings: Settings) -> BaseChatModel:
         retry_attempts=settings.max_tool_attempts,
         retry_wait_min_s=settings.retry_wait_min_s,
         retry_wait_max_s=settings.retry_wait_max_s,
+        structured_output_method=settings.structured_output,
     )
     return model.with_observer(MonitoringObserver(settings))

@@ -9,11 +9,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from langgraph.errors import GraphBubbleUp
 from pydantic import PrivateAttr
@@ -31,6 +33,8 @@ from graph.llm.resilience import (
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+StructuredOutputMethod = Literal["json_schema", "function_calling", "json_mode"]
+"""How a structured-output call asks the server for JSON (LangChain's `method`)."""
 
 
 def _has_payload(chunk: ChatGenerationChunk) -> bool:
@@ -64,7 +68,20 @@ class ResilientChatOpenAI(ChatOpenAI):
     retry_wait_max_s: float = 10.0
     """Longest wait (`Retry-After` included)."""
 
+    structured_output_method: StructuredOutputMethod = "json_schema"
+    """How `with_structured_output` asks for JSON when the caller does not say (`GTM_STRUCTURED_OUTPUT`)."""
+
     _observer: LLMObserver = PrivateAttr(default_factory=NullObserver)
+
+    def with_structured_output(
+        self, schema: Any = None, *, method: StructuredOutputMethod | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, Any]:
+        """`ChatOpenAI.with_structured_output`, with `method` defaulting to this model's `structured_output_method`.
+
+        Servers differ: OpenAI, vLLM, Ollama and llama.cpp's `llama-server` take a `json_schema` response
+        format; llama-cpp-python's server takes forced tool calls (`function_calling`) instead.
+        """
+        return super().with_structured_output(schema, method=method or self.structured_output_method, **kwargs)
 
     def with_observer(self, observer: LLMObserver) -> ResilientChatOpenAI:
         """Send this model's call outcomes to `observer`; returns the model itself."""

@@ -114,6 +114,18 @@ async def test_a_supported_yes_answers_what_retrieval_alone_would_escalate(setti
     assert "answerable" not in "".join(tokens)  # the verdict's JSON never streams into the chat
 
 
+async def test_servers_without_json_schema_get_forced_tool_calls(settings: Settings, server: FakeOpenAI):
+    server.route_json = {"route": "support", "reason": "a product question"}
+    server.answer_text = HUB_ANSWER
+    server.grade_json = {"answerable": True, "evidence": HUB_EVIDENCE}
+    result, state, _ = await _ask(_openai(settings, server, structured_output="function_calling"), HUB_QUESTION)
+    assert not result.escalated and state["grounding"]["verified"] is True
+    structured = [r for r in server.requests if call_kind(r) in ("route", "grade")]
+    assert [r["tool_choice"]["function"]["name"] for r in structured] == ["RouteChoice", "ContextGrade"]
+    assert not any("response_format" in r for r in server.requests)
+    assert state["route_reason"] == "a product question"  # the router's forced tool call was read, not a fallback
+
+
 async def test_a_yes_with_invented_evidence_changes_nothing(settings: Settings, server: FakeOpenAI):
     server.route_json = {"route": "support", "reason": "a product question"}
     server.answer_text = HUB_ANSWER

@@ -108,6 +108,8 @@ class AskResult:
     charts: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     pending_approval: bool = False
+    grounding: dict[str, Any] | None = None
+    """Support with an OpenAI-compatible model: its verdict on the passages (`graph.llm.grounding`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of `gtm ask --json` (charts counted, not inlined)."""
@@ -274,6 +276,7 @@ class Copilot:
             charts=list(state.get("charts") or []),
             errors=list(state.get("errors") or []),
             pending_approval=any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts),
+            grounding=state.get("grounding"),
         )
 
     async def _run(

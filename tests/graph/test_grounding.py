@@ -107,6 +107,7 @@ async def test_a_supported_yes_answers_what_retrieval_alone_would_escalate(setti
     w = s.grounding_weight
     assert result.confidence == pytest.approx((1 - w) * offline.confidence + w, abs=1e-3)
     assert state["grounding"] == {"answerable": True, "evidence": HUB_EVIDENCE, "verified": True}
+    assert result.to_json()["grounding"] == state["grounding"]  # `gtm ask --json` shows it
     (grading,) = _grading_requests(server)
     prompt = grading["messages"][-1]["content"]
     assert HUB_QUESTION in prompt and "troubleshooting-data-gaps.md" in prompt and HUB_EVIDENCE in prompt

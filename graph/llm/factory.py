@@ -76,6 +76,9 @@ def make_chat_model(role: ModelRole, settings: Settings) -> BaseChatModel:
         timeout=settings.llm_timeout_s,
         max_retries=0,  # retries are ours (graph.llm.resilience + the graph's tool retry path), not the client's
         stream_usage=True,
+        # Calls offering tools (planning, structured output by function calling) show no tokens to anyone, and
+        # some servers stream tool calls wrongly (llama-cpp-python repeats the name in every chunk): not streamed.
+        disable_streaming="tool_calling",
         cache=llm_cache_for(settings),  # temperature-0 calls only, by default (GTM_LLM_CACHE)
         agent=role,
         retry_attempts=settings.max_tool_attempts,

@@ -72,10 +72,15 @@ _TRANSIENT_NAMES = frozenset(
         "ConnectTimeout",
         "WriteError",
         "PoolTimeout",
+        "EmptyReply",
     }
 )
 _AUTH_NAMES = frozenset({"AuthenticationError", "PermissionDeniedError"})
 _T = TypeVar("_T")
+
+
+class EmptyReply(Exception):  # noqa: N818 - reads as what happened
+    """The model finished without any text or tool call (transient: the next attempt usually has one)."""
 
 
 def _names(exc: BaseException) -> set[str]:
@@ -92,7 +97,7 @@ def classify_llm_error(exc: BaseException) -> LLMErrorKind:
 
     Transient: `openai.RateLimitError`, `APITimeoutError`, `APIConnectionError`, `InternalServerError`
     (any 5xx), transport errors of httpx (a reset or cut connection), a body that is not valid JSON,
-    `TimeoutError`/`ConnectionError`. Auth: `AuthenticationError`, `PermissionDeniedError` (401/403).
+    an empty reply (`EmptyReply`), `TimeoutError`/`ConnectionError`. Auth: `AuthenticationError`, `PermissionDeniedError` (401/403).
     Everything else (400 `BadRequestError`, 404, programming errors) is fatal.
 
     Args:

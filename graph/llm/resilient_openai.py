@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -23,6 +24,7 @@ from tenacity import RetryCallState
 
 from graph.llm.resilience import (
     CUT_NOTICE,
+    EmptyReply,
     LLMCallFailed,
     LLMObserver,
     NullObserver,
@@ -35,6 +37,24 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 StructuredOutputMethod = Literal["json_schema", "function_calling", "json_mode"]
 """How a structured-output call asks the server for JSON (LangChain's `method`)."""
+
+
+def _with_payload(result: ChatResult) -> ChatResult:
+    """`result`, unless the model returned neither text nor a tool call (`EmptyReply`, retried)."""
+    for generation in result.generations:
+        message = generation.message
+        if (
+            generation.text.strip()
+            or getattr(message, "tool_calls", None)
+            or getattr(message, "invalid_tool_calls", None)
+        ):
+            return result
+    raise EmptyReply("the model returned neither text nor a tool call")
+
+
+def _is_openai(base_url: str) -> bool:
+    """Whether `base_url` is OpenAI's own API."""
+    return urlsplit(base_url).hostname == "api.openai.com"
 
 
 def _has_payload(chunk: ChatGenerationChunk) -> bool:
@@ -72,6 +92,18 @@ class ResilientChatOpenAI(ChatOpenAI):
     """How `with_structured_output` asks for JSON when the caller does not say (`GTM_STRUCTURED_OUTPUT`)."""
 
     _observer: LLMObserver = PrivateAttr(default_factory=NullObserver)
+
+    def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The request body; servers other than OpenAI's also get the answer budget as the legacy `max_tokens`.
+
+        `ChatOpenAI` sends only `max_completion_tokens`, which some OpenAI-compatible servers ignore
+        (llama-cpp-python's generated 3,187 tokens against a budget of 150 here), so the budget would not hold.
+        """
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        budget = payload.get("max_completion_tokens")
+        if budget is not None and self.openai_api_base and not _is_openai(self.openai_api_base):
+            payload.setdefault("max_tokens", budget)
+        return payload
 
     def with_structured_output(
         self, schema: Any = None, *, method: StructuredOutputMethod | None = None, **kwargs: Any
@@ -142,7 +174,9 @@ class ResilientChatOpenAI(ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         async def once() -> ChatResult:
-            return await ChatOpenAI._agenerate(self, messages, stop=stop, run_manager=run_manager, **kwargs)
+            return _with_payload(
+                await ChatOpenAI._agenerate(self, messages, stop=stop, run_manager=run_manager, **kwargs)
+            )
 
         state = _CallState()
         result = await self._acall(once, state)
@@ -169,28 +203,28 @@ class ResilientChatOpenAI(ChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async def open_stream() -> tuple[AsyncIterator[ChatGenerationChunk], list[ChatGenerationChunk], bool]:
-            """Start a stream and read it up to its first useful chunk (retried as a whole)."""
+        async def open_stream() -> tuple[AsyncIterator[ChatGenerationChunk], list[ChatGenerationChunk]]:
+            """Start a stream and read it up to its first useful chunk (retried as a whole; an empty one too)."""
             stream = ChatOpenAI._astream(self, messages, stop=stop, run_manager=run_manager, **kwargs)
             head: list[ChatGenerationChunk] = []
             try:
                 async for chunk in stream:
                     head.append(chunk)
                     if _has_payload(chunk):
-                        return stream, head, False
+                        return stream, head
             except BaseException:
                 await stream.aclose()  # type: ignore[attr-defined]
                 raise
-            return stream, head, True
+            await stream.aclose()  # type: ignore[attr-defined]
+            raise EmptyReply("the model's stream ended without any text or tool call")
 
         state = _CallState()
-        stream, head, done = await self._acall(open_stream, state)
+        stream, head = await self._acall(open_stream, state)
         try:
             for chunk in head:
                 yield chunk
-            if not done:
-                async for chunk in stream:
-                    yield chunk
+            async for chunk in stream:
+                yield chunk
         except GraphBubbleUp:
             raise
         except Exception as exc:  # tokens were shown already: keep them, say the answer was cut
@@ -219,7 +253,7 @@ class ResilientChatOpenAI(ChatOpenAI):
         state = _CallState()
 
         def once() -> ChatResult:
-            return ChatOpenAI._generate(self, messages, stop=stop, run_manager=run_manager, **kwargs)
+            return _with_payload(ChatOpenAI._generate(self, messages, stop=stop, run_manager=run_manager, **kwargs))
 
         try:
             result = self.policy.retrying(before_sleep=self._before_sleep(state))(once)

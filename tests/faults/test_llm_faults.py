@@ -230,3 +230,22 @@ async def test_a_refused_draft_leaves_the_other_win_back_emails_staged(
         metrics("gtm_requests_total", route="sequential:insights,marketing,finance", kind="ask", outcome="degraded")
         == 1
     )
+
+
+async def test_an_empty_answer_is_retried_then_degrades_like_a_silent_server(
+    copilot: Copilot, server: FakeOpenAI, metrics: MetricDelta
+):
+    server.answer_text = ""  # the model finishes at once, with neither text nor a tool call
+    result = await copilot.ask(QUESTION)
+    assert result.answer.startswith(FALLBACK_MESSAGES["transient"].format(attempts=3))  # never an empty reply
+    assert "What the tools found:" in result.answer and "per customer" in result.answer
+    assert kinds(server) == ["route", "plan", "answer", "answer", "answer"]
+    assert metrics("gtm_llm_retries_total", agent="finance", error_kind="transient") == 2
+
+
+async def test_an_empty_support_draft_escalates_instead_of_answering_nothing(copilot: Copilot, server: FakeOpenAI):
+    server.route_json = {"route": "support", "reason": "a help-centre question"}
+    server.answer_text = ""
+    result = await copilot.ask("Can I get a refund on hardware I bought last week?")
+    assert result.escalated and result.review_id and result.review_id in result.answer
+    assert result.confidence == 0.0 and [k for k in kinds(server) if k == "answer"] == ["answer"] * 3

@@ -46,6 +46,7 @@ async def test_finance_request_through_chatopenai(settings: Settings, server: Fa
     assert len(structured) == 1 and structured[0]["model"] == s.supervisor.model
     assert planning and planning[0]["model"] == "gpt-3.5-turbo" and planning[0]["temperature"] == 0.1
     assert planning[0]["max_completion_tokens"] == 500
+    assert planning[0]["max_tokens"] == 500  # also the legacy name, which some local servers read instead
     assert "compute_metric" in {t["function"]["name"] for t in planning[0]["tools"]}
     assert answering and answering[-1]["stream"] is True
     assert "Calculate CAC" in answering[-1]["messages"][-1]["content"]  # the seed's metric_calculation prompt
@@ -82,3 +83,17 @@ def test_one_model_variable_keeps_the_agents_other_settings(monkeypatch: pytest.
     monkeypatch.setenv("GTM_SUPPORT__TEMPERATURE", "9")
     with pytest.raises(ValueError, match="support.temperature"):
         Settings()
+
+
+def test_openais_own_api_gets_only_max_completion_tokens():
+    from langchain_core.messages import HumanMessage
+
+    from graph.llm.resilient_openai import ResilientChatOpenAI
+
+    def payload(base_url: str | None) -> dict:
+        model = ResilientChatOpenAI(model="gpt-4o-mini", api_key="sk-test", base_url=base_url, max_completion_tokens=5)
+        return model._get_request_payload([HumanMessage("hi")])
+
+    for base_url in (None, "https://api.openai.com/v1"):
+        assert payload(base_url)["max_completion_tokens"] == 5 and "max_tokens" not in payload(base_url)
+    assert payload("http://127.0.0.1:8080/v1")["max_tokens"] == 5  # llama.cpp, vLLM, Ollama...

@@ -397,7 +397,10 @@ class Copilot:
 
         Each abandoned run is claimed atomically (two processes never both resume it), then its thread
         continues from its last checkpoint for the same user: `ainvoke(None)`-style, the pending nodes
-        run. A thread that is already complete, or paused for a person, only has its row closed.
+        run. A thread that is already complete, or paused for a person, only has its row closed. A thread
+        whose checkpoint ends on its user's request with nothing left to run (a crash can leave one: its
+        writes and its checkpoint are saved separately, langgraph#8039) is asked that request again, as the
+        same message, so nothing is duplicated; every side effect downstream is idempotent per request.
 
         Args:
             on_resumed: Called with the thread id and result of every run finished here (e.g. to post
@@ -413,13 +416,20 @@ class Copilot:
             if not await asyncio.to_thread(self.runs.claim, run):
                 continue
             snapshot = await self.graph.aget_state(self._config(run.thread_id))
-            if not snapshot.next or snapshot.interrupts:
+            payload = _unanswered(snapshot)
+            if not snapshot.next and payload is None:  # complete, or paused for a person
                 await self.runs.afinish(run.id, "done")
                 continue
+            if payload is not None:
+                log.warning("thread %s stopped without answering its request; asking it again", run.thread_id)
             kind: RequestKind = "review" if run.kind == "review" else "outbox" if run.kind == "outbox" else "ask"
             trace = self.monitor.start(kind, run.thread_id, run.user_id)
             try:
-                await self._stream(None, run.thread_id, run.user_id, None, trace, None, run.id)
+                await self._stream(payload, run.thread_id, run.user_id, None, trace, None, run.id)
+                again = _unanswered(await self.graph.aget_state(self._config(run.thread_id)))
+                if payload is None and again is not None:  # the resumed steps ended without an answer
+                    log.warning("thread %s resumed without an answer; asking its request again", run.thread_id)
+                    await self._stream(again, run.thread_id, run.user_id, None, trace, None, run.id)
             except Exception as exc:  # noqa: BLE001 - one broken thread must not stop the others
                 await self.runs.afinish(run.id, "failed", f"{type(exc).__name__}: {exc}")
                 await self.monitor.finish(trace, error=exc)
@@ -609,6 +619,16 @@ class Copilot:
         return await self._monitored(
             "outbox", resume, thread_id, request.requester, decision.reviewer, on_token, on_event
         )
+
+
+def _unanswered(snapshot: Any) -> dict[str, Any] | None:
+    """The request to ask again when a thread is idle and its last message is its user's (else `None`)."""
+    if snapshot.next or snapshot.interrupts:
+        return None
+    messages = snapshot.values.get("messages") or []
+    if messages and isinstance(messages[-1], HumanMessage):
+        return {"messages": [messages[-1]]}
+    return None
 
 
 def _last_answer(messages: list[Any]) -> str:

@@ -121,16 +121,25 @@ def grading_messages(question: str, context: str) -> list[SystemMessage | HumanM
     ]
 
 
+def _single_attempt(model: BaseChatModel) -> BaseChatModel:
+    """`model` with one attempt per call, when it retries (`ResilientChatOpenAI`)."""
+    if getattr(model, "retry_attempts", 1) == 1:
+        return model
+    return model.model_copy(update={"retry_attempts": 1})
+
+
 async def grade_context(
     model: BaseChatModel, question: str, context: str, passages: Sequence[dict[str, Any]]
 ) -> Grounding | None:
     """Ask `model` whether `context` answers `question`; `None` when the model gives no usable verdict.
 
-    A failed call or an invalid reply is logged and ignored: the offline confidence then decides alone.
-    The call is tagged `nostream`, so its JSON never reaches the chat.
+    A failed call or an invalid reply is logged and ignored: the offline confidence then decides alone. The
+    check is optional, so it makes one attempt: the answer never waits for its retries (a server without the
+    requested structured output fails the same way every time). The call is tagged `nostream`, so its JSON
+    never reaches the chat.
     """
     try:
-        runnable = model.with_structured_output(ContextGrade)
+        runnable = _single_attempt(model).with_structured_output(ContextGrade)
         raw = await runnable.ainvoke(grading_messages(question, context), config={"tags": ["nostream"]})
         grade = raw if isinstance(raw, ContextGrade) else ContextGrade.model_validate(raw)
     except Exception as exc:  # noqa: BLE001 - any provider or validation error: no verdict, never a crash

@@ -159,7 +159,8 @@ async def test_a_failing_grading_call_leaves_the_offline_confidence(settings: Se
     server.answer_text = "The Starter plan allows 1,000 API requests per day [api-access-and-rate-limits.md]."
     server.faults += [Fault("500", when="grade") for _ in range(3)]
     result, state, _ = await _ask(_openai(settings, server), STARTER_QUESTION)
-    assert [kind for kind, when in server.served] == ["500"] * 3 and {w for _, w in server.served} == {"grade"}
+    # one attempt: the answer never waits for the retries of an optional check
+    assert server.served == [("500", "grade")] and len(_grading_requests(server)) == 1
     assert not result.escalated and "1,000" in result.answer
     assert result.confidence is not None and result.confidence >= 0.7 and state["grounding"] is None
 

@@ -69,11 +69,6 @@ class Grounding:
     verified: bool
     """The quote was found in a passage (`evidence_in_passages`)."""
 
-    @property
-    def supported(self) -> bool:
-        """A "yes" backed by a sentence that is really in the passages."""
-        return self.answerable and self.verified
-
     def as_state(self) -> dict[str, Any]:
         """The form kept in the graph state and shown to reviewers."""
         return {"answerable": self.answerable, "evidence": self.evidence, "verified": self.verified}

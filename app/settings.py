@@ -102,15 +102,6 @@ class Settings(BaseSettings):
     support: ModelSettings = ModelSettings(model="gpt-3.5-turbo", temperature=0.2, max_tokens=800)
     """Support agent model (seed matrix)."""
 
-    @field_validator("supervisor", "marketing", "finance", "insights", "support", mode="before")
-    @classmethod
-    def _keep_unset_model_fields(cls, value: Any, info: ValidationInfo) -> Any:
-        """`GTM_SUPPORT__MODEL=x` alone changes the model and keeps the agent's temperature and max tokens."""
-        if isinstance(value, dict) and info.field_name is not None:
-            default = cls.model_fields[info.field_name].default
-            return {**default.model_dump(), **value}
-        return value
-
     confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     """Support answers below this confidence escalate to a human reviewer."""
     grounding_weight: float = Field(default=0.6, ge=0.0, le=1.0)
@@ -147,6 +138,15 @@ class Settings(BaseSettings):
     """SMTP password (used with `smtp_user`)."""
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one SMTP connection or command."""
+
+    @field_validator("supervisor", "marketing", "finance", "insights", "support", mode="before")
+    @classmethod
+    def _keep_unset_model_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        """`GTM_SUPPORT__MODEL=x` alone changes the model and keeps the agent's temperature and max tokens."""
+        if isinstance(value, dict) and info.field_name is not None:
+            default = cls.model_fields[info.field_name].default
+            return {**default.model_dump(), **value}
+        return value
 
     @property
     def business_db_url(self) -> str:

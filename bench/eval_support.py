@@ -270,6 +270,14 @@ def cosine_threshold(rows: list[dict[str, float]], labels: list[bool], target_re
     return float(neg[min(len(neg) - 1, int(np.ceil(target_recall * len(neg))) - 1)] + 1e-6)
 
 
+def graph_passages(retriever: Retriever, question: str) -> list[dict[str, str]]:
+    """The passages the support graph gives its model for `question` (top `MAX_PASSAGES` of five)."""
+    from graph.nodes.support import MAX_PASSAGES
+
+    found = retriever.retrieve(question, k=5)
+    return [{"doc": p.doc, "section": p.section, "text": p.text} for p in found.passages[:MAX_PASSAGES]]
+
+
 def answers(retriever: Retriever, questions: Sequence[Question]) -> dict:
     """The offline support writer on the retrieved passages (top 4, as the graph passes them): share of
     answers holding every `answer_contains` string, and share citing a gold document."""
@@ -279,8 +287,7 @@ def answers(retriever: Retriever, questions: Sequence[Question]) -> dict:
     for q in questions:
         if not q.answerable or not q.answer_contains:
             continue
-        found = retriever.retrieve(q.question, k=5)
-        passages = [{"doc": p.doc, "section": p.section, "text": p.text} for p in found.passages[:4]]
+        passages = graph_passages(retriever, q.question)
         text = write_support({"query": q.question, "_passages": passages}).lower()
         n += 1
         facts += all(a.lower() in text for a in q.answer_contains)
@@ -289,7 +296,7 @@ def answers(retriever: Retriever, questions: Sequence[Question]) -> dict:
 
 
 GROUNDING_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
-"""Weights of the grounding verdict that are scored (`GTM_GROUNDING_WEIGHT`, default 0.5)."""
+"""Weights of the grounding verdict that are scored (`GTM_GROUNDING_WEIGHT`, default 0.6)."""
 
 
 def grounding_ceiling(probs: Sequence[float], labels: Sequence[bool]) -> dict[str, float]:
@@ -309,20 +316,18 @@ def grade_questions(retriever: Retriever, questions: Sequence[Question]) -> list
 
     from graph.llm.factory import make_chat_model
     from graph.llm.grounding import grade_context
-    from graph.nodes.support import MAX_PASSAGES, context_block
+    from graph.nodes.support import context_block
 
-    settings = get_settings()
-    model = make_chat_model("support", settings)
+    model = make_chat_model("support", get_settings())
+    found = [graph_passages(retriever, q.question) for q in questions]  # before the loop: retrieval blocks
     gate = asyncio.Semaphore(4)
 
-    async def one(q: Question) -> object:
-        found = retriever.retrieve(q.question, k=5)
-        passages = [{"doc": p.doc, "section": p.section, "text": p.text} for p in found.passages[:MAX_PASSAGES]]
+    async def one(question: str, passages: list[dict[str, str]]) -> object:
         async with gate:
-            return await grade_context(model, q.question, context_block(passages), passages)
+            return await grade_context(model, question, context_block(passages), passages)
 
     async def every() -> list[object]:
-        return list(await asyncio.gather(*(one(q) for q in questions)))
+        return list(await asyncio.gather(*(one(q.question, p) for q, p in zip(questions, found, strict=True))))
 
     return asyncio.run(every())
 

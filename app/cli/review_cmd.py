@@ -49,7 +49,28 @@ def _summary(review: dict[str, Any]) -> dict[str, Any]:
         "created_at": review["created_at"],
         "interrupt_id": review.get("interrupt_id"),
         "passages": review.get("passages", []),
+        "not_covered": review.get("not_covered"),
+        "grounding": review.get("grounding"),
     }
+
+
+def evidence_lines(item: dict[str, Any]) -> list[str]:
+    """What the reviewer console says about the evidence: the words it does not cover, the model's check."""
+    lines = []
+    gaps = item.get("not_covered") or {}
+    if gaps.get("unknown"):
+        lines.append("  never in the knowledge base: " + ", ".join(gaps["unknown"]))
+    if gaps.get("unmatched"):
+        lines.append("  not in the passages: " + ", ".join(gaps["unmatched"]))
+    grounding = item.get("grounding")
+    if grounding:
+        if not grounding.get("answerable"):
+            lines.append("  model's check: no passage states the answer")
+        elif grounding.get("verified"):
+            lines.append(f'  model\'s check: the passages answer it: "{grounding.get("evidence", "")}"')
+        else:
+            lines.append("  model's check: it says they answer it, but its quote is not in the passages")
+    return lines
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -58,7 +79,11 @@ def run_list(args: argparse.Namespace) -> int:
 
     async def pending() -> list[dict[str, Any]]:
         async with Copilot.open() as copilot:
-            return await copilot.pending_reviews()
+            reviews = await copilot.pending_reviews()
+            gaps = await copilot.review_gaps(reviews)
+        for review in reviews:  # as `GET /api/reviews` and the console show them
+            review["not_covered"] = gaps.get(review["review_id"])
+        return reviews
 
     items = [_summary(r) for r in asyncio.run(pending())]
     if args.json:
@@ -70,6 +95,8 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"{item['review_id']}  thread {item['thread_id']}  confidence {item['confidence']:.2f}")
             print(f"  Q: {item['question']}")
             print(f"  draft: {item['draft'][:200]}")
+            for line in evidence_lines(item):
+                print(line)
     return 0
 
 

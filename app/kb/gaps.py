@@ -16,6 +16,17 @@ from app.kb.bm25 import BM25Index, term_words, tokenize
 
 MAX_WORDS = 6
 """Most words named in each list."""
+MIN_STEM = 5
+"""Shortest stem that matches longer forms of a word (`same_word`); shorter ones ("pass", "card") only match
+themselves, so that "pass" is not taken as covered by "password"."""
+GENERIC_WORDS = frozenset(
+    """able allow allowed allows anyone anything around ask asking back best better come does done either else
+    ever every exactly good great hello help hey hi know let like look looking lot lots make many maybe mean much
+    need needed needs new okay ok one possible really right say see something still sure tell thing things think
+    try trying want wanted wants way ways well wondering work works yes""".split()
+)
+"""Words of how a question is asked ("how many", "is it possible", "I was wondering") rather than what about:
+a reviewer learns nothing from being told the knowledge base never uses them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +44,37 @@ class QuestionGaps:
 
 
 def question_gaps(question: str, passages: Sequence[str], index: BM25Index, limit: int = MAX_WORDS) -> QuestionGaps:
-    """The question's words missing from the knowledge base (`index`) and from `passages`, rarest first."""
+    """The question's words missing from the knowledge base (`index`) and from `passages`, rarest first.
+
+    Words that say how a question is asked rather than what about (`GENERIC_WORDS`) are never named, and a
+    word counts as covered by another form of it (`same_word`: "allow" by "allowance").
+    """
     covered = {term for text in passages for term in tokenize(text)}
     unseen = index.unseen_idf()
-    words = sorted(term_words(question).items(), key=lambda item: -(index.idf_of(item[0]) or unseen))
-    unknown = [word for term, word in words if index.idf_of(term) is None]
-    unmatched = [word for term, word in words if index.idf_of(term) is not None and term not in covered]
+    asked = {term: word for term, word in term_words(question).items() if word not in GENERIC_WORDS}
+    known = {term: index.idf_of(term) or _variant_idf(term, index) for term in asked}
+    words = sorted(asked.items(), key=lambda item: -(known[item[0]] or unseen))
+    unknown = [word for term, word in words if known[term] is None]
+    unmatched = [
+        word
+        for term, word in words
+        if known[term] is not None and term not in covered and not any(same_word(term, c) for c in covered)
+    ]
     return QuestionGaps(unknown[:limit], unmatched[:limit])
+
+
+def same_word(a: str, b: str) -> bool:
+    """Whether two stemmed terms are forms of one word ("allow" / "allowance", "certifi" / "certification").
+
+    One must start with the other, which has at least `MIN_STEM` letters; numbers only match exactly.
+    """
+    short, long = sorted((a, b), key=len)
+    return len(short) >= MIN_STEM and long.startswith(short) and not short.isdigit()
+
+
+def _variant_idf(term: str, index: BM25Index) -> float | None:
+    """The IDF of the rarest other form of `term` in the knowledge base (`same_word`), or None."""
+    if len(term) < MIN_STEM or term.isdigit():
+        return None
+    found = [index.idf_of(other) for other in index.vocabulary if same_word(term, other)]
+    return max((f for f in found if f is not None), default=None)

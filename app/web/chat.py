@@ -25,6 +25,7 @@ from app.web.review_watch import REVIEWER_AUTHOR, review_message, review_message
 from app.web.run_steps import RunSteps
 from app.web.token_batches import TokenBatches
 from app.web.uploads import save_uploads, with_attachments
+from graph.llm.factory import describe_models
 from graph.review import OutboxDecision
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,10 @@ async def start() -> None:
     """Warm the services so the first answer is quick; say which model answers."""
     copilot = await get_copilot()
     if not copilot.settings.use_openai:
-        await cl.Message(
-            content="🔌 **Offline model** — deterministic answers from real tools and documents, no API key needed.",
-            author="GTM Copilot",
-        ).send()
+        content = "🔌 **Offline model** — deterministic answers from real tools and documents, no API key needed."
+    else:
+        content = f"🔗 **OpenAI-compatible model** — {describe_models(copilot.settings)}."
+    await cl.Message(content=content, author="GTM Copilot").send()
 
 
 @cl.on_chat_resume

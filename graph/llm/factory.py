@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 
@@ -87,3 +88,19 @@ def make_chat_model(role: ModelRole, settings: Settings) -> BaseChatModel:
         structured_output_method=settings.structured_output,
     )
     return model.with_observer(MonitoringObserver(settings))
+
+
+def describe_models(settings: Settings) -> str:
+    """Which models answer, for people: each model with its agents, and the server's host (never credentials).
+
+    For example ``gpt-4-turbo (marketing, insights), gpt-3.5-turbo (finance, support, supervisor) at
+    api.openai.com``; ``offline model`` without an OpenAI-compatible server.
+    """
+    if not settings.use_openai:
+        return "offline model"
+    agents: dict[str, list[str]] = {}
+    for role in get_args(ModelRole):
+        agents.setdefault(settings.model_for(role).model, []).append(role)
+    parts = urlsplit(settings.openai_base_url or "https://api.openai.com/v1")
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return ", ".join(f"{model} ({', '.join(roles)})" for model, roles in agents.items()) + f" at {host}"

@@ -112,39 +112,56 @@ class Server(ServerProcess):
         return {line.split("\t")[0]: line.split("\t")[1] for line in text.splitlines() if not line.startswith("#")}
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, smtp_inbox: tuple[Inbox, int]) -> Iterator[Server]:
-    """A seeded home and the real server on a free loopback port (stopped at the end of the session)."""
+def start_server(
+    root: Path, env_update: dict[str, str], *, log_name: str = "server.log", inbox: Inbox | None = None
+) -> Server:
+    """Prepare a home under `root` (`gtm setup`: demo data, the knowledge-base slice) and start the server on it.
+
+    Its environment is this process's without any `GTM_*` or OpenAI variable, plus the test defaults and
+    `env_update`.
+    """
     _ensure_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "server.log").write_bytes(b"")
-    root = tmp_path_factory.mktemp("browser")
+    (ARTIFACTS / log_name).write_bytes(b"")
     kb_dir = copy_kb(root / "kb")
     home = root / "home"
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("GTM_") and key not in ("CHAINLIT_AUTH_SECRET", "OPENAI_API_KEY")
+        if not key.startswith(("GTM_", "OPENAI_")) and key != "CHAINLIT_AUTH_SECRET"
     }
     env |= {
         "GTM_HOME": str(home),
         "GTM_KB_DIR": str(kb_dir),
-        "GTM_LLM_PROVIDER": "offline",
         "GTM_DEMO_MODE": "true",
-        # a hosted model's pace, so the page really receives the answer in several batches (app.web.token_batches)
-        "GTM_OFFLINE_TOKEN_DELAY_S": "0.01",
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
-        "GTM_SMTP_HOST": "127.0.0.1",
-        "GTM_SMTP_PORT": str(smtp_inbox[1]),
-        "GTM_SMTP_TIMEOUT_S": "5",
+        **env_update,
     }
     setup = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "setup"], cwd=REPO_ROOT, env=env, capture_output=True, timeout=300
     )
     assert setup.returncode == 0, setup.stderr.decode()[-2000:]
-    running = Server(home=home, env=env, inbox=smtp_inbox[0])
+    running = Server(home=home, env=env, inbox=inbox or Inbox(), log_path=ARTIFACTS / log_name)
     running.start()
+    return running
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, smtp_inbox: tuple[Inbox, int]) -> Iterator[Server]:
+    """A seeded home and the real server, with the offline model, on a free loopback port (stopped at the end)."""
+    running = start_server(
+        tmp_path_factory.mktemp("browser"),
+        {
+            "GTM_LLM_PROVIDER": "offline",
+            # a hosted model's pace, so the page really receives the answer in several batches (app.web.token_batches)
+            "GTM_OFFLINE_TOKEN_DELAY_S": "0.01",
+            "GTM_SMTP_HOST": "127.0.0.1",
+            "GTM_SMTP_PORT": str(smtp_inbox[1]),
+            "GTM_SMTP_TIMEOUT_S": "5",
+        },
+        inbox=smtp_inbox[0],
+    )
     try:
         yield running
     finally:

@@ -63,9 +63,9 @@ def sign_in(
 
 
 def wait_ready(page: Any) -> None:
-    """Wait until the chat is connected (the offline-model marker arrives over the websocket)."""
+    """Wait until the chat is connected (the banner naming the model arrives over the websocket)."""
     page.wait_for_selector("#chat-input", timeout=30_000)
-    page.get_by_text("Offline model").first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile("Offline model|OpenAI-compatible model")).first.wait_for(timeout=30_000)
 
 
 def send(page: Any, text: str) -> int:

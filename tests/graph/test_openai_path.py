@@ -97,3 +97,20 @@ def test_openais_own_api_gets_only_max_completion_tokens():
     for base_url in (None, "https://api.openai.com/v1"):
         assert payload(base_url)["max_completion_tokens"] == 5 and "max_tokens" not in payload(base_url)
     assert payload("http://127.0.0.1:8080/v1")["max_tokens"] == 5  # llama.cpp, vLLM, Ollama...
+
+
+def test_the_chat_says_which_models_answer_and_where_without_credentials(monkeypatch: pytest.MonkeyPatch):
+    from graph.llm.factory import describe_models
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GTM_LLM_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+    assert describe_models(Settings()) == "offline model"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    assert describe_models(Settings()) == (
+        "gpt-4-turbo (marketing, insights), gpt-3.5-turbo (finance, support, supervisor) at api.openai.com"
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:pw@127.0.0.1:8765/v1")
+    monkeypatch.setenv("GTM_SUPPORT__MODEL", "llama-3.1-8b-instruct")
+    described = describe_models(Settings())
+    assert described.endswith("llama-3.1-8b-instruct (support) at 127.0.0.1:8765")
+    assert "pw" not in described and "sk-secret" not in described

@@ -131,6 +131,9 @@ async def test_edit_from_another_process_after_reopening_sqlite(settings: Settin
         timeout=240,
     )
     assert result.review_id in listed.stdout, listed.stderr
+    (item,) = json.loads(listed.stdout)["reviews"]
+    # what the console shows about the evidence: the words the knowledge base never mentions
+    assert {"resellers", "rebrand"} <= set(item["not_covered"]["unknown"]) and item["grounding"] is None
     proc = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "review", "edit", str(result.review_id), "--text", edited, "--json"],
         env=env,

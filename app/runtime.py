@@ -28,6 +28,7 @@ from app.settings import Settings, get_settings
 from graph.builder import build_graph
 from graph.context import Context, Services
 from graph.review import OUTBOX_APPROVAL, OutboxDecision, OutboxReviewRequest, ReviewDecision, interrupt_type
+from graph.routing.text import valid_text
 from graph.state import AGENTS, WINBACK_ROUTE
 
 STREAMED_NODES = frozenset({"respond"})
@@ -362,7 +363,7 @@ class Copilot:
                 f"thread {thread_id} is waiting for a reviewer ({self._pending_review_id(snapshot.values)}); "
                 "ask again once it is decided, or start a new thread"
             )
-        payload = {"messages": [HumanMessage(text, id=uuid.uuid4().hex)]}
+        payload = {"messages": [HumanMessage(valid_text(text), id=uuid.uuid4().hex)]}
         return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token, on_event)
 
     async def _monitored(

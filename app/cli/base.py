@@ -45,6 +45,8 @@ def check_text(text: str, *, max_chars: int, what: str = "request") -> str:
     bad = sorted({f"U+{ord(c):04X}" for c in stripped if unicodedata.category(c) == "Cc" and c not in "\n\t\r"})
     if bad:
         raise CliError(f"the {what} contains control characters ({', '.join(bad[:5])}); remove them and try again")
+    if any(unicodedata.category(c) == "Cs" for c in stripped):  # undecodable bytes (surrogate escapes)
+        raise CliError(f"the {what} is not valid UTF-8 text; check the encoding of the terminal or the file")
     if all(c.isspace() or unicodedata.category(c)[0] == "C" for c in stripped):  # only format/invisible characters
         raise CliError(f"the {what} is empty: it has no visible characters")
     return stripped

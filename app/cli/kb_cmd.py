@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json, texts_from
+from graph.routing.text import valid_text
 
 if TYPE_CHECKING:
     from app.kb.service import KnowledgeBase
@@ -65,7 +66,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     else:
         print(
             f"{report.directory}: {len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+            + (f", {len(report.empty)} with no text" if report.empty else "")
+            + "; "
             f"{report.chunks_embedded} chunks embedded, {report.total_chunks} in the index ({report.seconds:.1f}s)"
         )
     return 0
@@ -87,7 +90,7 @@ def run_search(args: argparse.Namespace) -> int:
             if not batch:
                 raise
             if args.json:
-                emit_json({"query": raw, "error": str(exc)})
+                emit_json({"query": valid_text(raw), "error": str(exc)})
             else:
                 print(f"error: {exc}", file=sys.stderr)
             continue

@@ -18,11 +18,13 @@ from pathlib import PurePosixPath
 
 import yaml
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 """Part of every content hash: changing the chunker re-embeds every document on the next ingest."""
 
 MAX_CHARS = 800
-"""Upper bound on the characters of one chunk's text (a single over-long line or code block may exceed it)."""
+"""Upper bound on the characters of one chunk's text (a single over-long line may exceed it, up to the hard cap)."""
+HARD_CAP_FACTOR = 2
+"""No chunk's text exceeds `HARD_CAP_FACTOR × max_chars`: a single line or sentence longer than that is cut."""
 MIN_CHARS = 200
 """Sections shorter than this are merged with the following section of the same document."""
 SPLIT_LEVEL = 3
@@ -42,10 +44,20 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.
 _IMPORT_EXPORT = re.compile(
     r"^(?:import\s+(?:.+\sfrom\s+)?['\"].*|export\s+(?:default\s+)?(?:const|function|let|var|class|\{).*)$"
 )
+_ESM_START = re.compile(
+    r"^(?:import\s*(?:\{|\*|['\"]|[\w$]+\s*(?:,\s*[{*]|from\s*['\"]))"
+    r"|export\s+(?:default\b|const\b|function\b|let\b|var\b|class\b|async\s+function\b|\{|\*))"
+)
+"""The first line of an MDX ESM block (`import {`, `import X from`, `export const`...): in MDX such a block
+runs to the next blank line, so a multi-line import or an exported function body goes with it."""
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+"""The underline of a setext heading (`Title` over `=====` is `#`, over `-----` is `##`)."""
 _BLOCK_ELEMENTS = re.compile(r"<(head|script|style|svg)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
-_ATTRS = r"""(?:[^<>{}"']|"[^"]*"|'[^']*'|\{(?:[^{}]|\{[^{}]*\})*\})*"""
+_BRACES = r"\{(?:[^{}]|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})*\}"
+"""A `{...}` JSX expression, with braces nested up to four deep (`style={{a: {b: {c: 1}}}}`)."""
+_ATTRS = r"""(?:[^<>{}"']|"[^"]*"|'[^']*'|""" + _BRACES + r""")*"""
 _TAG = re.compile(r"</?([A-Za-z][\w.:-]*)(" + _ATTRS + r")/?>", re.DOTALL)
 _ADMONITION = re.compile(r"^\s*:::+\s*([A-Za-z]+)?\s*(?:\[(.*?)\])?\s*(.*?)\s*$")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -204,10 +216,14 @@ def clean_markdown(text: str) -> tuple[dict[str, str], list[str]]:
         segment = _BLOCK_ELEMENTS.sub("\n", segment)
         segment = _HTML_COMMENT.sub("", segment)
         segment = _MDX_COMMENT.sub("", segment)
-        segment = _strip_tags(segment)
+        segment = _strip_tags(_drop_esm_blocks(segment))
         for line in segment.split("\n"):
             stripped = line.strip()
             if _IMPORT_EXPORT.match(stripped) or _REF_DEF.match(stripped) or _JSX_EXPRESSION.match(stripped):
+                continue
+            underline = _SETEXT.match(line)
+            if underline and lines and _can_be_setext_title(lines[-1]):
+                lines[-1] = f"{'#' if underline.group(1)[0] == '=' else '##'} {lines[-1].strip()}"
                 continue
             admonition = _ADMONITION.match(line) if stripped.startswith(":::") else None
             if admonition:
@@ -222,6 +238,30 @@ def clean_markdown(text: str) -> tuple[dict[str, str], list[str]]:
                 continue
             lines.append(restore(_clean_inline(line)).rstrip())
     return meta, lines
+
+
+def _drop_esm_blocks(text: str) -> str:
+    """Remove MDX ESM blocks: from a line that starts an `import`/`export` statement to the next blank line."""
+    kept: list[str] = []
+    in_block = False
+    for line in text.split("\n"):
+        if in_block:
+            in_block = bool(line.strip())
+            continue
+        if not line.startswith((" ", "\t")) and _ESM_START.match(line):
+            in_block = True
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _can_be_setext_title(line: str) -> bool:
+    """Whether a cleaned line can be the text of a setext heading.
+
+    A line of prose can; a list item, table row, quote, heading or HTML leftover cannot.
+    """
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith(("#", "-", "*", "+", ">", "|", "<")) and not stripped[0].isdigit()
 
 
 @dataclass(slots=True)
@@ -300,7 +340,21 @@ def _split_long(paragraph: str, max_chars: int) -> list[str]:
             out[-1] = f"{out[-1]}{joiner}{current.removeprefix(header).lstrip()}"  # no tiny tail piece
         else:
             out.append(current)
-    return out
+    return [part for piece in out for part in _hard_split(piece, max_chars * HARD_CAP_FACTOR)]
+
+
+def _hard_split(text: str, limit: int) -> list[str]:
+    """Cut a piece that no sentence or line break could bring under `limit` (a megabyte on one line, say).
+
+    The cut falls at the last space before the limit, or at the limit itself when there is none.
+    """
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text else pieces
 
 
 def _is_caption(paragraph: str) -> bool:

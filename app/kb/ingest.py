@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from app.kb.chunking import Chunk, chunk_document, content_hash
 from app.kb.store import ChromaStore
+from graph.routing.text import valid_text
 
 MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
 """Files that are ingested (recursively; hidden folders are skipped)."""
@@ -54,6 +55,8 @@ class IngestReport:
     """Documents left as they were (not embedded again)."""
     removed: list[str] = field(default_factory=list)
     """Documents whose file is gone (their chunks deleted)."""
+    empty: list[str] = field(default_factory=list)
+    """Documents with no text once cleaned (empty, or front matter alone): nothing to index, not a change."""
     chunks_embedded: int = 0
     """Chunks encoded by the model in this run."""
     total_chunks: int = 0
@@ -74,12 +77,17 @@ class IngestReport:
             docs_updated=len(self.updated),
             docs_unchanged=len(self.unchanged),
             docs_removed=len(self.removed),
+            docs_empty=len(self.empty),
         )
         return data
 
 
 def find_documents(kb_dir: Path) -> dict[str, Path]:
-    """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden folders skipped)."""
+    """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden folders skipped).
+
+    A file name that is not valid UTF-8 is named with its undecodable bytes replaced by U+FFFD, so the
+    document is still indexed and cited (the store and the JSON output need valid text).
+    """
     root = Path(kb_dir)
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
@@ -87,7 +95,7 @@ def find_documents(kb_dir: Path) -> dict[str, Path]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if path.is_file() and path.suffix.lower() in MARKDOWN_SUFFIXES:
-            found[relative.as_posix()] = path
+            found[valid_text(relative.as_posix())] = path
     return found
 
 
@@ -170,8 +178,12 @@ def ingest(kb_dir: Path, store: ChromaStore, encoder: TextEncoder, *, batch_size
         if doc in stored and stored[doc][0] == digest:
             report.unchanged.append(doc)
             continue
+        chunks = chunk_document(doc, text)
+        if not chunks and doc not in stored:
+            report.empty.append(doc)
+            continue
         (report.updated if doc in stored else report.added).append(doc)
-        pending.append((doc, digest, chunk_document(doc, text)))
+        pending.append((doc, digest, chunks))
     stale = {doc: stored[doc][1] for doc, _, _ in pending if doc in stored}
     report.chunks_embedded = embed_and_store(store, encoder, pending, stale, batch_size)
     report.removed = sorted(set(stored) - set(files))

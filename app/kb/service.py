@@ -20,6 +20,7 @@ from app.kb.ingest import IngestReport, TextEncoder, add_document, find_document
 from app.kb.retrieval import Passage, Retriever
 from app.kb.store import ChromaStore
 from app.settings import Settings
+from graph.routing.text import valid_text
 
 MAX_K = 50
 """Upper bound on passages per search."""
@@ -147,7 +148,7 @@ class KnowledgeBase:
         Raises:
             ValueError: empty query or `k` outside 1..50.
         """
-        text = " ".join(query.split())
+        text = valid_text(" ".join(query.split()))
         if not text:
             raise ValueError("the search query is empty")
         if not 1 <= k <= MAX_K:

@@ -160,3 +160,60 @@ def test_empty_documents_give_no_chunks_and_hash_depends_on_text() -> None:
     assert chunk_document("empty.md", "---\ntitle: Empty\n---\n\n") == []
     assert content_hash("a") != content_hash("b")
     assert content_hash("a") == content_hash("a")
+
+
+def test_multi_line_esm_blocks_and_deeply_nested_jsx_props_are_stripped() -> None:
+    text = """import {
+  TabsA,
+  TabsB,
+} from '@site/tabs';
+export const meta = {
+  inner: 'leaky-export',
+};
+export default function Layout({children}) {
+  return <div>{children}</div>;
+}
+
+# Guide
+
+<div style={{color: 'red', nested: {deep: {x: 1}}}} className="deep-style">Styled text stays.</div>
+
+import data from your CRM every night: this sentence is prose, not an import, and stays.
+"""
+    (chunk,) = chunk_document("guide.mdx", text)
+    assert chunk.title == "Guide" and chunk.section == ""
+    assert "Styled text stays." in chunk.text and "import data from your CRM every night" in chunk.text
+    for noise in ("TabsA", "@site", "leaky-export", "children", "return", "deep-style", "style=", "};"):
+        assert noise not in chunk.text, noise
+
+
+def test_setext_headings_are_headings_but_a_thematic_break_or_table_rule_is_not() -> None:
+    text = """Lumio hub guide
+===============
+
+Intro paragraph about the hub, long enough to stand alone as its own section of the document here.
+
+Pairing sensors
+---------------
+
+Hold the button for five seconds to pair a sensor with the hub, then wait for the light.
+
+---
+
+| Light | Meaning |
+|-------|---------|
+| green | paired  |
+"""
+    chunks = chunk_document("hub.md", text, min_chars=20)
+    assert chunks[0].title == "Lumio hub guide"
+    assert [c.section for c in chunks] == ["", "Pairing sensors"]
+    assert all("===" not in c.text and "-----------" not in c.text for c in chunks)
+    assert "|-------|---------|" in chunks[-1].text  # the table rule is not an underline
+
+
+def test_one_enormous_line_is_cut_so_no_chunk_exceeds_the_hard_cap() -> None:
+    blob = "zzstart " + "A" * 20_000 + " " + " ".join(["word"] * 3_000)
+    chunks = chunk_document("blob.md", f"# Blob\n\n{blob}\n")
+    assert max(len(c.text) for c in chunks) <= 2 * MAX_CHARS
+    assert chunks[0].text.startswith("zzstart")
+    assert "".join(c.text for c in chunks).replace(" ", "") == blob.replace(" ", "")  # nothing lost

@@ -58,6 +58,19 @@ def test_search_stdin_batch(cli_kb: Path, monkeypatch: pytest.MonkeyPatch, capsy
     assert [o["query"] for o in out] == ["refund for an annual plan", "429 too many requests", "battery life"]
 
 
+def test_a_query_that_is_not_utf8_gets_its_own_error_and_the_batch_goes_on(
+    cli_kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = b"refund for an annual plan\ncaf\xe9 walrus\nbattery life\n"  # Latin-1 bytes in a UTF-8 stream
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="surrogateescape"))
+    assert main(["kb", "search", "-", "--json"]) == 0
+    first, bad, last = _lines(capsys.readouterr().out)
+    assert first["results"][0]["doc"] == "refund-policy.md" and last["results"][0]["doc"].startswith("battery")
+    assert bad == {"query": "caf\ufffd walrus", "error": bad["error"]} and "not valid UTF-8" in bad["error"]
+    assert main(["kb", "search", "caf\udce9"]) == 2  # one query: a one-line error, no traceback
+    assert "not valid UTF-8" in capsys.readouterr().err
+
+
 def test_search_plain_text_and_errors(cli_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kb", "search", "okta single sign-on"]) == 0
     out = capsys.readouterr().out

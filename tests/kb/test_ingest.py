@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -115,3 +116,33 @@ def test_slugify() -> None:
     assert slugify("How do I get a refund?") == "how-do-i-get-a-refund"
     assert slugify("Überweisung & SEPA!") == "uberweisung-sepa"
     assert slugify("???") == "untitled"
+
+
+def test_documents_with_no_text_are_not_a_change_on_every_run(tmp_path: Path, counting: CountingEncoder) -> None:
+    kb = tmp_path / "docs"
+    kb.mkdir()
+    (kb / "empty.md").write_text("", encoding="utf-8")
+    (kb / "front.md").write_text("---\ntitle: x\n---\n", encoding="utf-8")
+    (kb / "real.md").write_text("# Real\n\nThe hub pairs in five seconds.\n", encoding="utf-8")
+    store = ChromaStore(collection_name(kb), path=tmp_path / "chroma")
+    first = ingest(kb, store, counting)
+    assert first.added == ["real.md"] and first.empty == ["empty.md", "front.md"]
+    revision = store.revision()
+    second = ingest(kb, store, counting)
+    assert not second.changed and second.empty == ["empty.md", "front.md"] and store.revision() == revision
+    (kb / "real.md").write_text("", encoding="utf-8")  # a document emptied: its chunks go
+    third = ingest(kb, store, counting)
+    assert third.updated == ["real.md"] and store.count() == 0
+    assert ingest(kb, store, counting).empty == ["empty.md", "front.md", "real.md"]
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_rest(tmp_path: Path, counting: CountingEncoder) -> None:
+    kb = tmp_path / "docs"
+    kb.mkdir()
+    (kb / "good.md").write_text("# Good\n\nThe hub pairs in five seconds.\n", encoding="utf-8")
+    bad = os.fsdecode(b"bad\xff\xfename.md")  # undecodable bytes, as the file system gives them
+    (kb / bad).write_text("# Odd name\n\nSensors report every minute.\n", encoding="utf-8")
+    store = ChromaStore(collection_name(kb), path=tmp_path / "chroma")
+    report = ingest(kb, store, counting)
+    assert sorted(report.added) == ["bad\ufffd\ufffdname.md", "good.md"] and store.count() == 2
+    assert not ingest(kb, store, counting).changed  # the readable name is stable from run to run

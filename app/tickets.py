@@ -67,12 +67,23 @@ def _as_json(row: Any) -> dict[str, Any]:
     return data
 
 
+MAX_TICKET_ID = 2**63 - 1
+"""Ticket numbers are 64-bit database integers: no larger number can name a ticket."""
+
+
 def parse_ticket_id(value: str | int) -> int:
     """`123`, `"123"` or `"#123"` → 123."""
     text = str(value).strip().lstrip("#")
     if not text.isdigit() or int(text) < 1:
         raise TicketError(f"invalid ticket number {str(value)[:40]!r}: expected a positive integer such as 42 or #42")
     return int(text)
+
+
+def _known(ticket_id: int) -> int:
+    """`ticket_id` when it could name a ticket; otherwise `UnknownTicket` (the database refuses larger integers)."""
+    if not 1 <= ticket_id <= MAX_TICKET_ID:
+        raise UnknownTicket(f"no ticket #{str(ticket_id)[:40]}")
+    return ticket_id
 
 
 class TicketStore:
@@ -161,7 +172,10 @@ class TicketStore:
         if _check(priority, PRIORITIES, "priority"):
             values["priority"] = priority
         if not values:
-            raise TicketError("nothing to update: give a new status and/or priority")
+            raise TicketError(
+                f"nothing to update: give a new status ({', '.join(STATUSES)}) and/or priority ({', '.join(PRIORITIES)})"
+            )
+        _known(ticket_id)
         self._ensure()
         with self.engine.begin() as conn:
             changed = conn.execute(
@@ -179,6 +193,7 @@ class TicketStore:
         Raises:
             UnknownTicket: no such ticket.
         """
+        _known(ticket_id)
         self._ensure()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()

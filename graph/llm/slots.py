@@ -67,7 +67,7 @@ def find_expression(text: str) -> str | None:
     return max(spans, key=len) if spans else None
 
 
-def _number_for(field: str, text: str) -> float | None:
+def _number_for(field: str, text: str) -> float | int | None:
     lowered = text.lower()
     for unit, pattern in _UNIT_WORDS.items():
         if unit not in field:
@@ -82,7 +82,7 @@ def _number_for(field: str, text: str) -> float | None:
         noun = re.escape(field.removesuffix("_id").replace("_", " "))
         m = re.search(rf"\b{noun}s?\s*(?:#|no\.?|number)?\s*(\d+)\b", lowered) or re.search(r"#(\d+)\b", lowered)
         if m:
-            return float(m.group(1))
+            return int(m.group(1))  # exactly as written: a float would round a long number
     if any(w in field for w in ("budget", "amount", "incentive", "discount", "threshold")):
         m = re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s*(k|m)?\b", lowered)
         if m:

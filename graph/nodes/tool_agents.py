@@ -137,27 +137,42 @@ def backoff_seconds(attempt: int, minimum: float, maximum: float) -> float:
     return float(min(maximum, minimum * 2 ** max(0, attempt - 1)))
 
 
+REPHRASE_EXAMPLES: dict[AgentName, str] = {
+    "finance": "CAC last quarter",
+    "marketing": "email click rate by channel last month",
+    "insights": "churn risk of our top customers",
+    "support": "status of ticket 12",
+}
+"""A request each agent's tools can serve, suggested when a request lacked the inputs a tool needs."""
+
+
 async def handle_error(state: GraphState) -> dict[str, Any]:
     """ErrorHandler: degrade gracefully with a clear message; never a stack trace."""
     records = state.get("tool_calls", [])
     agent: AgentName = state.get("current_agent") or "finance"
     failed = [r for r in records if not r["ok"]]
-    lines = [
-        f"I couldn't complete this {agent} request: the tools failed after {state.get('retry_count', 0)} attempt(s)."
-    ]
+    kinds = {str(r["error_kind"]) for r in failed}
+    if kinds <= {"fatal"}:  # the request cannot be done as asked (no such ticket...): say why, once
+        lines = [f"I couldn't complete this {agent} request:"]
+    else:
+        attempts = state.get("retry_count", 0)
+        lines = [f"I couldn't complete this {agent} request: the tools failed after {attempts} attempt(s)."]
     for r in failed:
         hint = {
             "auth": "access was refused; an admin has been alerted",
             "transient": "the service did not respond in time",
             "invalid_input": "the request did not give the inputs this tool needs",
             "invalid_result": "the tool returned unusable data",
-        }.get(str(r["error_kind"]), "it failed")
-        lines.append(f"- `{r['name']}`: {hint} ({r['error']})")
+        }.get(str(r["error_kind"]))
+        lines.append(f"- `{r['name']}`: {hint} ({r['error']})" if hint else f"- `{r['name']}`: {r['error']}")
     ok = [r for r in records if r["ok"]]
     if ok:
         lines.append("Partial results that did succeed:")
         lines += [f"- {r['result'].get('headline')}" for r in ok if isinstance(r["result"], dict)]
-    lines.append("Try rephrasing with a period or metric (e.g. 'CAC last quarter'), or try again in a minute.")
+    if "invalid_input" in kinds:
+        lines.append(f"Try rephrasing with what the tool needs (e.g. '{REPHRASE_EXAMPLES[agent]}').")
+    if kinds & {"transient", "invalid_result"}:
+        lines.append("Try again in a minute.")
     text = "\n".join(lines)
     return {
         "answer": text,

@@ -26,7 +26,7 @@ def new_record(agent: AgentName, call: dict[str, Any]) -> ToolCallRecord:
         id=str(call.get("id") or call["name"]),
         agent=agent,
         name=str(call["name"]),
-        args=dict(call.get("args") or {}),
+        args=storable(dict(call.get("args") or {})),
         ok=False,
         result=None,
         error=None,
@@ -36,16 +36,46 @@ def new_record(agent: AgentName, call: dict[str, Any]) -> ToolCallRecord:
     )
 
 
+INT64 = 2**63 - 1
+
+
+def storable(value: Any) -> Any:
+    """`value` with integers beyond 64 bits as strings, so the checkpointer can save the call.
+
+    msgpack refuses such integers. The tool's argument schema still parses the string back, and the tool
+    says what is wrong with such a number ("no ticket #…").
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -INT64 - 1 <= value <= INT64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
 
 
-def _validation_message(exc: ValidationError) -> str:
+def _validation_message(exc: ValidationError, schema: type[BaseModel] | None = None) -> str:
+    """The first errors, each naming its field.
+
+    A missing field is said with what it is: "ticket_id: not given (Ticket number)".
+    """
+    fields = schema.model_fields if schema is not None else {}
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        parts.append(f"{where}: {err['msg']}")
+        if err["type"] == "missing":
+            described = fields.get(str(err["loc"][0])) if err["loc"] else None
+            about = f" ({described.description})" if described is not None and described.description else ""
+            parts.append(f"{where}: not given{about}")
+        else:
+            parts.append(f"{where}: {err['msg']}")
     return "invalid input: " + "; ".join(parts)
 
 
@@ -84,7 +114,14 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             args = record["args"]
         result = await asyncio.wait_for(tool.ainvoke(args), timeout=timeout_s)
     except ValidationError as exc:
-        return {**out, "ok": False, "result": None, "error": _validation_message(exc), "error_kind": "invalid_input"}
+        model = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        return {
+            **out,
+            "ok": False,
+            "result": None,
+            "error": _validation_message(exc, model),
+            "error_kind": "invalid_input",
+        }
     except TimeoutError:
         return {
             **out,

@@ -9,7 +9,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from app.tickets import Priority, Status, TicketError, TicketStore, UnknownTicket
-from graph.tools.base import InvalidToolInput, ToolResult
+from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
 
@@ -89,8 +89,8 @@ def lookup_ticket(deps: ToolDeps, ticket_id: int) -> ToolResult:
     """One ticket by number, with its linked review when it was an escalation."""
     try:
         t = _store(deps).show(ticket_id)
-    except UnknownTicket as exc:
-        raise InvalidToolInput(str(exc)) from exc
+    except UnknownTicket as exc:  # no retry or correction finds a ticket that is not there
+        raise FatalToolError(str(exc)) from exc
     facts = [
         f"Created {t['created_at'][:16].replace('T', ' ')} UTC via {t['channel']}; "
         f"last update {t['updated_at'][:16].replace('T', ' ')} UTC",
@@ -146,8 +146,8 @@ def update_ticket(deps: ToolDeps, ticket_id: int, status: str | None = None, pri
     """Change a ticket's status and/or priority."""
     try:
         t = _store(deps).update(ticket_id, status=status, priority=priority)
-    except (TicketError, UnknownTicket) as exc:
-        raise InvalidToolInput(str(exc)) from exc
+    except (TicketError, UnknownTicket) as exc:  # no such ticket, or nothing to change: the request must change
+        raise FatalToolError(str(exc)) from exc
     return ToolResult(
         headline=f"Ticket #{t['id']} is now {t['status']} ({t['priority']} priority)",
         facts=[_ticket_line(t)],

@@ -129,7 +129,7 @@ async def test_tool_arguments_missing_a_required_field_degrade_cleanly(
     server.faults.append(Fault("tool_args", when="plan", arguments='{"period": "last quarter"}'))
     result = await copilot.ask(QUESTION)
     assert result.answer.startswith("I couldn't complete this finance request")
-    assert "`compute_metric`" in result.answer and "metric: Field required" in result.answer
+    assert "`compute_metric`" in result.answer and "metric: not given (Which metric)" in result.answer
     assert "Traceback" not in result.answer
     assert kinds(server) == ["route", "plan"]  # the error handler answers without the model
     assert [e.split(": ")[0] for e in result.errors][:2] == [

@@ -55,3 +55,21 @@ async def test_ticket_tools_look_up_open_and_update_tickets(copilot: Copilot) ->
 
     missing = await copilot.ask("What's the status of ticket 999999?", user_id="sam")
     assert "no ticket #999999" in missing.answer and not missing.escalated  # a clear error, not a crash
+
+
+async def test_impossible_ticket_requests_get_one_plain_answer_without_retries(copilot: Copilot) -> None:
+    huge = "99999999999999999999999"  # beyond any database integer, and beyond what a checkpoint can store
+    missing = await copilot.ask(f"What's the status of ticket {huge}?", user_id="sam")
+    assert f"no ticket #{huge}" in missing.answer and not missing.escalated
+    assert "attempt" not in missing.answer and "try again" not in missing.answer.lower()
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": missing.thread_id}})).values
+    assert [(r["name"], r["attempts"], r["error_kind"]) for r in state["tool_calls"]] == [
+        ("lookup_ticket", 1, "fatal")
+    ]  # not retried: no attempt can find it
+    again = await copilot.ask(f"Mark ticket {huge} as solved", user_id="sam", thread_id=missing.thread_id)
+    assert f"no ticket #{huge}" in again.answer  # the thread was saved and goes on
+
+    store = TicketStore(copilot.services.extras["engine"])
+    known = store.list(limit=1)[0]
+    odd = await copilot.ask(f"Mark ticket {known['id']} as banana", user_id="sam")
+    assert "open, pending, solved, closed" in odd.answer and store.get(known["id"])["status"] == known["status"]

@@ -67,6 +67,8 @@ def test_ticket_cli_round_trip(business_db: Path, capsys: pytest.CaptureFixture[
     [
         (["ticket", "show", "999999"], "no ticket #999999"),
         (["ticket", "show", "abc"], "invalid ticket number"),
+        (["ticket", "show", "99999999999999999999999"], "no ticket #99999999999999999999999"),
+        (["ticket", "update", "99999999999999999999999", "--status", "solved"], "no ticket #9999999999999999"),
         (["ticket", "update", "1"], "nothing to update"),
         (["ticket", "create", "--subject", "  "], "subject is empty"),
         (["ticket", "create", "--subject", "x", "--customer", "NOPE"], "no customer"),

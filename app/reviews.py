@@ -136,19 +136,25 @@ class ReviewStore:
     def _claim(self, review_id: str, reviewer: str) -> None:
         self._ensure()
         with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(reviews.c.status, reviews.c.decided_by).where(reviews.c.review_id == review_id)
-            ).first()
-            if row is None:
-                raise KeyError(review_id)
             updated = conn.execute(
                 reviews.update()
                 .where(reviews.c.review_id == review_id, reviews.c.status == "pending")
                 .values(status="deciding", decided_by=reviewer)
             ).rowcount
-        if updated != 1:
-            by = f" by {row.decided_by}" if row.decided_by else ""
-            raise ReviewConflict(f"review {review_id} was already {row.status}{by}")
+        if updated == 1:
+            return
+        with self.engine.connect() as conn:  # read after losing, so the message names who won
+            row = conn.execute(
+                sa.select(reviews.c.status, reviews.c.decided_by).where(reviews.c.review_id == review_id)
+            ).first()
+        if row is None:
+            raise KeyError(review_id)
+        by = row.decided_by or "another reviewer"
+        if row.status == "deciding":
+            raise ReviewConflict(f"review {review_id} is being decided by {by} right now")
+        if row.status == "pending":  # the winner gave it back (its decision failed) in between
+            raise ReviewConflict(f"review {review_id} changed while you were deciding; try again")
+        raise ReviewConflict(f"review {review_id} was already decided by {by} ({row.status})")
 
     async def claim(self, review_id: str, reviewer: str) -> None:
         """Take a pending review for a decision (atomic: exactly one reviewer wins).

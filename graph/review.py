@@ -7,14 +7,19 @@ sent). Payloads written before `type` existed are support reviews.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 SUPPORT_REVIEW = "support_review"
 """`type` of a support escalation's interrupt payload."""
 OUTBOX_APPROVAL = "outbox_approval"
 """`type` of an outbox approval's interrupt payload."""
+MAX_NOTE_CHARS = 2000
+"""Longest reviewer note (the console's field holds as much)."""
+ALLOWED = frozenset({"U+0009", "U+000A", "U+000D"})
+"""Control characters a reviewer's text may hold: tab and line breaks."""
 
 
 def interrupt_type(value: Any) -> str:
@@ -53,11 +58,20 @@ class ReviewDecision(BaseModel):
     action: Literal["approve", "edit", "reject"]
     """Approve the draft as is, replace it with `text`, or reject the question."""
     text: str | None = None
-    """The edited answer (required for `edit`)."""
-    note: str | None = None
+    """The edited answer (required for `edit`; callers cap its length, `GTM_MAX_REQUEST_CHARS`)."""
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
     """A note to the requester or the audit log."""
     reviewer: str = "reviewer"
     """Who decided."""
+
+    @field_validator("text", "note")
+    @classmethod
+    def _printable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Text reaches the requester's chat, the ticket and the audit log: no control characters."""
+        bad = sorted({f"U+{ord(c):04X}" for c in value or "" if unicodedata.category(c) in ("Cc", "Cs")} - ALLOWED)
+        if bad:
+            raise ValueError(f"the {info.field_name} contains control characters ({', '.join(bad[:5])})")
+        return value
 
     @model_validator(mode="after")
     def _edit_needs_text(self) -> ReviewDecision:

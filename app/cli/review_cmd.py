@@ -117,7 +117,12 @@ def run_decide(args: argparse.Namespace) -> int:
     try:
         decision = ReviewDecision(action=args.action, text=text, note=args.note, reviewer=args.reviewer)
     except ValidationError as exc:
-        raise CliError(exc.errors()[0]["msg"]) from exc
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(p) for p in error["loc"])
+        raise CliError(
+            f"--{field}: {message}" if field and not message.startswith(f"the {field}") else message
+        ) from exc
 
     async def decide() -> dict[str, Any]:
         async with Copilot.open() as copilot:

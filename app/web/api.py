@@ -40,6 +40,7 @@ from app.auth.users import User, UserStore
 from app.reviews import ReviewConflict
 from app.runtime import AskResult, Copilot, RunEvent, UnknownReview, UnknownThread
 from app.web.copilot_holder import get_copilot, get_user_store
+from app.web.review_console import same_text
 from app.web.session import WebKeys, csrf_token, csrf_valid, session_username
 from graph.review import ReviewDecision
 from graph.routing.text import normalize_request
@@ -308,10 +309,18 @@ async def list_reviews(user: ApiReviewer, copilot: CopilotDep) -> dict[str, Any]
 @router.post("/reviews/{review_id}/decide")
 async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, copilot: CopilotDep) -> dict[str, Any]:
     """Approve, edit or reject an escalation; resumes its thread and returns the outcome."""
+    limit = copilot.settings.max_request_chars
+    if body.text is not None and len(body.text) > limit:
+        raise ApiError(413, f"text: too long ({len(body.text):,} characters; the limit is {limit:,})")
+    text = body.text if body.action == "edit" else None
+    if body.action != "edit" and (body.text or "").strip():
+        pending = await copilot.reviews.get(review_id)
+        if pending is None or not same_text(body.text or "", pending["draft"]):
+            raise ApiError(422, f"text: {body.action} sends no text of yours; use the action edit to send your version")
     try:
-        decision = ReviewDecision(action=body.action, text=body.text, note=body.note, reviewer=user.username)
+        decision = ReviewDecision(action=body.action, text=text, note=body.note, reviewer=user.username)
     except ValidationError as exc:
-        raise ApiError(422, "; ".join(str(e["msg"]) for e in exc.errors())) from exc
+        raise ApiError(422, "; ".join(_field_error(e) for e in exc.errors())) from exc
     task = asyncio.create_task(copilot.decide(review_id, decision))
     _keep(task)
     try:
@@ -329,6 +338,13 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
         except Exception:  # noqa: BLE001 - the decision stands; a connected chat still shows it
             log.exception("writing the outcome of %s to the chat history failed", review_id)
     return result.to_json()
+
+
+def _field_error(error: Any) -> str:
+    """One pydantic error as `field: message` (without pydantic's "Value error, " prefix)."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where and not message.startswith(f"the {where}") else message
 
 
 # -- crash recovery: resumed answers into the chat history ---------------------------------------

@@ -46,7 +46,7 @@ from app.web.session import (
     set_login_nonce,
     start_session,
 )
-from graph.review import ReviewDecision
+from graph.review import MAX_NOTE_CHARS, ReviewDecision
 
 log = logging.getLogger(__name__)
 
@@ -435,7 +435,7 @@ async def decide(
     tickets: Tickets,
     action: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[str, Form()] = "",
     add_to_kb: Annotated[bool, Form()] = False,
 ) -> Response:
     """Apply a decision: resume the paused thread with a typed `ReviewDecision`, then optionally add to the KB."""
@@ -474,7 +474,11 @@ async def decide(
             reviewer=user.username,
         )
     except ValidationError as exc:
-        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"] == ("note",) and not message.startswith("the note"):
+            message = f"the note: {message.lower()} (it holds up to {MAX_NOTE_CHARS:,})"
+        form["note"] = note[:MAX_NOTE_CHARS]  # shown again, never echoed whole
         return await again("", "", 400, message[:1].upper() + message[1:] + ".")
     try:
         result = await copilot.decide(review_id, decision)

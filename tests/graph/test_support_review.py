@@ -167,3 +167,22 @@ async def test_in_memory_checkpointer_is_per_test(settings: Settings):
     async with Copilot.open(settings, services=build_services(settings), checkpointer=InMemorySaver()) as copilot:
         with pytest.raises(LookupError):
             await copilot.thread("never-created")
+
+
+async def test_the_reviewer_who_loses_a_race_is_told_who_won(tmp_path: Path):
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from app.reviews import ReviewStore
+
+    store = ReviewStore(sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}"))
+    fields = dict(thread_id="t", question="q?", draft="d", confidence=0.3, passages=[], requester="sam")
+    for _ in range(5):  # the losing claim must never report the status it read before the winner wrote
+        review_id = await store.open_review(request_message_id=f"m-{_}", **fields)
+        outcomes = await asyncio.gather(
+            store.claim(review_id, "ana"), store.claim(review_id, "ben"), return_exceptions=True
+        )
+        (lost,) = [o for o in outcomes if isinstance(o, ReviewConflict)]
+        winner = "ana" if outcomes[0] is None else "ben"
+        assert str(lost) == f"review {review_id} is being decided by {winner} right now"

@@ -126,8 +126,19 @@ async def test_escalation_listed_and_approved_through_the_api(web: Web):
     assert pending[0]["requester"] == "staff" and "white-label" in pending[0]["question"]
     assert {"resellers", "rebrand"} <= set(pending[0]["not_covered"]["unknown"])  # what the KB never mentions
     text = "No white-label edition today; resellers can join our partner programme."
-    bad = await reviewer.post(f"/api/reviews/{asked['review_id']}/decide", json={"action": "edit"})
+    decide = f"/api/reviews/{asked['review_id']}/decide"
+    bad = await reviewer.post(decide, json={"action": "edit"})
     assert bad.status_code == 422 and "edited answer" in bad.json()["error"]
+    # refused, and the review still pending: too long, control characters, a long note, text with approve
+    huge = await reviewer.post(decide, json={"action": "edit", "text": "B" * 20_001})
+    assert huge.status_code == 413 and "limit is 20,000" in huge.json()["error"]
+    ctrl = await reviewer.post(decide, json={"action": "edit", "text": "ok\u0000ctrl\u001b[31m"})
+    assert ctrl.status_code == 422 and "control characters (U+0000, U+001B)" in ctrl.json()["error"]
+    long_note = await reviewer.post(decide, json={"action": "reject", "note": "n" * 2001})
+    assert long_note.status_code == 422 and "note" in long_note.json()["error"]
+    swapped = await reviewer.post(decide, json={"action": "approve", "text": "COMPLETELY DIFFERENT TEXT"})
+    assert swapped.status_code == 422 and "use the action edit" in swapped.json()["error"]
+    assert [r["review_id"] for r in (await reviewer.get("/api/reviews")).json()["reviews"]] == [asked["review_id"]]
     decided = await reviewer.post(f"/api/reviews/{asked['review_id']}/decide", json={"action": "edit", "text": text})
     assert decided.status_code == 200, decided.text
     assert text in decided.json()["answer"]

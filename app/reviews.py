@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.data.db import add_missing_columns
 from app.data.schema import tickets
 
 metadata = sa.MetaData()
@@ -72,17 +73,8 @@ class ReviewStore:
         if not self._ready:
             tickets.metadata.create_all(self.engine)
             metadata.create_all(self.engine)
-            self._add_missing_columns()
+            add_missing_columns(self.engine, reviews)  # a table made by an earlier version
             self._ready = True
-
-    def _add_missing_columns(self) -> None:
-        """Bring a `reviews` table made by an earlier version up to date (nullable columns only)."""
-        present = {c["name"] for c in sa.inspect(self.engine).get_columns("reviews")}
-        with self.engine.begin() as conn:
-            for column in reviews.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    conn.execute(sa.text(f"ALTER TABLE reviews ADD COLUMN {column.name} {kind}"))
 
     # -- writes --------------------------------------------------------------------------------
     def _open(self, fields: dict[str, Any]) -> str:

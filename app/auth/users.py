@@ -22,6 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.data.db import add_missing_columns
+
 Role = Literal["staff", "reviewer", "admin"]
 """What an account may do: chat (staff); chat and review escalations (reviewer); everything (admin)."""
 
@@ -53,6 +55,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, comment="staff | reviewer | admin"),
     sa.Column("created_at", sa.DateTime, nullable=False, comment="Naive UTC"),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("sessions_after", sa.DateTime, nullable=True, comment="Naive UTC: sessions begun earlier are ended"),
 )
 """Web accounts."""
 
@@ -90,6 +93,14 @@ class User:
     role: Role
     created_at: datetime
     disabled: bool = False
+    sessions_after: datetime | None = None
+    """Web sessions begun before this (naive UTC) are ended: set by signing out and by a new password."""
+
+    def session_valid(self, issued_at: datetime | None) -> bool:
+        """Whether a web session begun at `issued_at` (naive UTC; `None`: unknown) may still act as this account."""
+        if self.disabled:
+            return False
+        return self.sessions_after is None or (issued_at is not None and issued_at >= self.sessions_after)
 
     @property
     def can_review(self) -> bool:
@@ -158,7 +169,13 @@ def _row_user(row: Any) -> User:
         role=cast(Role, row.role),
         created_at=row.created_at,
         disabled=bool(row.disabled),
+        sessions_after=row.sessions_after,
     )
+
+
+def _session_clock() -> datetime:
+    """Now, naive UTC (compared with a session's start, `app.web.session.token_claims`)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class UserStore:
@@ -179,6 +196,7 @@ class UserStore:
     def _ensure(self) -> None:
         if not self._ready:
             metadata.create_all(self.engine, checkfirst=True)
+            add_missing_columns(self.engine, users)  # a table made by an earlier version
             self._ready = True
 
     # -- writes --------------------------------------------------------------------------------
@@ -219,16 +237,22 @@ class UserStore:
         return user
 
     def set_password(self, username: str, password: str) -> User:
-        """Replace an account's password."""
-        return self._update(username, password_hash=hash_password(password))
+        """Replace an account's password; its web sessions end (API tokens stay: revoke them on their own)."""
+        return self._update(username, password_hash=hash_password(password), sessions_after=_session_clock())
+
+    def end_sessions(self, username: str) -> User:
+        """End every web session of an account (signing out ends them all, on every browser)."""
+        return self._update(username, sessions_after=_session_clock())
 
     def set_role(self, username: str, role: str) -> User:
         """Change an account's role."""
         return self._update(username, role=check_role(role))
 
     def set_disabled(self, username: str, disabled: bool) -> User:
-        """Disable (no login, sessions refused) or re-enable an account."""
-        return self._update(username, disabled=disabled)
+        """Disable (no login; its sessions end, and stay ended when it is enabled again) or re-enable an account."""
+        if disabled:
+            return self._update(username, disabled=True, sessions_after=_session_clock())
+        return self._update(username, disabled=False)
 
     def create_token(self, username: str) -> str:
         """A new API token for an account (returned once; only its hash is kept).

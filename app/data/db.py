@@ -96,3 +96,13 @@ def is_seeded(engine: Engine) -> bool:
         return False
     with engine.connect() as conn:
         return conn.execute(sa.select(customers.c.id).limit(1)).first() is not None
+
+
+def add_missing_columns(engine: Engine, table: sa.Table) -> None:
+    """Bring `table`, as an earlier version created it, up to date: add the nullable columns it lacks."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

@@ -41,7 +41,7 @@ from app.reviews import ReviewConflict
 from app.runtime import AskResult, Copilot, RunEvent, UnknownReview, UnknownThread
 from app.web.copilot_holder import get_copilot, get_user_store
 from app.web.review_console import same_text
-from app.web.session import WebKeys, csrf_token, csrf_valid, session_username
+from app.web.session import WebKeys, csrf_token, csrf_valid, session_issued_at, session_username
 from graph.review import ReviewDecision
 from graph.routing.text import normalize_request
 
@@ -104,7 +104,7 @@ async def api_user(request: Request) -> User:
         return user
     username = session_username(request)
     account = await users.aget(username) if username else None
-    if account is None or account.disabled:
+    if account is None or not account.session_valid(session_issued_at(request)):
         raise ApiError(401, "sign in (session cookie) or send `Authorization: Bearer <token>`")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         keys: WebKeys = request.app.state.web_keys

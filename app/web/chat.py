@@ -23,6 +23,7 @@ from app.web import history
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
 from app.web.review_watch import REVIEWER_AUTHOR, review_message, review_message_id, wait_for_review
 from app.web.run_steps import RunSteps
+from app.web.session import session_metadata, token_claims
 from app.web.token_batches import TokenBatches
 from app.web.uploads import save_uploads, with_attachments
 from graph.llm.factory import describe_models
@@ -63,7 +64,7 @@ async def password_login(username: str, password: str) -> cl.User | None:
     user = await users.aauthenticate(username, password)
     if user is None:
         return None
-    return cl.User(identifier=user.username, display_name=user.username, metadata={"role": user.role})
+    return cl.User(identifier=user.username, display_name=user.username, metadata=session_metadata(user.role))
 
 
 @cl.set_starters
@@ -98,11 +99,15 @@ async def resume(thread: ThreadDict) -> None:
 
 
 async def _account_active(user: cl.User | None) -> bool:
-    """Whether the signed-in account still exists and is enabled (sessions outlive a `gtm users disable`)."""
+    """Whether the signed-in account still exists, is enabled and this session was not ended.
+
+    Signing out elsewhere and a new password end sessions; a session's cookie outlives all three.
+    """
     if user is None:
         return False
     account = await (await get_user_store()).aget(user.identifier)
-    return account is not None and not account.disabled
+    claims = token_claims(getattr(cl.context.session, "token", None))
+    return account is not None and account.session_valid(claims[1] if claims else None)
 
 
 async def _deliver_review(session: WebsocketSession, thread_id: str, review_id: str, seen_messages: int) -> None:

@@ -42,6 +42,7 @@ from app.web.session import (
     end_session,
     login_csrf_token,
     login_nonce,
+    session_issued_at,
     session_username,
     set_login_nonce,
     start_session,
@@ -113,7 +114,7 @@ async def current_user(request: Request, users: Annotated[UserStore, Depends(use
     if username is None:
         return None
     user = await users.aget(username)
-    return user if user is not None and not user.disabled else None
+    return user if user is not None and user.session_valid(session_issued_at(request)) else None
 
 
 async def reviewer_user(request: Request, user: Annotated[User | None, Depends(current_user)]) -> User:
@@ -304,10 +305,19 @@ async def logout_form(
 
 
 @router.post("/logout", dependencies=[Depends(session_csrf)])
-async def logout(request: Request) -> RedirectResponse:
-    """End the session (chat and console)."""
+async def logout(
+    request: Request,
+    users: Annotated[UserStore, Depends(users_dep)],
+    user: Annotated[User | None, Depends(current_user)],
+) -> RedirectResponse:
+    """End the session (chat and console), and every other web session of the account.
+
+    A copied or forgotten cookie stops working too.
+    """
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     end_session(request, response)
+    if user is not None:
+        await asyncio.to_thread(users.end_sessions, user.username)
     return response
 
 

@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from app.web.api import start_recovery
     from app.web.review_console import install
     from app.web.session import configure_keys
+    from app.web.session_guard import EndedSessionGuard
 
     settings = settings or get_settings()
     copilot_holder.configure(settings)
@@ -172,4 +173,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_monitoring(app)
     install_api(app)
     _mount_chat(app)
+    app.add_middleware(EndedSessionGuard)  # the chat's own endpoints honour signing out too
     return app

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import Request, Response
 
@@ -64,16 +66,45 @@ def session_token(request: Request) -> str | None:
 
 def session_username(request: Request) -> str | None:
     """Who the (valid, unexpired) session cookie says is signed in, or `None`."""
-    from chainlit.auth.jwt import decode_jwt
+    claims = token_claims(session_token(request))
+    return claims[0] if claims else None
 
-    token = session_token(request)
-    if not token:
+
+def session_issued_at(request: Request) -> datetime | None:
+    """When the session cookie's session began (naive UTC), or `None` without a valid one."""
+    claims = token_claims(session_token(request))
+    return claims[1] if claims else None
+
+
+def token_claims(token: str | None) -> tuple[str, datetime | None] | None:
+    """The username and start (naive UTC, from `iat`) of a valid, unexpired session token, or `None`."""
+    import jwt as pyjwt
+    from chainlit.auth.jwt import get_jwt_secret
+
+    secret = get_jwt_secret()
+    if not token or not secret:
         return None
     try:
-        identifier: str = decode_jwt(token).identifier
-    except Exception:  # noqa: BLE001 - expired, tampered or foreign tokens all mean "not signed in"
+        claims = pyjwt.decode(token, secret, algorithms=["HS256"])
+    except pyjwt.PyJWTError:  # expired, tampered or foreign tokens all mean "not signed in"
         return None
-    return identifier
+    identifier = claims.get("identifier")
+    if not isinstance(identifier, str):
+        return None
+    metadata = claims.get("metadata")
+    issued = metadata.get("started") if isinstance(metadata, dict) else None
+    issued = issued if isinstance(issued, int | float) else claims.get("iat")  # `iat` is in whole seconds
+    started = datetime.fromtimestamp(issued, UTC).replace(tzinfo=None) if isinstance(issued, int | float) else None
+    return identifier, started
+
+
+def session_metadata(role: str) -> dict[str, object]:
+    """What a session token carries besides the username: the role, and when the session began.
+
+    The start is to the microsecond, so that signing out ends the sessions begun before it, even within the
+    same second.
+    """
+    return {"role": role, "started": time.time()}
 
 
 def start_session(request: Request, response: Response, username: str, role: str) -> None:
@@ -81,7 +112,7 @@ def start_session(request: Request, response: Response, username: str, role: str
     import chainlit as cl
     from chainlit.auth import create_jwt, set_auth_cookie
 
-    token = create_jwt(cl.User(identifier=username, display_name=username, metadata={"role": role}))
+    token = create_jwt(cl.User(identifier=username, display_name=username, metadata=session_metadata(role)))
     set_auth_cookie(request, response, token)
 
 

@@ -92,6 +92,9 @@ async def test_disabled_account_loses_access_at_once(web: Web):
     store.set_disabled("reviewer", True)
     assert (await client.get("/review")).status_code == 303
     assert (await login(web.client(), "reviewer", web.accounts["reviewer"])).status_code == 401
+    store.set_disabled("reviewer", False)
+    assert (await client.get("/review")).status_code == 303  # enabling again does not revive old sessions
+    assert (await login(web.client(), "reviewer", web.accounts["reviewer"])).status_code == 303
 
 
 async def test_chat_login_uses_the_same_accounts_and_cookie(web: Web):
@@ -136,3 +139,41 @@ def test_users_add_without_a_terminal_asks_for_password_stdin(monkeypatch: pytes
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert gtm(["users", "add", "sam", "--role", "staff"]) == 2
     assert "--password-stdin" in capsys.readouterr().err
+
+
+async def test_signing_out_or_a_new_password_ends_every_session_of_the_account(web: Web):
+    browser = await web.login("reviewer")
+    copied = web.client()  # the same cookie in another browser (copied, or a session left open elsewhere)
+    copied.cookies.set("access_token", browser.cookies["access_token"])
+    assert (await copied.get("/review")).status_code == 200
+    assert (await copied.get("/chat/user")).json()["identifier"] == "reviewer"  # Chainlit's own endpoints
+    page = await browser.get("/review")
+    assert (await browser.post("/logout", data={"csrf_token": form_token(page.text)})).status_code == 303
+    assert (await copied.get("/review")).status_code == 303  # sent to sign in: the session is over
+    assert (await copied.get("/api/session")).status_code == 401
+    assert (await copied.get("/chat/user")).status_code == 401  # the chat's history and socket too
+    threads = await copied.post("/chat/project/threads", json={"pagination": {"first": 20}, "filter": {}})
+    assert threads.status_code == 401
+    again = await web.login("reviewer")  # at once, even within the same second
+    assert (await again.get("/review")).status_code == 200
+
+    from app.web.copilot_holder import get_user_store
+
+    store = await get_user_store()
+    store.set_password("reviewer", "a-new-password-123")
+    assert (await again.get("/review")).status_code == 303
+    assert (await (await web.login("reviewer", "a-new-password-123")).get("/review")).status_code == 200
+    assert (await login(web.client(), "reviewer", web.accounts["reviewer"])).status_code == 401
+
+
+async def test_a_users_table_of_an_earlier_version_gains_the_sessions_column(tmp_path):
+    import sqlalchemy as sa
+
+    from app.auth.users import UserStore
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}")
+    UserStore(engine).add("ana", "staff", "a-long-password-1")
+    with engine.begin() as conn:  # as an earlier version made it
+        conn.execute(sa.text("ALTER TABLE users DROP COLUMN sessions_after"))
+    store = UserStore(engine)
+    assert store.get("ana") is not None and store.end_sessions("ana").sessions_after is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,10 +26,10 @@ from app.outbox import Outbox, OutboxItem
 from app.reviews import ReviewConflict, ReviewStore
 from app.runs import RunStore
 from app.settings import Settings, get_settings
+from app.text import valid_text
 from graph.builder import build_graph
 from graph.context import Context, Services
 from graph.review import OUTBOX_APPROVAL, OutboxDecision, OutboxReviewRequest, ReviewDecision, interrupt_type
-from graph.routing.text import valid_text
 from graph.state import AGENTS, WINBACK_ROUTE
 
 STREAMED_NODES = frozenset({"respond"})
@@ -40,6 +41,10 @@ request that was accepted: the thread and its message exist, and the run resumes
 
 
 log = logging.getLogger(__name__)
+
+
+THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+"""What a thread id may be (ours are uuid4 hex; callers may bring their own)."""
 
 
 @dataclass(frozen=True, slots=True)

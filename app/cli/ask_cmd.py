@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ask`, `route` and `thread`."""
     ask = sub.add_parser("ask", help="ask the copilot (streams the answer; --json for one object per request)")
     ask.add_argument("text", help="the request, or '-' to read one request per line from stdin")
-    ask.add_argument("--thread", help="continue this thread (default: a new thread per request)")
+    ask.add_argument("--thread", type=thread_id, help="continue this thread (default: a new thread per request)")
     ask.add_argument("--user", default="cli", help="who is asking (default: cli)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per request")
     ask.set_defaults(func=run_ask)
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     thread = sub.add_parser("thread", help="read a conversation")
     thread_sub = thread.add_subparsers(dest="thread_command", required=True, metavar="ACTION")
     show = thread_sub.add_parser("show", help="a thread's messages, status and last answer")
-    show.add_argument("thread_id")
+    show.add_argument("thread_id", type=thread_id)
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=run_thread_show)
 
@@ -137,3 +137,12 @@ def run_thread_show(args: argparse.Namespace) -> int:
     for message in view["messages"]:
         print(f"\n[{message['role']}] {message['content']}")
     return 0
+
+
+def thread_id(value: str) -> str:
+    """An argparse type: a thread id as the API accepts it (1-200 letters, digits or . _ : -)."""
+    from app.runtime import THREAD_ID_RE
+
+    if not THREAD_ID_RE.match(value):
+        raise argparse.ArgumentTypeError("a thread id is 1-200 letters, digits or . _ : -")
+    return value

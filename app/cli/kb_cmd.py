@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json, texts_from
-from graph.routing.text import valid_text
+from app.text import valid_text
 
 if TYPE_CHECKING:
     from app.kb.service import KnowledgeBase
@@ -82,6 +82,11 @@ def run_search(args: argparse.Namespace) -> int:
         raise CliError(f"-k must be between 1 and 50, got {args.k}")
     limit = get_settings().max_request_chars
     kb = _knowledge_base()
+    if not kb.kb_dir.is_dir() and kb.store.count() == 0:
+        raise CliError(
+            f"the knowledge base is empty and its folder {kb.kb_dir} does not exist: "
+            "set GTM_KB_DIR to a folder of markdown files, or run `gtm kb ingest DIR`"
+        )
     batch = args.text == "-"
     for raw in texts_from(args.text):
         try:

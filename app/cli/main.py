@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from app.cli.base import CliError
+from app.text import valid_text
 
 COMMAND_MODULES = (
     "app.cli.ask_cmd",
@@ -48,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `gtm`; returns the exit code (0 ok, 1 unexpected failure, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if undecodable := [a for a in given if valid_text(a) != a]:  # bytes the terminal's encoding could not read
+        shown = valid_text(undecodable[0])[:60]
+        print(f"error: the argument {shown!r} is not valid UTF-8 text; check the terminal's encoding", file=sys.stderr)
+        return 2
+    args = parser.parse_args(given)
     try:
         code: int = args.func(args)
         return code

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from app.kb.chunking import Chunk, chunk_document, content_hash
 from app.kb.store import ChromaStore
-from graph.routing.text import valid_text
+from app.text import valid_text
 
 MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
 """Files that are ingested (recursively; hidden folders are skipped)."""

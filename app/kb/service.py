@@ -20,7 +20,7 @@ from app.kb.ingest import IngestReport, TextEncoder, add_document, find_document
 from app.kb.retrieval import Passage, Retriever
 from app.kb.store import ChromaStore
 from app.settings import Settings
-from graph.routing.text import valid_text
+from app.text import valid_text
 
 MAX_K = 50
 """Upper bound on passages per search."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.auth.users import User, UserStore
 from app.reviews import ReviewConflict
-from app.runtime import AskResult, Copilot, RunEvent, UnknownReview, UnknownThread
+from app.runtime import THREAD_ID_RE, AskResult, Copilot, RunEvent, UnknownReview, UnknownThread
 from app.web.copilot_holder import get_copilot, get_user_store
 from app.web.review_console import same_text
 from app.web.session import WebKeys, csrf_token, csrf_valid, session_issued_at, session_username
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
 CSRF_HEADER = "X-CSRF-Token"
-THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 """Thread ids the API accepts (what the chat and the CLI generate: uuid hex or uuid strings)."""
 
 _tasks: set[asyncio.Task[Any]] = set()

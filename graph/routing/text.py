@@ -10,16 +10,6 @@ MAX_REQUEST_CHARS: Final = 2000
 """Only this many characters are analysed; MiniLM reads at most 256 word pieces anyway."""
 
 _SPACE = re.compile(r"\s+")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def valid_text(text: str) -> str:
-    """`text` with lone surrogates replaced by U+FFFD.
-
-    They are what undecodable bytes become when a terminal or a file is read with `surrogateescape` (or a
-    JSON string's unpaired surrogate escape); the tokenizer, the databases and JSON output all refuse them.
-    """
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def normalize_request(text: str) -> str:

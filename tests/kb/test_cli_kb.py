@@ -83,6 +83,16 @@ def test_search_plain_text_and_errors(cli_kb: Path, capsys: pytest.CaptureFixtur
     assert "not found" in capsys.readouterr().err
 
 
+def test_search_with_no_index_and_no_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], embedder: Embedder
+) -> None:
+    monkeypatch.setenv("GTM_KB_DIR", str(tmp_path / "nope"))
+    get_settings.cache_clear()
+    assert main(["kb", "search", "refund", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "knowledge base is empty" in err and "nope" in err and "GTM_KB_DIR" in err
+
+
 def test_add_document(cli_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = tmp_path / "answer.md"
     body.write_text("Yes, Lumio ships to Iceland with Express only.", encoding="utf-8")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.cli.main import main
@@ -66,6 +66,7 @@ def check(result: tuple[int, str, str], argv: list[str]) -> None:
 
 @FUZZ
 @given(text=texts)
+@example(text="\ud800")  # a lone surrogate: what undecodable bytes in an argument become
 def test_route_and_thread_ids(capsys, text):
     for argv in (["route", text, "--json"], ["thread", "show", text], ["review", "approve", text]):
         check(run(capsys, argv), argv)

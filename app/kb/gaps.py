@@ -9,6 +9,7 @@ phrased in words the documents do not use.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,12 +65,18 @@ def question_gaps(question: str, passages: Sequence[str], index: BM25Index, limi
 
 
 def same_word(a: str, b: str) -> bool:
-    """Whether two stemmed terms are forms of one word ("allow" / "allowance", "certifi" / "certification").
+    """Whether two stemmed terms are forms of one word ("allow" / "allowance", "integrate" / "integration").
 
-    One must start with the other, which has at least `MIN_STEM` letters; numbers only match exactly.
+    Either one starts with the other, which has at least `MIN_STEM` letters, or they share all but the last
+    two letters of the shorter one, and at least `MIN_STEM + 1`; numbers only match exactly.
     """
     short, long = sorted((a, b), key=len)
-    return len(short) >= MIN_STEM and long.startswith(short) and not short.isdigit()
+    if short.isdigit() or long.isdigit():
+        return a == b
+    if len(short) >= MIN_STEM and long.startswith(short):
+        return True
+    shared = len(os.path.commonprefix([short, long]))
+    return shared >= max(MIN_STEM + 1, len(short) - 2)
 
 
 def _variant_idf(term: str, index: BM25Index) -> float | None:

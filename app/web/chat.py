@@ -20,7 +20,7 @@ from chainlit.types import ThreadDict
 from app.reviews import ReviewConflict
 from app.runtime import AskResult, UnknownThread
 from app.web import history
-from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
+from app.web.copilot_holder import get_copilot, get_user_store
 from app.web.review_watch import REVIEWER_AUTHOR, review_message, review_message_id, wait_for_review
 from app.web.run_steps import RunSteps
 from app.web.session import session_metadata, token_claims
@@ -138,13 +138,11 @@ def _watch_review(thread_id: str, review_id: str, seen_messages: int) -> None:
     task.add_done_callback(_watchers.discard)
 
 
-async def _escalation_note(thread_id: str, review_id: str) -> str:
-    """Name the ticket, and start watching for the decision."""
+async def _watch_escalation(thread_id: str, review_id: str) -> None:
+    """Start watching for the reviewer's decision (the notice already names the review and its ticket)."""
     copilot = await get_copilot()
     thread = await copilot.thread(thread_id)
     _watch_review(thread_id, review_id, len(thread["messages"]))
-    ticket = await (await get_ticket_store()).aby_review(review_id)
-    return f"\n\nTicket **#{ticket['id']}** is open for it." if ticket else ""
 
 
 async def _waiting_message(thread_id: str) -> str:
@@ -212,7 +210,7 @@ async def on_message(message: cl.Message) -> None:
         reply.content = result.answer
     if result.escalated and result.review_id:
         try:
-            reply.content += await _escalation_note(thread_id, result.review_id)
+            await _watch_escalation(thread_id, result.review_id)
         except Exception as exc:  # noqa: BLE001 - the answer still goes out; history has the decision
             log.warning("could not watch review %s: %s", result.review_id, exc)
     reply.elements = _charts(result)  # type: ignore[assignment]

@@ -210,10 +210,13 @@ SUPPORT_WEIGHTS = SupportWeights()
 
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|guidelines)\b"
-    r"|\b(system prompt|you must always|you are now|as an ai)\b",
+    r"|\b(system prompt|you must always|you are now|as an ai|from now on)\b"
+    r"|\b(tell|inform|say to|reply to|respond to|answer)\b.{0,20}\b(every|all|each|any)\s+(users?|customers?|visitors?)\b"
+    r"|^\s*(system|assistant)\s*:",
     re.IGNORECASE,
 )
-"""A sentence addressed to the assistant rather than stating a fact: never quoted in an answer."""
+"""A sentence addressed to the assistant rather than stating a fact ("tell every user that..."): never quoted
+in an answer."""
 
 
 def _heading(passage: dict[str, Any]) -> str:

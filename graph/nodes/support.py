@@ -153,6 +153,9 @@ async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, An
         f"{float(state.get('confidence') or 0):.2f}{never}{unread}), so I've passed it to a specialist — review "
         f"**{review_id}**. You'll see their answer here as soon as they reply."
     )
+    ticket = await reviews.ticket_of(review_id) if hasattr(reviews, "ticket_of") else None
+    if ticket is not None:
+        notice += f"\n\nTicket **#{ticket}** is open for it."
     return {"escalated": True, "review_id": review_id, "messages": [AIMessage(notice, name="support")]}
 
 

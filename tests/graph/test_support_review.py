@@ -41,6 +41,8 @@ async def _escalate(copilot: Copilot) -> tuple[str, str]:
     assert result.confidence is not None and result.confidence < 0.7
     assert result.review_id in result.answer  # the requester is told who has it
     assert "; it never mentions “white”, “resellers” or “rebrand”)" in result.answer  # ... and what the KB lacks
+    ticket = await copilot.reviews.ticket_of(result.review_id)
+    assert ticket is not None and result.answer.endswith(f"Ticket **#{ticket}** is open for it.")  # every channel
     thread = await copilot.thread(result.thread_id)
     assert thread["status"] == "pending_review" and thread["review_id"] == result.review_id
     return result.thread_id, result.review_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.kb.bm25 import BM25Index, term_words
-from app.kb.gaps import question_gaps
+from app.kb.gaps import question_gaps, same_word
 
 CHUNKS = [
     "Returns: unused sensors can be returned within 30 days. We email a prepaid return label.",
@@ -28,6 +28,8 @@ def test_another_form_of_a_word_covers_it_but_a_short_or_numeric_prefix_does_not
     index = BM25Index(["The Starter API allowance is 1,000 requests per day.", "Reset your password in Settings."])
     assert question_gaps("How many API requests does Starter allow?", [], index).unknown == []
     assert question_gaps("Can I get a day pass?", [], index).unknown == ["pass"]  # not "password"
+    assert same_word("integrate", "integration") and same_word("compliant", "compliance")
+    assert not same_word("install", "instance") and not same_word("sensor", "sensitive")
     assert question_gaps("Is the limit 1000 or 100?", [], index).unknown == ["limit", "1000", "100"]
     shown = ["The Starter API allowance is 1,000 requests per day."]
     assert question_gaps("how many requests does starter allow", shown, index).to_json() == {

@@ -226,17 +226,12 @@ class ReviewStore:
         """One review by id, or `None`."""
         return await asyncio.to_thread(self._get, review_id)
 
-    def _ticket_of(self, review_id: str) -> int | None:
-        self._ensure()
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                sa.select(tickets.c.id).where(tickets.c.review_id == review_id).order_by(tickets.c.id).limit(1)
-            ).scalar()
-        return int(found) if found is not None else None
-
     async def ticket_of(self, review_id: str) -> int | None:
         """The number of the ticket opened with a review (with it, in one transaction), or `None`."""
-        return await asyncio.to_thread(self._ticket_of, review_id)
+        from app.tickets import TicketStore
+
+        ticket = await TicketStore(self.engine).aby_review(review_id)
+        return int(ticket["id"]) if ticket else None
 
     def _list(self, status: str | None) -> list[dict[str, Any]]:
         self._ensure()

@@ -80,6 +80,13 @@ class ReviewDecision(BaseModel):
         return self
 
 
+def error_text(error: Any) -> str:
+    """One validation error of a decision as `field: message`, without pydantic's "Value error, " prefix."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where and not message.startswith(f"the {where}") else message
+
+
 class OutboxRecipient(BaseModel):
     """One drafted email waiting in the outbox."""
 

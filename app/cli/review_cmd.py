@@ -107,7 +107,7 @@ def run_decide(args: argparse.Namespace) -> int:
     from app.reviews import ReviewConflict
     from app.runtime import Copilot, UnknownReview
     from app.settings import get_settings
-    from graph.review import ReviewDecision
+    from graph.review import ReviewDecision, error_text
 
     text = (
         check_text(args.text, max_chars=get_settings().max_request_chars, what="edited answer")
@@ -117,12 +117,7 @@ def run_decide(args: argparse.Namespace) -> int:
     try:
         decision = ReviewDecision(action=args.action, text=text, note=args.note, reviewer=args.reviewer)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        field = ".".join(str(p) for p in error["loc"])
-        raise CliError(
-            f"--{field}: {message}" if field and not message.startswith(f"the {field}") else message
-        ) from exc
+        raise CliError(error_text(exc.errors()[0])) from exc
 
     async def decide() -> dict[str, Any]:
         async with Copilot.open() as copilot:

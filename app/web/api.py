@@ -40,8 +40,8 @@ from app.reviews import ReviewConflict
 from app.runtime import THREAD_ID_RE, AskResult, Copilot, RunEvent, UnknownReview, UnknownThread
 from app.web.copilot_holder import get_copilot, get_user_store
 from app.web.review_console import same_text
-from app.web.session import WebKeys, csrf_token, csrf_valid, session_issued_at, session_username
-from graph.review import ReviewDecision
+from app.web.session import WebKeys, csrf_token, csrf_valid, session_claims
+from graph.review import ReviewDecision, error_text
 from graph.routing.text import normalize_request
 
 log = logging.getLogger(__name__)
@@ -100,9 +100,9 @@ async def api_user(request: Request) -> User:
         if user is None:
             raise ApiError(401, "invalid, revoked or disabled API token")
         return user
-    username = session_username(request)
-    account = await users.aget(username) if username else None
-    if account is None or not account.session_valid(session_issued_at(request)):
+    claims = session_claims(request)
+    account = await users.aget(claims[0]) if claims else None
+    if account is None or not account.session_valid(claims[1] if claims else None):
         raise ApiError(401, "sign in (session cookie) or send `Authorization: Bearer <token>`")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         keys: WebKeys = request.app.state.web_keys
@@ -318,7 +318,7 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
     try:
         decision = ReviewDecision(action=body.action, text=text, note=body.note, reviewer=user.username)
     except ValidationError as exc:
-        raise ApiError(422, "; ".join(_field_error(e) for e in exc.errors())) from exc
+        raise ApiError(422, "; ".join(error_text(e) for e in exc.errors())) from exc
     task = asyncio.create_task(copilot.decide(review_id, decision))
     _keep(task)
     try:
@@ -336,13 +336,6 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
         except Exception:  # noqa: BLE001 - the decision stands; a connected chat still shows it
             log.exception("writing the outcome of %s to the chat history failed", review_id)
     return result.to_json()
-
-
-def _field_error(error: Any) -> str:
-    """One pydantic error as `field: message` (without pydantic's "Value error, " prefix)."""
-    where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where and not message.startswith(f"the {where}") else message
 
 
 # -- crash recovery: resumed answers into the chat history ---------------------------------------

@@ -42,7 +42,7 @@ from app.web.session import (
     end_session,
     login_csrf_token,
     login_nonce,
-    session_issued_at,
+    session_claims,
     session_username,
     set_login_nonce,
     start_session,
@@ -110,11 +110,11 @@ async def tickets_dep() -> TicketStore:
 
 async def current_user(request: Request, users: Annotated[UserStore, Depends(users_dep)]) -> User | None:
     """The signed-in, enabled account (re-read from the database on every request), or `None`."""
-    username = session_username(request)
-    if username is None:
+    claims = session_claims(request)
+    if claims is None:
         return None
-    user = await users.aget(username)
-    return user if user is not None and user.session_valid(session_issued_at(request)) else None
+    user = await users.aget(claims[0])
+    return user if user is not None and user.session_valid(claims[1]) else None
 
 
 async def reviewer_user(request: Request, user: Annotated[User | None, Depends(current_user)]) -> User:

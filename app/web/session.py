@@ -58,22 +58,26 @@ def configure_keys(settings: Settings) -> WebKeys:
 
 def session_token(request: Request) -> str | None:
     """The raw session token from the request's cookies, if any."""
+    return cookie_token(dict(request.cookies))
+
+
+def cookie_token(cookies: dict[str, str]) -> str | None:
+    """The session token among `cookies`, joined from its chunks as Chainlit writes long ones."""
     from chainlit.auth import get_token_from_cookies
 
-    token: str | None = get_token_from_cookies(dict(request.cookies))
+    token: str | None = get_token_from_cookies(cookies)
     return token
 
 
 def session_username(request: Request) -> str | None:
     """Who the (valid, unexpired) session cookie says is signed in, or `None`."""
-    claims = token_claims(session_token(request))
+    claims = session_claims(request)
     return claims[0] if claims else None
 
 
-def session_issued_at(request: Request) -> datetime | None:
-    """When the session cookie's session began (naive UTC), or `None` without a valid one."""
-    claims = token_claims(session_token(request))
-    return claims[1] if claims else None
+def session_claims(request: Request) -> tuple[str, datetime | None] | None:
+    """The username and start of the request's valid session cookie (`token_claims`), or `None`."""
+    return token_claims(session_token(request))
 
 
 def token_claims(token: str | None) -> tuple[str, datetime | None] | None:

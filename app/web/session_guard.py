@@ -10,12 +10,12 @@ visitor and asks them to sign in.
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import Any
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.web.session import token_claims
+from app.web.session import cookie_token, token_claims
 
 COOKIE_PREFIX = "access_token"
 """Chainlit's session cookie (split into `access_token_0`, `_1`... when long)."""
@@ -32,31 +32,16 @@ class EndedSessionGuard:
         """Strip an ended session's cookie from HTTP and websocket requests, then pass them on."""
         if scope["type"] in ("http", "websocket"):
             cookies = _cookies(scope)
-            token = _session_cookie(cookies)
+            token = cookie_token(cookies)
             if token and not await _still_valid(token):
                 scope = {**scope, "headers": _without_session(scope["headers"])}
         await self.app(scope, receive, send)
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header is Chainlit's to refuse
-                continue
-    return {key: morsel.value for key, morsel in jar.items()}
-
-
-def _session_cookie(cookies: dict[str, str]) -> str | None:
-    """The session token, joined from its chunks as Chainlit writes them."""
-    if COOKIE_PREFIX in cookies:
-        return cookies[COOKIE_PREFIX]
-    chunks: list[str] = []
-    while f"{COOKIE_PREFIX}_{len(chunks)}" in cookies:
-        chunks.append(cookies[f"{COOKIE_PREFIX}_{len(chunks)}"])
-    return "".join(chunks) or None
+    """Every cookie of the request (from all its `Cookie` headers), parsed as Starlette does."""
+    headers = [value.decode("latin-1") for name, value in scope.get("headers", []) if name == b"cookie"]
+    return cookie_parser("; ".join(headers))
 
 
 async def _still_valid(token: str) -> bool:

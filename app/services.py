@@ -159,10 +159,10 @@ class KnowledgeAdapter:
                 self._kb = get_knowledge_base(self.settings)
             return self._kb
 
-    async def asearch(self, query: str, k: int = 5) -> Any:
-        """Hybrid search, off the event loop."""
+    async def asearch(self, query: str, k: int = 5, *, runner_up: bool = False) -> Any:
+        """Hybrid search, off the event loop (`KnowledgeBase.search`)."""
         kb = self._kb or await asyncio.to_thread(self.get)
-        return await kb.asearch(query, k=k)
+        return await kb.asearch(query, k=k, runner_up=runner_up)
 
     async def warm(self) -> int:
         """Load the index and embed its sentences (in a worker thread); returns the sentence count.

@@ -44,7 +44,17 @@ import numpy as np
 from app.embeddings import get_embedder
 from app.kb.confidence import ConfidenceModel, expected_calibration_error, fit, load_model
 from app.kb.ingest import ingest
-from app.kb.retrieval import FEATURES, Candidates, FusionWeights, Mode, Retriever, fuse, retrieval_features
+from app.kb.retrieval import (
+    CHUNK_CHOICE_DOCS,
+    FEATURES,
+    Candidates,
+    FusionWeights,
+    Mode,
+    Retriever,
+    choose_chunks,
+    fuse,
+    retrieval_features,
+)
 from app.kb.store import ChromaStore, collection_name
 from app.settings import REPO_ROOT, get_settings
 
@@ -136,7 +146,13 @@ def ranking(cands: Sequence[Candidates], questions: Sequence[Question], weights:
 
 
 def features_for(cands: Sequence[Candidates], weights: FusionWeights, encoder: object) -> list[dict[str, float]]:
-    return [retrieval_features(found, fuse(found, weights), encoder) for found in cands]  # type: ignore[arg-type]
+    """Confidence features as `Retriever.retrieve` computes them (`choose_chunks` first)."""
+    rows = []
+    for found in cands:
+        ranked = fuse(found, weights)
+        choose_chunks(found, ranked[:CHUNK_CHOICE_DOCS], encoder)  # type: ignore[arg-type]
+        rows.append(retrieval_features(found, ranked, encoder))  # type: ignore[arg-type]
+    return rows
 
 
 def escalation(probs: Sequence[float], labels: Sequence[bool], threshold: float = THRESHOLD) -> dict:
@@ -271,10 +287,10 @@ def cosine_threshold(rows: list[dict[str, float]], labels: list[bool], target_re
 
 
 def graph_passages(retriever: Retriever, question: str) -> list[dict[str, str]]:
-    """The passages the support graph gives its model for `question` (top `MAX_PASSAGES` of five)."""
+    """The passages the support graph gives its model for `question` (`graph.nodes.support.rag_search`)."""
     from graph.nodes.support import MAX_PASSAGES
 
-    found = retriever.retrieve(question, k=5)
+    found = retriever.retrieve(question, k=MAX_PASSAGES - 1, runner_up=True)
     return [{"doc": p.doc, "section": p.section, "text": p.text} for p in found.passages[:MAX_PASSAGES]]
 
 

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 class KnowledgeSearch(Protocol):
     """What the Support agent needs from the knowledge base."""
 
-    async def asearch(self, query: str, k: int = 5) -> Any:
-        """Return an object with `passages` (doc, section, text, score) and a calibrated `confidence`."""
+    async def asearch(self, query: str, k: int = 5, *, runner_up: bool = False) -> Any:
+        """Return an object with `passages` (doc, section, text, score) and a calibrated `confidence`.
+
+        One passage per document of the top `k`; with `runner_up`, the top document's second-best next.
+        """
         ...
 
 

@@ -191,9 +191,45 @@ def expected_calibration_error(probs: Sequence[float], labels: Sequence[bool], b
     return float(error)
 
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?\s*)?$")
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def unfold_tables(text: str) -> str:
+    """Markdown tables as one sentence per row, each cell after its column's header.
+
+    "| Sensor | Batteries |" over "| Lumio Sense | 1 × CR123A |" reads "Sensor: Lumio Sense; Batteries: 1 × CR123A."
+    A header row on its own answers nothing ("Monthly uptime | Service credit"), and a row's cells mean little
+    without their headers, so the row that answers is quoted with what its cells are.
+    """
+    if "|" not in text:
+        return text
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and _TABLE_ROW.match(lines[i]) and _TABLE_RULE.match(lines[i + 1]):
+            header = _cells(lines[i])
+            i += 2
+            while i < len(lines) and _TABLE_ROW.match(lines[i]):
+                cells = _cells(lines[i])
+                pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c]
+                if pairs:
+                    out.append("; ".join(pairs).rstrip(".") + ".")
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
 def _sentences(text: str) -> list[str]:
-    """Sentences of an answer or passage, without citations, list markers and sign-offs."""
-    cleaned = _CITATION.sub("", text)
+    """Sentences of an answer or passage, without citations, list markers and sign-offs (tables unfolded)."""
+    cleaned = _CITATION.sub("", unfold_tables(text))
     out = []
     for piece in _SENTENCE.split(cleaned):
         sentence = piece.strip().lstrip("-*•>#|0123456789. ").strip()

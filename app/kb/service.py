@@ -8,6 +8,7 @@ per (home, KB folder, Chroma URL) is shared through `get_knowledge_base`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,8 +143,10 @@ class KnowledgeBase:
             if self._auto_ingest and self.store.count() == 0 and self.kb_dir.is_dir() and find_documents(self.kb_dir):
                 self.ingest()
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
+    def search(self, query: str, k: int = 5, *, runner_up: bool = False) -> SearchResult:
         """Hybrid search: the best passage of each of the top `k` documents, and the confidence.
+
+        With `runner_up`, the top document's second-best passage follows its best (for an answer writer).
 
         Raises:
             ValueError: empty query or `k` outside 1..50.
@@ -154,13 +157,13 @@ class KnowledgeBase:
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
         self._ensure_ingested()
-        found = self.retriever.retrieve(text, k=k)
+        found = self.retriever.retrieve(text, k=k, runner_up=runner_up)
         confidence = self.model.predict(found.features) if found.passages else 0.0
         return SearchResult(query=text, passages=found.passages, confidence=confidence, features=found.features)
 
-    async def asearch(self, query: str, k: int = 5) -> SearchResult:
+    async def asearch(self, query: str, k: int = 5, *, runner_up: bool = False) -> SearchResult:
         """`search` in a worker thread (encoding and Chroma block)."""
-        return await asyncio.to_thread(self.search, query, k)
+        return await asyncio.to_thread(functools.partial(self.search, query, k, runner_up=runner_up))
 
     def add_document(self, name: str, text: str) -> str:
         """Write an approved answer as `reviewed-answers/<slug>.md` in the KB folder and index it.

@@ -174,7 +174,7 @@ class _Candidate:
     """One sentence the support answer may quote."""
 
     rank: int
-    """Rank of its passage (0 = the best retrieved document)."""
+    """Rank of its passage's document (0 = the best retrieved document)."""
     text: str
     doc: str
     heading: str
@@ -183,18 +183,23 @@ class _Candidate:
 
 @dataclass(frozen=True, slots=True)
 class SupportWeights:
-    """How the extractive support writer scores a sentence (chosen on the Lumio dev questions)."""
+    """How the extractive support writer scores a sentence.
 
-    meaning: float = 0.55
+    Chosen by grid search on the Lumio dev questions, with the passages the graph gives (the top
+    document's two best chunks): the answer holds the expected fact for 81.9 % of them (0.751 with the
+    earlier weights and one chunk per document); the held-out test questions went from 0.679 to 0.748.
+    """
+
+    meaning: float = 0.4
     """Weight of the sentence's cosine to the question."""
-    heading: float = 0.3
+    heading: float = 0.15
     """Weight of the cosine of its section heading to the question (a sentence under "Refunds on
     hardware" answers a hardware-refund question even when it does not repeat the words)."""
-    terms: float = 0.3
+    terms: float = 0.2
     """Weight of the share of the question's terms the sentence contains, each term weighted by how
     rare it is among the candidate sentences (key terms count more than "plan" or "Lumio")."""
-    rank: float = 0.06
-    """Penalty per rank of the sentence's passage: the best document is preferred."""
+    rank: float = 0.03
+    """Penalty per rank of the sentence's document: the best document is preferred."""
     cue: float = 0.08
     """Bonus for holding the kind of quantity asked for ("how long" → a duration)."""
     rare_terms: bool = True
@@ -225,19 +230,27 @@ def _heading(passage: dict[str, Any]) -> str:
     return parts[-1] if parts else str(passage.get("title") or passage.get("doc") or "")
 
 
-def _candidate_sentences(passages: list[dict[str, Any]]) -> list[_Candidate]:
+def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> list[_Candidate]:
+    """Sentences of the passages of the first `documents` documents (a document may give two passages)."""
     from app.kb.confidence import split_sentences  # same splitter as the answer check: cached vectors are shared
 
     seen: set[str] = set()
+    order: list[str] = []
     out: list[_Candidate] = []
-    for rank, passage in enumerate(passages[:3]):
+    for passage in passages:
+        doc = str(passage.get("doc", ""))
+        if doc not in order:
+            order.append(doc)
+        rank = order.index(doc)
+        if rank >= documents:
+            break
         heading = _heading(passage)
         for sentence in split_sentences(str(passage.get("text", ""))):
             key = sentence.lower()
             if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen or _INSTRUCTION.search(sentence):
                 continue  # too short to answer, a lead-in, a repeat, or an instruction planted in a document
             seen.add(key)
-            out.append(_Candidate(rank, sentence, str(passage.get("doc", "")), heading))
+            out.append(_Candidate(rank, sentence, doc, heading))
     return out
 
 
@@ -269,7 +282,7 @@ def _numbers(text: str) -> set[str]:
 def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIGHTS) -> str:
     """`support.answer_query`: extractive answer from the best passages, cited, under 100 words.
 
-    Sentences of the top three passages are scored by meaning (MiniLM cosine to the question), by how
+    Sentences of the passages of the top three documents are scored by meaning (MiniLM cosine to the question), by how
     well their section heading matches the question, by the question's key terms they contain (rare
     terms weigh more), by whether they hold the kind of quantity asked for ("how long" → a duration),
     and by the rank of their document. Up to three sentences within 0.1 of the best make the answer,

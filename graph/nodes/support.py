@@ -23,8 +23,9 @@ from graph.nodes.common import system_message, task_message, text_of
 from graph.review import ReviewDecision, ReviewRequest
 from graph.state import GraphState
 
-MAX_PASSAGES = 4
-"""Passages given to the model as context."""
+MAX_PASSAGES = 5
+"""Passages given to the model as context: the best of each of the top four documents, and the top
+document's second best right after its best (`Retriever.retrieve(runner_up=True)`)."""
 
 
 TICKET_REQUEST = re.compile(
@@ -59,7 +60,7 @@ async def rag_search(state: GraphState, runtime: Runtime[Context]) -> dict[str, 
     knowledge = runtime.context.services.knowledge
     if knowledge is None:
         return {"passages": [], "confidence": 0.0, "errors": ["support: no knowledge base configured"]}
-    found = await knowledge.asearch(state["request"], k=5)
+    found = await knowledge.asearch(state["request"], k=MAX_PASSAGES - 1, runner_up=True)
     passages = [
         {"doc": p.doc, "section": p.section, "score": round(float(p.score), 4), "text": p.text}
         for p in found.passages[:MAX_PASSAGES]

@@ -19,6 +19,8 @@ from app.kb.confidence import (
     expected_calibration_error,
     fit,
     load_model,
+    split_sentences,
+    unfold_tables,
 )
 from app.kb.retrieval import FEATURES
 
@@ -126,3 +128,20 @@ def test_answer_support_encodes_only_the_claims_the_passages_do_not_settle(embed
         "Express delivery arrives in one to two business days for $35.", PASSAGES, embedder
     )
     assert score == pytest.approx((1.0 + paraphrase_alone + 0.0) / 3)
+
+
+def test_tables_unfold_into_one_sentence_per_row() -> None:
+    text = (
+        "Plans at a glance:\n\n"
+        "| Plan | Seats | Price |\n| :--- | ---: | --- |\n| Starter | 5 | $49 |\n| Growth | 25 | |\n\n"
+        "Prices exclude VAT. A | B pipe in prose | is not a table.\n"
+        "| no rule line | below |\n| so | kept |\n"
+    )
+    assert unfold_tables(text).splitlines()[2:4] == [
+        "Plan: Starter; Seats: 5; Price: $49.",
+        "Plan: Growth; Seats: 25.",  # an empty cell is left out
+    ]
+    sentences = split_sentences(text)
+    assert "Plan | Seats | Price" not in " ".join(sentences) and ":---" not in " ".join(sentences)
+    assert "Prices exclude VAT." in sentences
+    assert "no rule line | below |" in sentences  # a pipe row without a header rule is not a table

@@ -71,10 +71,10 @@ async def test_a_failed_warm_up_keeps_readyz_at_503_and_is_tried_again(
     search = KnowledgeAdapter.asearch
     broken = True
 
-    async def flaky(self: KnowledgeAdapter, query: str, k: int = 5) -> Any:
+    async def flaky(self: KnowledgeAdapter, query: str, k: int = 5, **options: Any) -> Any:
         if broken:
             raise RuntimeError("index unreadable")
-        return await search(self, query, k)
+        return await search(self, query, k, **options)
 
     monkeypatch.setattr(KnowledgeAdapter, "asearch", flaky)
     monkeypatch.setattr("app.web.server.WARM_UP_RETRY_S", (0.05, 0.05))

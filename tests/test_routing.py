@@ -205,6 +205,10 @@ async def test_prediction_shapes_and_variants_agree(classifier: IntentClassifier
         ("Help me write an email for the spring launch", "marketing"),
         ("Segment all customers by RFM", "insights"),
         ("What's your refund policy for annual plans?", "support"),
+        # facts about the company are knowledge-base questions, whatever words they share with reports or maths
+        ("Who is the CEO of Lumio?", "support"),
+        ("What percentage is the nonprofit discount?", "support"),
+        ("What is the SLA on the Starter plan in percent?", "support"),
         # reports
         ("give me the weekly report", "parallel"),
         ("exec summary across marketing, finance and customers", "parallel"),

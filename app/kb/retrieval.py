@@ -373,7 +373,7 @@ def _best_row(hit: DocHit, sims: dict[int, float], keyword_norm: NDArray[np.floa
     return max((hit.best_dense_row, hit.best_keyword_row), key=value)
 
 
-CHUNK_CHOICE_DOCS = 2
+CHUNK_CHOICE_DOCS = 1
 """Documents whose chunk `choose_chunks` picks (the others show their best chunk by cosine or BM25)."""
 CHUNKS_SCORED = 3
 """Chunks of a document whose sentences `choose_chunks` reads (its best by cosine plus half BM25)."""

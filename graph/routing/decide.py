@@ -90,7 +90,7 @@ ROUTER_SYSTEM_PROMPT: Final = """You route requests from go-to-market staff at L
   spreadsheet or uploaded CSV questions, ad-hoc calculations and what-ifs.
 - insights: RFM segments, churn prediction and at-risk customers, cohort retention, lead scoring,
   per-customer lifetime value, purchase patterns.
-- support: questions about Lumio's product and policies (plans and pricing, billing, refunds, shipping, SSO,
+- support: questions about Lumio itself, its product and policies (plans and pricing, billing, refunds, shipping, SSO,
   API limits, troubleshooting, security, GDPR) and support tickets.
 - parallel: a report spanning several domains (weekly report, exec summary, overview of everything).
 - sequential:insights,marketing,finance: win-back / re-engagement of churned or lapsed customers (pick them,

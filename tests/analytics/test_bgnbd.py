@@ -236,3 +236,24 @@ def test_summary_names_the_first_bad_date():
 def test_fit_rejects_inconsistent_summaries(x, t_x, T, message):
     with pytest.raises(AnalyticsInputError, match=message):
         BGNBD.fit(x, t_x, T)
+
+
+def test_expected_purchases_stay_finite_when_the_dropout_prior_is_a_point_mass() -> None:
+    """A fit on a small seeded database gave a ≈ 5.6e5 and b ≈ 1.8e6 (the dropout probability all but fixed at
+    a / (a + b)): Euler's form of the hypergeometric term gave 0 × inf = NaN for every customer, and NaN CLVs."""
+    huge = BGNBD(r=1.1756, alpha=19.67, a=555_633.9, b=1_785_092.8)
+    x, t_x, T = np.array([1.0, 3.0, 20.0]), np.array([0.14, 11.1, 60.0]), np.array([106.9, 103.1, 106.0])
+    expected = huge.conditional_expected_purchases(13.0, x, t_x, T)
+    assert np.isfinite(expected).all() and (expected > 0).all(), expected
+    # The limit of b, a → ∞ with p = a / (a + b) fixed: 2F1(r+x, b+x; a+b+x-1; z) → (1 - (1-p) z)^-(r+x).
+    p = huge.a / (huge.a + huge.b)
+    z = 13.0 / (huge.alpha + T + 13.0)
+    tail = (1 - z) ** (huge.r + x) * (1 - (1 - p) * z) ** -(huge.r + x)
+    from scipy.special import expit
+
+    limit = (huge.a + huge.b + x - 1) / (huge.a - 1) * (1 - tail) * expit(-huge._log_odds_dead(x, t_x, T))
+    np.testing.assert_allclose(expected, limit, rtol=1e-4)
+    assert np.isfinite(huge.expected_purchases(np.array([1.0, 52.0]))).all()
+    # and the published CDNOW parameters still take Euler's form, unchanged
+    cdnow = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    assert np.isfinite(cdnow.conditional_expected_purchases(39.0, 200.0, 38.0, 39.0))

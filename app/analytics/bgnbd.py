@@ -482,7 +482,7 @@ class BGNBD:
         ts_, xs, txs, Ts = np.broadcast_arrays(*(np.asarray(v, dtype="float64") for v in (t, x, t_x, T)))
         r, alpha, a, b = self.r, self.alpha, self._a_safe(), self.b
         z = ts_ / (alpha + Ts + ts_)
-        tail = _hypergeometric_tail(r + xs, a, b, xs, z)
+        tail = _hypergeometric_tail(r, a, b, xs, z)
         first = (a + b + xs - 1.0) / (a - 1.0) * (1.0 - tail)
         return np.asarray(first * expit(-self._log_odds_dead(xs, txs, Ts)))
 
@@ -498,7 +498,7 @@ class BGNBD:
         ts_ = np.asarray(t, dtype="float64")
         r, alpha, a, b = self.r, self.alpha, self._a_safe(), self.b
         z = ts_ / (alpha + ts_)
-        tail = _hypergeometric_tail(np.full_like(z, r), a, b, np.zeros_like(z), z)
+        tail = _hypergeometric_tail(r, a, b, np.zeros_like(z), z)
         return np.asarray((a + b - 1.0) / (a - 1.0) * (1.0 - tail))
 
     def _a_safe(self) -> float:
@@ -535,18 +535,17 @@ def score_customers(
     return out
 
 
-def _hypergeometric_tail(rx: np.ndarray, a: float, b: float, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+def _hypergeometric_tail(r: float, a: float, b: float, x: np.ndarray, z: np.ndarray) -> np.ndarray:
     """`(1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z)` rewritten as `(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)`.
 
     Euler's form avoids overflow for heavy buyers; when the dropout prior is nearly a point mass (a and b
     in the hundreds of thousands, as a fit on a few customers can give), `(1-z)^(a-1)` underflows to 0
     while its 2F1 overflows, and the plain form, finite there, is used instead.
     """
-    r = rx - x
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
         bad = ~np.isfinite(tail)
         if bad.any():
-            plain = (1.0 - z) ** rx * hyp2f1(rx, b + x, a + b + x - 1.0, z)
+            plain = (1.0 - z) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1.0, z)
             tail = np.where(bad, plain, tail)
     return np.asarray(tail)

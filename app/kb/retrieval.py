@@ -119,7 +119,7 @@ class ChunkSnapshot:
     indexes: list[int]
     row_of: dict[str, int]
     rows_of_doc: dict[str, list[int]]
-    """Each document's chunk rows, in document order."""
+    """Each document's chunk rows."""
     bm25: BM25Index
     doc_terms: dict[str, frozenset[str]]
     piece_idf: PieceIdf | None = None
@@ -197,7 +197,7 @@ class Retriever:
                 texts=table.texts,
                 indexes=table.indexes,
                 row_of={chunk_id: row for row, chunk_id in enumerate(table.ids)},
-                rows_of_doc={doc: sorted(rows, key=lambda r: table.indexes[r]) for doc, rows in rows_of_doc.items()},
+                rows_of_doc=rows_of_doc,
                 bm25=BM25Index(texts),
                 doc_terms={doc: frozenset(terms) for doc, terms in doc_terms.items()},
                 piece_idf=count_piece_idf(self.encoder, table.texts)

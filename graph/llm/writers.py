@@ -224,6 +224,19 @@ _INSTRUCTION = re.compile(
 in an answer."""
 
 
+_POINTER = re.compile(
+    r"^(?:for [^,]{0,60},\s*)?see\s+((?:`[\w.-]+\.md`(?:,?\s+(?:and|or)\s+)?)+)(?:\s+for\s+[^`]*)?[.]?$",
+    re.IGNORECASE,
+)
+"""A sentence that only points to other documents ("See `payment-methods.md` for the accepted ways to pay.")."""
+
+
+def _points_elsewhere(sentence: str, docs: set[str]) -> bool:
+    """`sentence` only refers the reader to documents that are among the passages: their own sentences answer."""
+    match = _POINTER.match(sentence.strip())
+    return bool(match) and set(re.findall(r"`([\w.-]+\.md)`", match.group(1))) <= docs
+
+
 def _heading(passage: dict[str, Any]) -> str:
     section = str(passage.get("section") or "")
     parts = [p.strip() for p in section.split(" > ") if p.strip()]
@@ -237,6 +250,7 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
     seen: set[str] = set()
     order: list[str] = []
     out: list[_Candidate] = []
+    docs = {str(p.get("doc", "")) for p in passages}
     for passage in passages:
         doc = str(passage.get("doc", ""))
         if doc not in order:
@@ -249,6 +263,8 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
             key = sentence.lower()
             if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen or _INSTRUCTION.search(sentence):
                 continue  # too short to answer, a lead-in, a repeat, or an instruction planted in a document
+            if _points_elsewhere(sentence, docs):
+                continue  # "See `x.md` …" while x.md is among the passages: quote x.md itself
             seen.add(key)
             out.append(_Candidate(rank, sentence, doc, heading))
     return out

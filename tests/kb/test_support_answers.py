@@ -261,3 +261,21 @@ def test_a_table_row_is_quoted_with_its_headers(kb_settings: Settings, embedder:
     assert_rules(text, passages)
     assert "Model: Aria 400; Power: mains adapter; Warranty: 3 years." in text, text
     assert "|" not in text and "---" not in text, text
+
+
+def test_a_pointer_to_a_retrieved_document_is_not_the_answer() -> None:
+    """"See `payment-methods.md` for the accepted ways to pay." says nothing when payment-methods.md is there."""
+    question = "Which payment methods do you accept?"
+    pointer = "See `payment-methods.md` for the accepted ways to pay."
+    methods = "Lumio accepts two ways to pay: by credit or debit card, or by invoice with bank transfer."
+    billing = {"doc": "billing-and-invoices.md", "section": "Billing", "text": f"Invoices are emailed monthly. {pointer}"}
+    payment = {"doc": "payment-methods.md", "section": "Ways to pay for Lumio", "text": methods}
+
+    text = answer(question, [billing, payment])
+    assert_rules(text, [billing, payment])
+    assert "See `payment-methods.md`" not in text, text
+    assert "credit or debit card" in text and "[payment-methods.md]" in text, text
+
+    # Without the document it points to, the pointer is the best the passages have, and it is kept.
+    alone = answer(question, [billing])
+    assert pointer in alone, alone

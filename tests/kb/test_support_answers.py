@@ -264,11 +264,15 @@ def test_a_table_row_is_quoted_with_its_headers(kb_settings: Settings, embedder:
 
 
 def test_a_pointer_to_a_retrieved_document_is_not_the_answer() -> None:
-    """"See `payment-methods.md` for the accepted ways to pay." says nothing when payment-methods.md is there."""
+    """ "See `payment-methods.md` for the accepted ways to pay." says nothing when payment-methods.md is there."""
     question = "Which payment methods do you accept?"
     pointer = "See `payment-methods.md` for the accepted ways to pay."
     methods = "Lumio accepts two ways to pay: by credit or debit card, or by invoice with bank transfer."
-    billing = {"doc": "billing-and-invoices.md", "section": "Billing", "text": f"Invoices are emailed monthly. {pointer}"}
+    billing = {
+        "doc": "billing-and-invoices.md",
+        "section": "Billing",
+        "text": f"Invoices are emailed monthly. {pointer}",
+    }
     payment = {"doc": "payment-methods.md", "section": "Ways to pay for Lumio", "text": methods}
 
     text = answer(question, [billing, payment])

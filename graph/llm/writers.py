@@ -234,7 +234,7 @@ _POINTER = re.compile(
 def _points_elsewhere(sentence: str, docs: set[str]) -> bool:
     """`sentence` only refers the reader to documents that are among the passages: their own sentences answer."""
     match = _POINTER.match(sentence.strip())
-    return bool(match) and set(re.findall(r"`([\w.-]+\.md)`", match.group(1))) <= docs
+    return match is not None and set(re.findall(r"`([\w.-]+\.md)`", match.group(1))) <= docs
 
 
 def _heading(passage: dict[str, Any]) -> str:

@@ -132,7 +132,7 @@ def agents_of(state: dict[str, Any]) -> list[str]:
         return list(report.get("sections", {}).keys()) or list(AGENTS)
     if route == WINBACK_ROUTE:
         return ["insights", "marketing", "finance"]
-    return [route] if route else []
+    return [route] if route in AGENTS else []
 
 
 async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver[Any]:

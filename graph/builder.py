@@ -8,9 +8,10 @@
                                │     │                                     └─ escalate → human_review → respond
                                │     └─ support_tools (ticket requests) → execute_tools → ... (as above)
                                ├─ parallel ─Send×4→ run_branch → aggregate → respond
-                               └─ winback_insights → winback_marketing → winback_finance → stage_outbox
-                                        ├─ approve_send (interrupt) → send_emails → respond
-                                        └─ respond                  (nothing drafted)
+                               ├─ winback_insights → winback_marketing → winback_finance → stage_outbox
+                               │        ├─ approve_send (interrupt) → send_emails → respond
+                               │        └─ respond                  (nothing drafted)
+                               └─ respond  (clarify: a greeting, thanks, emoji; the supervisor's own reply)
     respond → END (a follow-up on the same thread starts again at supervisor)
 
 `build_graph()` returns the uncompiled builder: the app compiles it with the SQLite (or Postgres)

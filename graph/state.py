@@ -26,11 +26,17 @@ REPORT_SECTIONS: dict[AgentName, str] = {
 }
 """The weekly report's section title written by each agent, in report order."""
 
-Route = Literal["marketing", "finance", "insights", "support", "parallel", "sequential:insights,marketing,finance"]
-"""Where the supervisor sends a request (the brief's routes, exactly)."""
+Route = Literal[
+    "marketing", "finance", "insights", "support", "parallel", "sequential:insights,marketing,finance", "clarify"
+]
+"""Where the supervisor sends a request (the brief's routes, and `clarify` for a message that is no request)."""
 
 WINBACK_ROUTE: Route = "sequential:insights,marketing,finance"
 """The win-back pipeline: Insights → Marketing → Finance."""
+
+CLARIFY_ROUTE: Route = "clarify"
+"""A greeting, thanks, "what can you do?", emoji or keyboard mash: the supervisor answers it itself
+(`graph.routing.small_talk`), no agent runs."""
 
 
 def merge_results(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:

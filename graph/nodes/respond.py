@@ -18,7 +18,7 @@ from graph.llm.factory import ModelRole
 from graph.llm.resilience import LLMCallFailed, fallback_text
 from graph.nodes.common import results_json, system_message, task_message, text_of
 from graph.nodes.parallel import REPORT_PERIOD
-from graph.state import AGENTS, WINBACK_ROUTE, GraphState
+from graph.state import AGENTS, CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 from graph.tools.base import without_chart
 
 
@@ -41,6 +41,9 @@ async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any
     charts: list[dict[str, Any]] = []
     messages: list[BaseMessage]
     model_role: ModelRole
+    if route == CLARIFY_ROUTE:  # not a request: the supervisor's own reply
+        answer = state.get("answer", "")
+        return {"answer": answer, "messages": [AIMessage(answer, name="supervisor")]}
     if route == "support" and not state.get("tool_calls"):  # a knowledge-base answer (tickets use tools)
         answer, name = state.get("answer", ""), "support"
         return {"answer": answer, "messages": [AIMessage(answer, name=name)]}

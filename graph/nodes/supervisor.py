@@ -10,9 +10,18 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.nodes.common import last_human_text
-from graph.state import WINBACK_ROUTE, GraphState
+from graph.routing.small_talk import small_talk, small_talk_reply
+from graph.state import CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 
-NextAfterSupervisor = Literal["marketing", "finance", "insights", "support", "parallel", "winback_insights"]
+NextAfterSupervisor = Literal["marketing", "finance", "insights", "support", "parallel", "winback_insights", "respond"]
+
+_SMALL_TALK_REASONS = {
+    "greeting": "a greeting, not a request: the supervisor answers with what it can do",
+    "thanks": "thanks or an acknowledgement, not a request",
+    "help": "a question about the copilot itself: the supervisor answers with what it can do",
+    "no_words": "no words in the message: the supervisor asks for a question",
+    "keyboard_mash": "no recognisable words in the message: the supervisor asks for a question",
+}
 
 
 async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -20,15 +29,26 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
     request = last_human_text(state["messages"]).strip()
     if not request:
         raise ValueError("the request is empty: send some text")
-    router = runtime.context.services.router
-    if router is None:
-        raise RuntimeError("no router configured: Services.router is required")
-    decision = await router(request, state.get("route"))
+    kind = small_talk(request)
+    if kind is not None:
+        route, confidence, reason, answer = (
+            CLARIFY_ROUTE,
+            1.0,
+            _SMALL_TALK_REASONS[kind],
+            small_talk_reply(kind, request),
+        )
+    else:
+        router = runtime.context.services.router
+        if router is None:
+            raise RuntimeError("no router configured: Services.router is required")
+        previous = state.get("route")
+        decision = await router(request, None if previous == CLARIFY_ROUTE else previous)
+        route, confidence, reason, answer = decision.route, decision.confidence, decision.reason, ""
     return {
         "request": request,
-        "route": decision.route,
-        "route_confidence": decision.confidence,
-        "route_reason": decision.reason,
+        "route": route,
+        "route_confidence": confidence,
+        "route_reason": reason,
         "current_agent": None,
         "next_agent": None,
         "results": None,
@@ -36,7 +56,7 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
         "charts": None,
         "tool_calls": [],
         "retry_count": 0,
-        "answer": "",
+        "answer": answer,
         "citations": [],
         "passages": [],
         "confidence": None,
@@ -53,14 +73,20 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
 def route_decision(state: GraphState) -> NextAfterSupervisor:
     """The seed's RouteDecision: map the supervisor's route to the next node.
 
+    A message that is not a request (`CLARIFY_ROUTE`) goes straight to `respond` with the supervisor's
+    own answer.
+
     Raises:
-        ValueError: the state holds a route that is not one of the six known routes.
+        ValueError: the state holds a route that is not one of the known routes.
     """
     route = state.get("route")
     if route in ("marketing", "finance", "insights", "support", "parallel"):
         return route
     if route == WINBACK_ROUTE:
         return "winback_insights"
+    if route == CLARIFY_ROUTE:
+        return "respond"
     raise ValueError(
-        f"unknown route {route!r}: expected marketing, finance, insights, support, parallel or {WINBACK_ROUTE}"
+        f"unknown route {route!r}: expected marketing, finance, insights, support, parallel, {WINBACK_ROUTE}"
+        f" or {CLARIFY_ROUTE}"
     )

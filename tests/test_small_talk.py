@@ -1,0 +1,53 @@
+"""Which whole messages are small talk rather than requests (`graph.routing.small_talk`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.routing.small_talk import small_talk
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("hi", "greeting"),
+        ("Hello there!", "greeting"),
+        ("good morning team", "greeting"),
+        ("thanks!", "thanks"),
+        ("Thank you so much.", "thanks"),
+        ("ok", "thanks"),
+        ("great, thanks", "thanks"),
+        ("What can you do?", "help"),
+        ("help", "help"),
+        ("😀😀", "no_words"),
+        ("???", "no_words"),
+        ("  ...  ", "no_words"),
+        ("asdfghjkl", "keyboard_mash"),
+        ("qwerty asdf", "keyboard_mash"),
+        ("asdfasdf", "keyboard_mash"),
+    ],
+)
+def test_small_talk_is_recognised(message: str, kind: str) -> None:
+    assert small_talk(message) == kind
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "hi, what was our CAC last quarter?",
+        "thanks, now forecast revenue",
+        "help me write a win-back email",
+        "CRM",
+        "SSO?",
+        "FedRAMP",
+        "Q3 CAC",
+        "42",
+        "what's the refund policy 🙂",
+        "is the typewriter font allowed in campaigns",
+        "property",
+        "liberty",
+        "poverty",
+    ],
+)
+def test_requests_are_not_small_talk(message: str) -> None:
+    assert small_talk(message) is None

@@ -8,6 +8,8 @@ batches, so the model runs on full batches however small the documents are.
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import time
 import unicodedata
@@ -83,25 +85,66 @@ class IngestReport:
 
 
 def find_documents(kb_dir: Path) -> dict[str, Path]:
-    """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden folders skipped).
+    """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden files and folders skipped).
 
-    A file name that is not valid UTF-8 is named with its undecodable bytes replaced by U+FFFD, so the
-    document is still indexed and cited (the store and the JSON output need valid text).
+    Symbolic links are followed, to folders as to files (a folder reached twice, or a link back to an
+    ancestor, is read once). A file name that is not valid UTF-8 is named with its undecodable bytes
+    replaced by U+FFFD, so the document is still indexed and cited (the store and the JSON output need
+    valid text).
     """
     root = Path(kb_dir)
     found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
+    visited: set[str] = set()
+    for current, folders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(current)
+        if real in visited:
+            folders[:] = []
             continue
-        if path.is_file() and path.suffix.lower() in MARKDOWN_SUFFIXES:
-            found[valid_text(relative.as_posix())] = path
-    return found
+        visited.add(real)
+        here = Path(current)
+        # Real folders before links at each level, so a linked copy of a folder is named after the folder.
+        folders[:] = sorted((f for f in folders if not f.startswith(".")), key=lambda f: ((here / f).is_symlink(), f))
+        for name in files:
+            path = here / name
+            if not name.startswith(".") and path.suffix.lower() in MARKDOWN_SUFFIXES and path.is_file():
+                found[valid_text(path.relative_to(root).as_posix())] = path
+    return dict(sorted(found.items()))
 
 
 def read_text(path: Path) -> str:
-    """A document's text (UTF-8; undecodable bytes replaced rather than failing the whole ingest)."""
-    return path.read_bytes().decode("utf-8", errors="replace")
+    """A document's text, whatever its encoding.
+
+    UTF-8 (a byte-order mark is dropped); UTF-16 or UTF-32 when a byte-order mark says so. Bytes that are
+    not UTF-8 are read as Windows-1252 (Latin-1 with curly quotes and dashes; Latin-1 itself where a byte
+    is undefined in it), unless the file is mostly valid UTF-8 with a few broken bytes: those become
+    U+FFFD rather than turning every accented letter into mojibake.
+    """
+    data = path.read_bytes()
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return data[len(mark) :].decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    as_utf8 = data.decode("utf-8", errors="replace")
+    broken = as_utf8.count("\ufffd")
+    if sum(1 for ch in as_utf8 if ord(ch) > 127 and ch != "\ufffd") > broken:
+        return as_utf8
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+"""Byte-order marks and their encodings (UTF-32 LE first: its mark begins with UTF-16 LE's)."""
 
 
 def embed_and_store(

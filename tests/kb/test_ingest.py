@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.kb.chunking import chunk_document
-from app.kb.ingest import add_document, ingest, slugify
+from app.kb.ingest import add_document, find_documents, ingest, read_text, slugify
 from app.kb.retrieval import Retriever
 from app.kb.store import ChromaStore, collection_name
 
@@ -146,3 +147,44 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_rest(tmp_path: Path, cou
     report = ingest(kb, store, counting)
     assert sorted(report.added) == ["bad\ufffd\ufffdname.md", "good.md"] and store.count() == 2
     assert not ingest(kb, store, counting).changed  # the readable name is stable from run to run
+
+
+@pytest.mark.parametrize(
+    ("encoded", "name"),
+    [
+        ("# Café Säntis\n\nThe café’s sensors report every minute.\n".encode("cp1252"), "windows-1252"),
+        ("# Café Säntis\n\nThe café's sensors report every minute.\n".encode("latin-1"), "latin-1"),
+        ("# Café Säntis\n\nThe café’s sensors report every minute.\n".encode("utf-16"), "utf-16 with its mark"),
+        (codecs.BOM_UTF8 + "# Café Säntis\n\nThe café’s sensors report every minute.\n".encode(), "utf-8 with a mark"),
+    ],
+)
+def test_documents_in_other_encodings_are_read_as_written(
+    tmp_path: Path, counting: CountingEncoder, encoded: bytes, name: str
+) -> None:
+    kb = tmp_path / "docs"
+    kb.mkdir()
+    (kb / "cafe.md").write_bytes(encoded)
+    store = ChromaStore(collection_name(kb), path=tmp_path / "chroma")
+    assert ingest(kb, store, counting).added == ["cafe.md"], name
+    table = store.table()
+    chunk = " ".join([*table.titles, *table.sections, *table.texts])
+    assert "Café Säntis" in chunk and "café" in chunk and "\ufffd" not in chunk and "\ufeff" not in chunk, chunk
+
+
+def test_a_few_broken_bytes_in_utf8_do_not_garble_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "mostly.md"
+    path.write_bytes("Zürich, Genève and Malmö: ".encode() + b"\xff" + " the café’s hub.".encode())
+    assert read_text(path) == "Zürich, Genève and Malmö: \ufffd the café’s hub."
+
+
+def test_linked_folders_are_read_once_and_links_back_up_do_not_loop(tmp_path: Path) -> None:
+    kb = tmp_path / "docs"
+    (kb / "guides").mkdir(parents=True)
+    (kb / "guides" / "hub.md").write_text("# Hub\n\nPairs in five seconds.\n", encoding="utf-8")
+    outside = tmp_path / "shared-docs"
+    outside.mkdir()
+    (outside / "billing.md").write_text("# Billing\n\nInvoices are monthly.\n", encoding="utf-8")
+    (kb / "billing").symlink_to(outside, target_is_directory=True)  # a folder kept elsewhere
+    (kb / "guides-copy").symlink_to(kb / "guides", target_is_directory=True)  # the same folder again
+    (kb / "guides" / "up").symlink_to(kb, target_is_directory=True)  # a loop
+    assert list(find_documents(kb)) == ["billing/billing.md", "guides/hub.md"]

@@ -125,7 +125,10 @@ class AskResult:
 
 
 def agents_of(state: dict[str, Any]) -> list[str]:
-    """Which agents worked on the current request."""
+    """Which agents worked on the current request (every part's, for a compound message)."""
+    parts = state.get("parts") or []
+    if len(parts) > 1:
+        return [str(p["route"]) for p in parts]
     route = state.get("route")
     if route == "parallel":
         report = state.get("results", {}).get("report", {})

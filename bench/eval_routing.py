@@ -4,6 +4,11 @@ Compares the seed's keyword router, the keyword analyser alone, the intent class
 `decide_route`; prints a per-route confusion summary, accuracy on requests without any seed keyword, and
 the largest cosine similarity between an evaluation request and a training request (near-duplicate check).
 
+Also: how often the supervisor would split a single request in two (`graph.routing.compound`; the
+routing sets and the support questions, all single requests) and how often it splits the compound
+requests of `bench/data/compound_requests.jsonl` into the right two agents (the `tuning` ones shaped the
+split's rules, the `held-out` ones were written afterwards and not tuned on).
+
 Run: .venv/bin/python bench/eval_routing.py [--show-errors]
 """
 
@@ -108,11 +113,59 @@ def main() -> None:
     print()
     max_similarity(lambda batch: embedder.encode(batch), train, held_out)  # type: ignore[attr-defined]
 
+    compound_report(classifier, args.show_errors)
+
     if args.show_errors:
         print("\nerrors (decide_route):")
         for example, predicted in zip(held_out, routers["decide_route (full)"], strict=True):
             if predicted != example.route:
                 print(f"  {SHORT[example.route]:>5} → {SHORT[predicted]:<5} {example.text}")
+
+
+def compound_report(classifier: object, show: bool) -> None:
+    """Split rates: single requests (should be 0) and compound requests (should be 1)."""
+    import asyncio
+    import json
+
+    from graph.routing.compound import split_compound
+    from graph.routing.decide import RouteDecision, adecide_route
+
+    async def route(text: str) -> RouteDecision:
+        return await adecide_route(text, classifier)  # type: ignore[arg-type]
+
+    async def parts(text: str) -> list[str] | None:
+        whole = await route(text)
+        if whole.route not in ("marketing", "finance", "insights", "support"):
+            return None  # a multi-agent plan is never split (as in the supervisor)
+        found = await split_compound(text, route)
+        return sorted(p.decision.route for p in found) if found else None
+
+    root = Path(__file__).resolve().parents[1]
+    single = [e.text for e in load_examples("train")] + [e.text for e in load_examples("eval")]
+    for name in ("questions_dev.jsonl", "questions_test.jsonl"):
+        with open(root / "bench" / "data" / "support" / name, encoding="utf-8") as fh:
+            single += [json.loads(line)["question"] for line in fh]
+    with open(root / "bench" / "data" / "compound_requests.jsonl", encoding="utf-8") as fh:
+        compound = [json.loads(line) for line in fh]
+
+    async def run() -> None:
+        split = [t for t in single if await parts(t)]
+        print(
+            f"\ncompound requests: {len(split)} of {len(single)} single requests split ({len(split) / len(single):.2%})"
+        )
+        if show:
+            for text in split:
+                print(f"  split: {text}")
+        for subset in ("tuning", "held-out"):
+            items = [c for c in compound if c["split"] == subset]
+            right = [c for c in items if await parts(c["text"]) == sorted(c["routes"])]
+            print(f"  {subset}: {len(right)} of {len(items)} compound requests split into the right two agents")
+            if show:
+                for c in items:
+                    if c not in right:
+                        print(f"    kept whole or wrong: {c['text']}")
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
                                │        ├─ approve_send (interrupt) → send_emails → respond
                                │        └─ respond                  (nothing drafted)
                                └─ respond  (clarify: a greeting, thanks, emoji; the supervisor's own reply)
-    respond → END (a follow-up on the same thread starts again at supervisor)
+    respond → END (a follow-up on the same thread starts again at supervisor), or → supervisor while a
+    compound message ("the refund policy, and our CAC last quarter") has parts left; handle_error likewise
 
 `build_graph()` returns the uncompiled builder: the app compiles it with the SQLite (or Postgres)
 checkpointer, each test with its own.
@@ -20,10 +21,10 @@ checkpointer, each test with its own.
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 
 from graph.context import Context
-from graph.nodes import outbox, parallel, respond, supervisor, support, tool_agents, winback
+from graph.nodes import outbox, parallel, parts, respond, supervisor, support, tool_agents, winback
 from graph.state import GraphState, InputState
 
 
@@ -44,7 +45,7 @@ def build_graph() -> StateGraph[GraphState, Context, InputState, GraphState]:
     g.add_node("handle_error", tool_agents.handle_error)
     g.add_edge("execute_tools", "validate_results")
     g.add_conditional_edges("validate_results", tool_agents.after_validation)
-    g.add_edge("handle_error", END)
+    g.add_conditional_edges("handle_error", parts.after_part)
 
     g.add_node("support", support.start_support)
     g.add_node("support_tools", tool_agents.make_planner("support"))
@@ -79,5 +80,5 @@ def build_graph() -> StateGraph[GraphState, Context, InputState, GraphState]:
     g.add_edge("send_emails", "respond")
 
     g.add_node("respond", respond.respond)
-    g.add_edge("respond", END)
+    g.add_conditional_edges("respond", parts.after_part)
     return g

@@ -96,6 +96,13 @@ class AgentState(InputState, total=False):
     """Classifier confidence of that decision, 0–1."""
     route_reason: str
     """Why the supervisor chose the route (shown as a step in the UI)."""
+    parts: list[dict[str, Any]]
+    """A compound message's requests, in the order they are answered (`request`, `route`,
+    `route_confidence`, `route_reason`); empty for a single request (`graph.routing.compound`)."""
+    part_answers: list[str]
+    """The answers given so far to those parts, each under its request."""
+    parts_of: str
+    """Id of the human message the parts belong to."""
     current_agent: AgentName | None
     """Agent currently working (seed field)."""
     next_agent: AgentName | None

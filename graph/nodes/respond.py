@@ -18,6 +18,7 @@ from graph.llm.factory import ModelRole
 from graph.llm.resilience import LLMCallFailed, fallback_text
 from graph.nodes.common import results_json, system_message, task_message, text_of
 from graph.nodes.parallel import REPORT_PERIOD
+from graph.nodes.parts import finish_part
 from graph.state import AGENTS, CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 from graph.tools.base import without_chart
 
@@ -35,7 +36,16 @@ def _failures(state: GraphState) -> list[dict[str, Any]]:
 
 
 async def respond(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Write the final answer for the current route and append it to the conversation."""
+    """Write the final answer for the current route and append it to the conversation.
+
+    For a part of a compound message before its last, the answer is kept for the combined reply
+    instead (`graph.nodes.parts.finish_part`).
+    """
+    return finish_part(state, await _answer(state, runtime))
+
+
+async def _answer(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The current request's answer and its message."""
     services = runtime.context.services
     route = state.get("route")
     charts: list[dict[str, Any]] = []

@@ -10,8 +10,10 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.nodes.common import last_human_text
+from graph.nodes.parts import last_human_id, next_part
+from graph.routing.compound import split_compound
 from graph.routing.small_talk import small_talk, small_talk_reply
-from graph.state import CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
+from graph.state import AGENTS, CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 
 NextAfterSupervisor = Literal["marketing", "finance", "insights", "support", "parallel", "winback_insights", "respond"]
 
@@ -25,38 +27,65 @@ _SMALL_TALK_REASONS = {
 
 
 async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Decide where the newest request goes and clear the previous turn's working fields."""
+    """Decide where the newest request goes and clear the previous turn's working fields.
+
+    A compound message ("the refund policy, and our CAC last quarter") is split into its parts here;
+    the supervisor is entered again for each further part (`graph.nodes.parts`), which keeps the charts
+    and errors of the parts before it.
+    """
+    part = next_part(state)
+    if part is not None:
+        return {**_working_fields(runtime), **part, "answer": ""}
     request = last_human_text(state["messages"]).strip()
     if not request:
         raise ValueError("the request is empty: send some text")
+    fresh: dict[str, Any] = {"charts": None, "errors": None, "parts": [], "part_answers": [], "parts_of": ""}
     kind = small_talk(request)
     if kind is not None:
-        route, confidence, reason, answer = (
-            CLARIFY_ROUTE,
-            1.0,
-            _SMALL_TALK_REASONS[kind],
-            small_talk_reply(kind, request),
-        )
-    else:
-        router = runtime.context.services.router
-        if router is None:
-            raise RuntimeError("no router configured: Services.router is required")
-        previous = state.get("route")
-        decision = await router(request, None if previous == CLARIFY_ROUTE else previous)
-        route, confidence, reason, answer = decision.route, decision.confidence, decision.reason, ""
-    return {
+        chosen = {
+            "request": request,
+            "route": CLARIFY_ROUTE,
+            "route_confidence": 1.0,
+            "route_reason": _SMALL_TALK_REASONS[kind],
+        }
+        return {**_working_fields(runtime), **fresh, **chosen, "answer": small_talk_reply(kind, request)}
+    router = runtime.context.services.router
+    if router is None:
+        raise RuntimeError("no router configured: Services.router is required")
+    previous = state.get("route")
+    decision = await router(request, None if previous == CLARIFY_ROUTE else previous)
+    chosen = {
         "request": request,
-        "route": route,
-        "route_confidence": confidence,
-        "route_reason": reason,
+        "route": decision.route,
+        "route_confidence": decision.confidence,
+        "route_reason": decision.reason,
+    }
+    if decision.route in AGENTS and decision.method != "follow-up":
+        parts = await split_compound(request, lambda text: router(text, None))
+        if parts is not None:
+            described = "; ".join(f"“{p.request}” → {p.decision.route}" for p in parts)
+            planned: list[dict[str, Any]] = [
+                {
+                    "request": p.request,
+                    "route": p.decision.route,
+                    "route_confidence": p.decision.confidence,
+                    "route_reason": f"two requests in one message, answered in turn: {described}",
+                }
+                for p in parts
+            ]
+            fresh |= {"parts": planned, "parts_of": last_human_id(state["messages"])}
+            chosen = dict(planned[0])
+    return {**_working_fields(runtime), **fresh, **chosen, "answer": ""}
+
+
+def _working_fields(runtime: Runtime[Context]) -> dict[str, Any]:
+    """The fields every request starts from (its route and answer are set by the caller)."""
+    return {
         "current_agent": None,
         "next_agent": None,
         "results": None,
-        "errors": None,
-        "charts": None,
         "tool_calls": [],
         "retry_count": 0,
-        "answer": answer,
         "citations": [],
         "passages": [],
         "confidence": None,

@@ -18,6 +18,7 @@ from langgraph.types import Command
 from graph.context import Context
 from graph.llm.resilience import LLMCallFailed, fallback_text, invalid_tool_call_feedback
 from graph.nodes.common import history, system_message, text_of
+from graph.nodes.parts import finish_part
 from graph.state import AgentName, GraphState, ToolCallRecord
 from graph.tools.executor import RETRYABLE, correct_arguments, new_record, run_call
 
@@ -174,8 +175,9 @@ async def handle_error(state: GraphState) -> dict[str, Any]:
     if kinds & {"transient", "invalid_result"}:
         lines.append("Try again in a minute.")
     text = "\n".join(lines)
-    return {
+    update = {
         "answer": text,
         "messages": [AIMessage(text, name=agent)],
         "results": {agent: {"ok": False, "error": failed[0]["error"] if failed else "no result"}},
     }
+    return finish_part(state, update)  # a compound message's other parts are still answered

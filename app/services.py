@@ -22,6 +22,7 @@ from graph.context import Services
 
 if TYPE_CHECKING:
     from app.embeddings import Embedder
+    from graph.routing.compound import Part
     from graph.routing.decide import RouteDecision
     from graph.routing.routes import Route
 
@@ -134,6 +135,18 @@ class ClassifierRouter:
                 system_prompt=render("supervisor", "system_prompt"),
             )
         return await adecide_route(text, classifier, cast("Route | None", previous_route))
+
+    async def split(self, text: str) -> list[Part] | None:
+        """The parts of a message that asks two agents two things, or None.
+
+        Decided by the offline classifier in every mode: trying a conjunction costs two route decisions,
+        which must not be model calls before the first token.
+        """
+        from graph.routing.compound import split_compound
+        from graph.routing.decide import adecide_route
+
+        classifier = self._classifier or await asyncio.to_thread(self.load)
+        return await split_compound(text, lambda part: adecide_route(part, classifier))
 
 
 def build_router(settings: Settings) -> ClassifierRouter:

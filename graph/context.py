@@ -20,6 +20,7 @@ from graph.state import AgentName
 if TYPE_CHECKING:
     from app.mail import Sender
     from app.outbox import Outbox
+    from graph.routing.compound import Part
     from graph.routing.decide import RouteDecision
 
 
@@ -51,6 +52,10 @@ class Router(Protocol):
 
     async def __call__(self, text: str, previous_route: str | None) -> RouteDecision:
         """Decide where `text` goes."""
+        ...
+
+    async def split(self, text: str) -> list[Part] | None:
+        """The parts of a message that asks two agents two things, or None (`graph.routing.compound`)."""
         ...
 
 

@@ -152,12 +152,14 @@ class RunSteps:
 
     async def _on_supervisor(self, update: dict[str, Any]) -> None:
         self.route = route = str(update.get("route") or "")
+        request = str(update.get("request") or self.request)  # one part of a compound message, or all of it
         confidence = update.get("route_confidence")
         how = f" ({float(confidence):.2f})" if confidence is not None else ""
         output = f"route: {route}{how} — {update.get('route_reason') or ''}".rstrip(" —")
-        await self._instant("Supervisor", "run", None, output, input=self.request)
+        await self._instant("Supervisor", "run", None, output, input=request)
+        self.tools, self.draft, self.draft_tokens = {}, None, None  # a compound message's next part starts afresh
         if route in AGENTS:
-            self.main = await self._step(f"{route.capitalize()} agent", "run", input=self.request)
+            self.main = await self._step(f"{route.capitalize()} agent", "run", input=request)
         elif route == "parallel":
             self.main = await self._step("Weekly report", "run", input=self.request)
         elif route == WINBACK_ROUTE:

@@ -11,7 +11,6 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.nodes.common import last_human_text
 from graph.nodes.parts import last_human_id, next_part
-from graph.routing.compound import split_compound
 from graph.routing.small_talk import small_talk, small_talk_reply
 from graph.state import AGENTS, CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 
@@ -61,7 +60,7 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
         "route_reason": decision.reason,
     }
     if decision.route in AGENTS and decision.method != "follow-up":
-        parts = await split_compound(request, lambda text: router(text, None))
+        parts = await router.split(request)
         if parts is not None:
             described = "; ".join(f"“{p.request}” → {p.decision.route}" for p in parts)
             planned: list[dict[str, Any]] = [

@@ -23,6 +23,9 @@ class ReportRouter:
     async def __call__(self, text: str, previous_route: str | None) -> RouteDecision:
         return RouteDecision(route="parallel", confidence=1.0, method="keywords", reason="weekly report")
 
+    async def split(self, text: str) -> None:
+        return None  # never two requests in one
+
 
 async def test_second_weekly_report_hits_the_cache(tmp_path: Path, db_url: str) -> None:
     assert CACHED_REPORT_TOOLS == {name for tasks in REPORT_TASKS.values() for name, _ in tasks} - {"ticket_stats"}

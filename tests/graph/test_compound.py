@@ -14,7 +14,6 @@ from app.services import build_services
 from app.settings import Settings
 from graph.llm.writers import OFFLINE_TAG
 from graph.review import ReviewDecision
-from graph.routing.compound import split_compound
 
 
 async def _turn_messages(copilot: Copilot, thread_id: str) -> list[Any]:
@@ -91,10 +90,6 @@ async def test_a_failing_first_half_still_lets_the_second_be_answered(settings: 
 async def test_single_requests_with_a_conjunction_stay_whole(copilot: Copilot):
     router = copilot.services.router
     assert router is not None
-
-    async def route(text: str) -> Any:
-        return await router(text, None)
-
     for request in (
         "CAC and LTV last quarter",
         "RFM segments with counts and average spend",
@@ -102,6 +97,6 @@ async def test_single_requests_with_a_conjunction_stay_whole(copilot: Copilot):
         "we paid the annual invoice by bank transfer and the refund was approved. how long till the money lands?",
         "draft an email and a LinkedIn post for the Lumio Air launch",
     ):
-        assert await split_compound(request, route) is None, request
+        assert await router.split(request) is None, request
     winback = await copilot.ask("list customers at risk of churning and write them a win-back email")
     assert winback.route == "sequential:insights,marketing,finance"  # a multi-agent plan is never split

@@ -51,7 +51,7 @@ class RecordingEmitter(BaseChainlitEmitter):
         return [self.steps[i] for i in self.order if self.steps[i]["parentId"] == parent["id"]]
 
 
-async def _ask(web: Any, text: str) -> tuple[RecordingEmitter, list[RunEvent], Any]:
+async def _ask(web: Any, text: str, *, streams_whole: bool = True) -> tuple[RecordingEmitter, list[RunEvent], Any]:
     copilot = await web.copilot()
     thread_id = uuid.uuid4().hex
     context = init_http_context(thread_id=thread_id)
@@ -67,7 +67,8 @@ async def _ask(web: Any, text: str) -> tuple[RecordingEmitter, list[RunEvent], A
     answer: list[str] = []
     result = await copilot.ask(text, thread_id=thread_id, user_id="staff", on_token=answer.append, on_event=on_event)
     await steps.finish()
-    assert "".join(answer) == result.answer or not answer
+    if streams_whole:  # a compound message's reply is put together from its parts at the end
+        assert "".join(answer) == result.answer or not answer
     return emitter, events, result
 
 
@@ -108,6 +109,21 @@ async def test_the_weekly_report_shows_one_step_per_branch_with_its_tools(web):
     assert updates.count("run_branch") == 4 and updates.index("aggregate") > max(
         i for i, n in enumerate(updates) if n == "run_branch"
     )
+
+
+async def test_each_part_of_a_compound_message_gets_its_own_agent_step(web):
+    emitter, events, result = await _ask(
+        web, "what was our CAC last quarter and how long do refunds take", streams_whole=False
+    )
+    assert result.agents == ["finance", "support"]
+    supervisors = emitter.named("Supervisor")
+    assert [s["input"] for s in supervisors] == ["What was our CAC last quarter", "How long do refunds take"]
+    assert all("two requests in one message" in s["output"] for s in supervisors)
+    finance, support = emitter.named("Finance agent")[0], emitter.named("Support agent")[0]
+    assert finance["input"] == "What was our CAC last quarter" and support["input"] == "How long do refunds take"
+    assert [s["name"] for s in emitter.children(support)] == ["Retrieval", "Draft answer", "Confidence check"]
+    assert "compute_metric" not in support["output"]  # the finance tools stay with the finance step
+    assert finance["end"] and support["end"], "a step was left running"
 
 
 async def test_a_support_answer_shows_retrieval_the_streamed_draft_and_the_confidence(web):

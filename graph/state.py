@@ -96,6 +96,9 @@ class AgentState(InputState, total=False):
     """Classifier confidence of that decision, 0–1."""
     route_reason: str
     """Why the supervisor chose the route (shown as a step in the UI)."""
+    follow_up_route: Route | None
+    """The route a short follow-up ("and the quarter before?") continues: the last request's, the first
+    part's for a compound message (its support part goes last); a greeting or thanks keeps the one before."""
     parts: list[dict[str, Any]]
     """A compound message's requests, in the order they are answered (`request`, `route`,
     `route_confidence`, `route_reason`); empty for a single request (`graph.routing.compound`)."""

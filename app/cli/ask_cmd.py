@@ -45,7 +45,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> int:
     from app.reviews import ReviewConflict
-    from app.runtime import Copilot
+    from app.runtime import Copilot, RunEvent
 
     failures = 0
     async with Copilot.open() as copilot:
@@ -58,14 +58,23 @@ async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> in
                     continue
 
                 streamed: list[str] = []
+                whole: list[bool] = []  # a compound message: its reply is put together at the end
 
-                def show(token: str, streamed: list[str] = streamed) -> None:
+                def show(token: str, streamed: list[str] = streamed, whole: list[bool] = whole) -> None:
+                    if whole:
+                        return
                     streamed.append(token)
                     sys.stdout.write(token)
                     sys.stdout.flush()
 
-                result = await copilot.ask(clean, thread_id=args.thread, user_id=args.user, on_token=show)
-                if not streamed:  # answers written without a model call (support drafts, pauses) arrive whole
+                def watch(event: RunEvent, whole: list[bool] = whole) -> None:
+                    if event.kind == "update" and event.node == "supervisor" and len(event.data.get("parts") or []) > 1:
+                        whole[:] = [True]
+
+                result = await copilot.ask(
+                    clean, thread_id=args.thread, user_id=args.user, on_token=show, on_event=watch
+                )
+                if not streamed or whole:  # answers written without a model call, and compound replies, arrive whole
                     sys.stdout.write(result.answer)
                 sys.stdout.write(f"\n\n— route: {result.route} · thread: {result.thread_id}")
                 if result.escalated:

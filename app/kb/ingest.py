@@ -87,37 +87,54 @@ class IngestReport:
 def find_documents(kb_dir: Path) -> dict[str, Path]:
     """Markdown files under `kb_dir`, keyed by their POSIX path relative to it (hidden files and folders skipped).
 
-    Symbolic links are followed, to folders as to files (a folder reached twice, or a link back to an
-    ancestor, is read once). A file name that is not valid UTF-8 is named with its undecodable bytes
+    Symbolic links are followed, to folders as to files, but the real tree is read first: a folder or a
+    file reached both directly and through a link is read once, under its real name, and a link back to
+    an ancestor does not loop. A file name that is not valid UTF-8 is named with its undecodable bytes
     replaced by U+FFFD, so the document is still indexed and cited (the store and the JSON output need
     valid text).
     """
     root = Path(kb_dir)
-    found: dict[str, Path] = {}
+    root_real = os.path.realpath(root)
+    candidates: list[tuple[str, Path]] = []
     visited: set[str] = set()
-    for current, folders, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(current)
-        if real in visited:
-            folders[:] = []
-            continue
-        visited.add(real)
-        here = Path(current)
-        # Real folders before links at each level, so a linked copy of a folder is named after the folder.
-        folders[:] = sorted((f for f in folders if not f.startswith(".")), key=lambda f: ((here / f).is_symlink(), f))
-        for name in files:
-            path = here / name
-            if not name.startswith(".") and path.suffix.lower() in MARKDOWN_SUFFIXES and path.is_file():
-                found[valid_text(path.relative_to(root).as_posix())] = path
-    return dict(sorted(found.items()))
+    links: list[Path] = []  # linked folders, walked once the real tree has been
+    tops = [root]
+    while tops:
+        for current, folders, files in os.walk(tops.pop(0)):
+            real = os.path.realpath(current)
+            if real in visited:
+                folders[:] = []
+                continue
+            visited.add(real)
+            here = Path(current)
+            names = sorted(f for f in folders if not f.startswith("."))
+            links += [here / f for f in names if (here / f).is_symlink()]
+            folders[:] = [f for f in names if not (here / f).is_symlink()]
+            candidates += [
+                (path.relative_to(root).as_posix(), path)
+                for name in sorted(files)
+                if not name.startswith(".")
+                and (path := here / name).suffix.lower() in MARKDOWN_SUFFIXES
+                and path.is_file()
+            ]
+        if not tops and links:
+            tops.append(links.pop(0))
+    by_target: dict[str, tuple[str, Path]] = {}
+    for relative, path in candidates:  # one name per file: its own, else the first link found to it
+        target = os.path.realpath(path)
+        own = target == os.path.join(root_real, relative)
+        if target not in by_target or own:
+            by_target[target] = (relative, path)
+    return dict(sorted((valid_text(relative), path) for relative, path in by_target.values()))
 
 
 def read_text(path: Path) -> str:
     """A document's text, whatever its encoding.
 
-    UTF-8 (a byte-order mark is dropped); UTF-16 or UTF-32 when a byte-order mark says so. Bytes that are
-    not UTF-8 are read as Windows-1252 (Latin-1 with curly quotes and dashes; Latin-1 itself where a byte
-    is undefined in it), unless the file is mostly valid UTF-8 with a few broken bytes: those become
-    U+FFFD rather than turning every accented letter into mojibake.
+    UTF-8 (a byte-order mark is dropped); UTF-16 or UTF-32 when a byte-order mark says so. A byte that is
+    not part of valid UTF-8 is read as Windows-1252 (Latin-1 with curly quotes and dashes), or as Latin-1
+    where Windows-1252 leaves it undefined: a Latin-1 or Windows-1252 file reads as written, and so do
+    stray such bytes in a UTF-8 file, without turning its valid accented letters into mojibake.
     """
     data = path.read_bytes()
     for mark, encoding in _BYTE_ORDER_MARKS:
@@ -126,15 +143,25 @@ def read_text(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    as_utf8 = data.decode("utf-8", errors="replace")
-    broken = as_utf8.count("\ufffd")
-    if sum(1 for ch in as_utf8 if ord(ch) > 127 and ch != "\ufffd") > broken:
-        return as_utf8
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+        codecs.register_error(_LEGACY_BYTES, _legacy_bytes)  # registered on first need, not at import
+        return data.decode("utf-8", errors=_LEGACY_BYTES)
+
+
+def _legacy_bytes(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: undecodable bytes as Windows-1252, or Latin-1 where that leaves one undefined."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    chars = []
+    for byte in error.object[error.start : error.end]:
+        try:
+            chars.append(bytes([byte]).decode("cp1252"))
+        except UnicodeDecodeError:
+            chars.append(chr(byte))  # Latin-1
+    return "".join(chars), error.end
+
+
+_LEGACY_BYTES = "gtm-legacy-bytes"
+"""Name of `_legacy_bytes` as a codec error handler."""
 
 
 _BYTE_ORDER_MARKS = (

@@ -206,7 +206,7 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content=f"Sorry, that request failed: {' '.join(str(exc).split())[:300]}").send()
         return
     await steps.finish()
-    if not reply.content or result.escalated:
+    if reply.content != result.answer:  # escalations, answers that arrive whole, compound replies
         reply.content = result.answer
     if result.escalated and result.review_id:
         try:

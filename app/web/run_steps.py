@@ -74,6 +74,8 @@ class RunSteps:
         if current:
             self.parent_id = current[-1].id
         self.route: str | None = None
+        self.current = request
+        """The request being answered: the message, or the current part of a compound message."""
         self.main: cl.Step | None = None
         """The step of the agent (or the report, or the campaign) that works on the request."""
         self.tools: dict[str, cl.Step] = {}
@@ -152,7 +154,7 @@ class RunSteps:
 
     async def _on_supervisor(self, update: dict[str, Any]) -> None:
         self.route = route = str(update.get("route") or "")
-        request = str(update.get("request") or self.request)  # one part of a compound message, or all of it
+        self.current = request = str(update.get("request") or self.request)  # a compound message's part, or all
         confidence = update.get("route_confidence")
         how = f" ({float(confidence):.2f})" if confidence is not None else ""
         output = f"route: {route}{how} — {update.get('route_reason') or ''}".rstrip(" —")
@@ -203,7 +205,7 @@ class RunSteps:
     async def _on_rag_search(self, update: dict[str, Any]) -> None:
         passages = list(update.get("passages") or [])
         summary = retrieval_summary(passages, update.get("confidence"))
-        await self._instant("Retrieval", "retrieval", self.main, summary, input=self.request)
+        await self._instant("Retrieval", "retrieval", self.main, summary, input=self.current)
 
     async def _token(self, node: str, token: str) -> None:
         if node != "confidence_check":

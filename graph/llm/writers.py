@@ -225,7 +225,7 @@ in an answer."""
 
 
 _POINTER = re.compile(
-    r"^(?:for [^,]{0,60},\s*)?see\s+((?:`[\w.-]+\.md`(?:,?\s+(?:and|or)\s+)?)+)(?:\s+for\s+[^`]*)?[.]?$",
+    r"^(?:for [^,]{0,60},\s*)?see\s+((?:`[\w.-]+\.md`(?:,?\s+(?:and|or)\s+)?)+)(?:\s+for\s+[^`,;:]{0,80})?[.]?$",
     re.IGNORECASE,
 )
 """A sentence that only points to other documents ("See `payment-methods.md` for the accepted ways to pay.")."""
@@ -250,7 +250,7 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
     seen: set[str] = set()
     order: list[str] = []
     out: list[_Candidate] = []
-    docs = {str(p.get("doc", "")) for p in passages}
+    docs = set(list(dict.fromkeys(str(p.get("doc", "")) for p in passages))[:documents])  # the ones quoted from
     for passage in passages:
         doc = str(passage.get("doc", ""))
         if doc not in order:

@@ -51,13 +51,14 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
     router = runtime.context.services.router
     if router is None:
         raise RuntimeError("no router configured: Services.router is required")
-    previous = state.get("route")
+    previous = state.get("follow_up_route", state.get("route"))  # checkpoints from before the field: the route
     decision = await router(request, None if previous == CLARIFY_ROUTE else previous)
     chosen = {
         "request": request,
         "route": decision.route,
         "route_confidence": decision.confidence,
         "route_reason": decision.reason,
+        "follow_up_route": decision.route,
     }
     if decision.route in AGENTS and decision.method != "follow-up":
         parts = await router.split(request)
@@ -73,7 +74,7 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
                 for p in parts
             ]
             fresh |= {"parts": planned, "parts_of": last_human_id(state["messages"])}
-            chosen = dict(planned[0])
+            chosen = {**planned[0], "follow_up_route": planned[0]["route"]}
     return {**_working_fields(runtime), **fresh, **chosen, "answer": ""}
 
 

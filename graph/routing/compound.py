@@ -7,8 +7,9 @@ holds both, each under its request. A support part goes last, so that a part tha
 reviewer never holds up the others.
 
 The split is deliberately strict: a short side ("CAC and LTV"), a side that leans on
-the other ("... and their revenue"), two sides for the same agent, or an unsure route keeps the message
-whole. `bench/eval_routing.py` reports how often single requests are split (they should not be) and
+the other ("... and their revenue"), a story told before the question ("our churn went up and ..."), what
+to put in a draft ("write a newsletter ... and mention the warranty"), two sides for the same agent, or an
+unsure route keeps the message whole. `bench/eval_routing.py` reports how often single requests are split (they should not be) and
 how often the compound examples are.
 """
 
@@ -41,8 +42,23 @@ _LEANS_ON_THE_OTHER: Final = re.compile(
 )
 """The second side refers back to the first ("... and resell it", "... and their revenue") or only
 qualifies it ("... and by channel")."""
-_CONTEXT: Final = re.compile(r"^(?:we|i)(?:['’](?:re|ve|m|d))?\b", re.IGNORECASE)
-"""The first side tells the story rather than asks ("we paid by bank transfer and the refund was approved...")."""
+_CONTEXT: Final = re.compile(
+    r"^(?:we|i)(?:['’](?:re|ve|m|d))?\b"
+    r"|^(?:our|my)\b.*\b(?:is|was|are|were|has|have|had|went|got|keeps?|kept|started|stopped|dropped|rose|fell)\b",
+    re.IGNORECASE,
+)
+"""The first side tells the story rather than asks ("we paid by bank transfer and the refund was approved...",
+"our churn went up last month and ...")."""
+_DRAFT: Final = re.compile(
+    r"^(?:please\s+)?(?:draft|write|compose|create|prepare|put together|make|produce|generate|plan|design|outline)\b",
+    re.IGNORECASE,
+)
+_EDIT: Final = re.compile(
+    r"^(?:please\s+)?(?:add|include|mention|explain|highlight|cover|cite|reference|use|keep|end|start|close|open"
+    r"|finish|link|feature|emphasi[sz]e|focus|describe|list|note|point out|remind|tell (?:them|readers|customers))\b",
+    re.IGNORECASE,
+)
+"""After a request for a draft, a side that says what to put in it ("... and add a section on the warranty")."""
 _WORD: Final = re.compile(r"[\w$%'’-]+")
 
 AGENT_ROUTES: Final = frozenset({"marketing", "finance", "insights", "support"})
@@ -67,7 +83,7 @@ def split_points(text: str) -> list[tuple[str, str]]:
         left, right = text[: match.start()].strip(" ,;"), text[match.end() :].strip(" ,;")
         if len(_WORD.findall(left)) < MIN_LEFT_WORDS or len(_WORD.findall(right)) < MIN_RIGHT_WORDS:
             continue
-        if _LEANS_ON_THE_OTHER.search(right) or _CONTEXT.match(left):
+        if _LEANS_ON_THE_OTHER.search(right) or _CONTEXT.match(left) or (_DRAFT.match(left) and _EDIT.match(right)):
             continue
         out.append((left, right))
         if len(out) >= MAX_SPLITS_TRIED:

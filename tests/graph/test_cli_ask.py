@@ -37,3 +37,11 @@ def test_ask_json_then_follow_up_on_the_same_thread(cli_env, capsys):
     assert main(["thread", "show", first["thread_id"], "--json"]) == 0
     thread = json.loads(capsys.readouterr().out)
     assert len(thread["messages"]) == 4 and thread["status"] == "complete"
+
+
+def test_ask_prints_a_compound_reply_whole_with_both_answers(cli_env, capsys):
+    assert main(["ask", "what's the refund policy, and what was our CAC last quarter?"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[offline model]") == 1  # printed once, as the whole reply, not the first part's stream
+    assert out.index("**What was our CAC last quarter?**") < out.index("**What's the refund policy**")
+    assert "Formula" in out and "[refund-policy.md]" in out

@@ -39,8 +39,12 @@ async def test_both_halves_are_answered_each_under_its_request(copilot: Copilot)
     assert messages[-1].content == result.answer
     assert "".join(tokens)  # the finance half streamed as it was written
 
-    follow = await copilot.ask("how many seats does Growth include?", thread_id=result.thread_id)
-    assert follow.agents == ["support"] and "25" in follow.answer  # the next message starts afresh
+    follow = await copilot.ask("and the quarter before?", thread_id=result.thread_id)
+    assert follow.agents == ["finance"] and not follow.escalated  # a follow-up continues the first part, not support
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
+    assert "follow-up" in state["route_reason"], state["route_reason"]
+    fresh = await copilot.ask("how many seats does Growth include?", thread_id=result.thread_id)
+    assert fresh.agents == ["support"] and "25" in fresh.answer  # the next message starts afresh
 
 
 async def test_an_escalating_half_keeps_the_other_answer_and_the_review_gets_only_its_question(copilot: Copilot):
@@ -96,6 +100,10 @@ async def test_single_requests_with_a_conjunction_stay_whole(copilot: Copilot):
         "can we white-label Lumio Cloud and resell it to our clients",
         "we paid the annual invoice by bank transfer and the refund was approved. how long till the money lands?",
         "draft an email and a LinkedIn post for the Lumio Air launch",
+        "Draft a newsletter about Lumio Air and add a section on the 2-year warranty",
+        "Write a welcome email for new customers and explain how to install the sensors",
+        "Write a campaign email for VIP customers and mention the refund policy",
+        "Our churn went up last month and I want to know how to cancel a subscription",
     ):
         assert await router.split(request) is None, request
     winback = await copilot.ask("list customers at risk of churning and write them a win-back email")

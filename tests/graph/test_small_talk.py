@@ -37,6 +37,15 @@ async def test_a_request_after_small_talk_is_routed_as_usual(copilot: Copilot):
     assert result.route == "finance" and "CAC" in result.answer
 
 
+async def test_thanks_between_a_request_and_its_follow_up_keeps_the_context(copilot: Copilot):
+    first = await copilot.ask("What was our CAC last quarter?")
+    await copilot.ask("thanks!", thread_id=first.thread_id)
+    follow = await copilot.ask("and the quarter before?", thread_id=first.thread_id)
+    assert follow.route == "finance"
+    state = (await copilot.graph.aget_state({"configurable": {"thread_id": first.thread_id}})).values
+    assert "follow-up" in state["route_reason"], state["route_reason"]
+
+
 async def test_every_example_the_reply_offers_goes_where_it_says(copilot: Copilot):
     router = copilot.services.router
     assert router is not None

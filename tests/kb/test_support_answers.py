@@ -283,3 +283,19 @@ def test_a_pointer_to_a_retrieved_document_is_not_the_answer() -> None:
     # Without the document it points to, the pointer is the best the passages have, and it is kept.
     alone = answer(question, [billing])
     assert pointer in alone, alone
+
+
+@pytest.mark.parametrize(
+    ("sentence", "skipped"),
+    [
+        ("See `payment-methods.md` for the accepted ways to pay.", True),
+        ("For step-by-step help, see `payment-methods.md`.", True),
+        ("See `payment-methods.md` for details, but note that invoices are due net 30.", False),  # holds a fact
+        ("Every role uses one seat; see `payment-methods.md`.", False),
+        ("See `shipping-and-delivery.md`.", False),  # not among the passages: the best pointer there is
+    ],
+)
+def test_only_pure_pointers_to_a_passage_document_are_skipped(sentence: str, skipped: bool) -> None:
+    from graph.llm.writers import _points_elsewhere
+
+    assert _points_elsewhere(sentence, {"payment-methods.md", "billing-and-invoices.md"}) is skipped

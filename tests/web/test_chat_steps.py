@@ -122,6 +122,7 @@ async def test_each_part_of_a_compound_message_gets_its_own_agent_step(web):
     finance, support = emitter.named("Finance agent")[0], emitter.named("Support agent")[0]
     assert finance["input"] == "What was our CAC last quarter" and support["input"] == "How long do refunds take"
     assert [s["name"] for s in emitter.children(support)] == ["Retrieval", "Draft answer", "Confidence check"]
+    assert emitter.named("Retrieval")[0]["input"] == "How long do refunds take"
     assert "compute_metric" not in support["output"]  # the finance tools stay with the finance step
     assert finance["end"] and support["end"], "a step was left running"
 

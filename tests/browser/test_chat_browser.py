@@ -106,6 +106,19 @@ def test_sign_in_see_the_answer_stream_with_a_step_and_a_chart(browser: Any, ser
     page.context.close()
 
 
+def test_a_two_part_question_shows_both_answers_and_a_greeting_gets_the_guide(browser: Any, server: Server) -> None:
+    page = sign_in(browser, server, "staff")
+    send(page, "what's the refund policy, and what was our CAC last quarter?")
+    wait_for_answer(page, "[refund-policy.md]")  # the second half, after the streamed first half
+    reply = page.locator(ASSISTANT).last.inner_text()
+    assert "What was our CAC last quarter?" in reply and "What's the refund policy" in reply, reply
+    assert reply.count("[offline model]") == 1, reply
+    shot(page, "03-two-part-question")
+    send(page, "thanks!")
+    wait_for_answer(page, "You're welcome!")
+    page.context.close()
+
+
 def test_an_uploaded_sheet_is_answered_with_its_totals(browser: Any, server: Server) -> None:
     page = sign_in(browser, server, "staff")
     csv = b"vendor,amount,month\nAcme,1200.50,Jan\nGlobex,800,Feb\nAcme,99.5,Feb\n"
@@ -114,7 +127,7 @@ def test_an_uploaded_sheet_is_answered_with_its_totals(browser: Any, server: Ser
     send(page, "Total this sheet")
     body = wait_for_answer(page, "2,100.00")
     assert re.search(r"spend-[0-9a-f]{8}\.csv", body)
-    shot(page, "03-sheet-upload")
+    shot(page, "03b-sheet-upload")
     page.context.close()
 
 

@@ -97,6 +97,25 @@ def quarter_period(year: int, quarter: int) -> Period:
     return Period(date(year, first, 1), month_end(year, first + 2), f"Q{quarter} {year}")
 
 
+def unit_before(unit: str, period: Period) -> Period:
+    """The calendar quarter, month or year (or the 7 days) just before `period` starts.
+
+    A period that is not whole calendar months ("last 30 days") steps back by its own length instead.
+    """
+    day = period.start - timedelta(days=1)
+    if unit != "week" and (period.start.day != 1 or period.end != month_end(period.end.year, period.end.month)):
+        return period.previous()
+    if unit == "quarter":
+        return quarter_period(day.year, quarter_of(day))
+    if unit == "month":
+        return _month_period(day.year, day.month)
+    if unit == "year":
+        return Period(date(day.year, 1, 1), date(day.year, 12, 31), str(day.year))
+    if unit == "week":
+        return Period(day - timedelta(days=6), day, f"week of {(day - timedelta(days=6)).isoformat()}")
+    raise ValueError(f"unit must be quarter, month, year or week, got {unit!r}")
+
+
 def _month_period(year: int, month: int) -> Period:
     return Period(date(year, month, 1), month_end(year, month), f"{calendar.month_name[month]} {year}")
 
@@ -157,6 +176,11 @@ def parse_period(text: str, today: date) -> Period | None:
         The first period found, or None when the text names none.
     """
     t = " ".join(text.lower().replace("’", "'").split())
+
+    # "the quarter before last quarter", "the month before March 2025": one unit before another period.
+    m = re.search(r"\b(?:the\s+)?(quarter|month|year|week)\s+before\s+(.+)", t)
+    if m and (inner := parse_period(m.group(2), today)) is not None:
+        return unit_before(m.group(1), inner)
 
     # Explicit ranges: "2025-01-01 to 2025-03-31", "from 2025-01-01 until 2025-02-01", "between X and Y".
     m = re.search(r"(\d{4}-\d{2}-\d{2})\s*(?:to|through|until|till|and|-|–|—|\.\.)\s*(\d{4}-\d{2}-\d{2})", t)

@@ -26,8 +26,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from graph.llm.planner import plan_tool_calls
+from graph.llm.planner import plan_follow_up, plan_tool_calls
 from graph.llm.writers import OFFLINE_TAG, WRITERS, write_analysis
+from graph.routing.decide import is_follow_up
+from graph.routing.text import normalize_request
 
 _TOKEN = re.compile(r"\S+\s*|\s+")
 
@@ -79,7 +81,12 @@ class OfflineChatModel(BaseChatModel):
             return self._text(WRITERS[task](values), task)
         tool_results = [m for m in after if isinstance(m, ToolMessage)]
         if self.bound_tools and human is not None and not tool_results:
-            calls = plan_tool_calls(str(human.content), self.bound_tools)
+            request = str(human.content)
+            earlier = _thread_of(request, messages[:last_human])
+            if earlier:  # "and the quarter before?": planned with the requests it follows
+                calls = plan_follow_up(request, earlier, self.bound_tools)
+            else:
+                calls = plan_tool_calls(request, self.bound_tools)
             if calls:
                 return AIMessage(
                     content="",
@@ -199,3 +206,20 @@ class OfflineChatModel(BaseChatModel):
             if run_manager and isinstance(chunk.message.content, str) and chunk.message.content:
                 await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
+
+
+def _thread_of(request: str, before: Sequence[BaseMessage]) -> list[str]:
+    """The earlier requests a follow-up fragment continues, oldest first: back to the last whole request.
+
+    Empty when `request` is a whole request itself ("What was our CAC last quarter?").
+    """
+    if not is_follow_up(normalize_request(request)):
+        return []
+    earlier: list[str] = []
+    for message in reversed(before):
+        if isinstance(message, HumanMessage):
+            text = str(message.content)
+            earlier.insert(0, text)
+            if not is_follow_up(normalize_request(text)):
+                break
+    return earlier

@@ -8,12 +8,13 @@ a channel). Arguments come from `slots.fill_arguments`.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import numpy as np
 
 from app.embeddings import get_embedder
-from graph.llm.slots import _enum_matches, _resolve, fill_arguments
+from graph.llm.slots import _enum_matches, _resolve, fill_arguments, find_period
 
 ENUM_BONUS = 0.15
 """Added to a tool's score when the request names one of its enum values."""
@@ -69,6 +70,77 @@ def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, d
         (float(s) + _enum_bonus(t, request) + _required_bonus(t, request), t) for s, t in zip(sims, tools, strict=True)
     ]
     return sorted(scored, key=lambda item: (-item[0], item[1]["function"]["name"]))
+
+
+_UNIT_BEFORE = re.compile(r"\b(?:the\s+)?(quarter|month|year|week)\s+before\b(?!\s+(?:last|this|q[1-4]|\d))", re.I)
+"""A follow-up that steps back from the period just discussed ("and the quarter before?")."""
+
+
+def plan_follow_up(request: str, earlier: list[str], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls for a follow-up fragment ("and last month?", "what about LTV?").
+
+    Args:
+        request: The fragment.
+        earlier: The requests it continues, oldest first: a whole request, then any fragments after it.
+        tools: The bound tools.
+
+    The tool is chosen on the fragment alone plus all of them together (its score in both rankings
+    summed). Arguments are read from each in turn, a later one overriding an earlier one, and "the
+    quarter before" steps back from the period so far.
+    """
+    if not tools:
+        return []
+    together = rank_tools(" ".join([*earlier, request]), tools)
+    if _only_arguments(request):  # "and for last month?": the tool of the requests before
+        best = together[0]
+    else:  # "and by channel?" also names its own tool: its score alone and together, summed
+        summed = dict((t["function"]["name"], s) for s, t in together)
+        best = max(
+            rank_tools(request, tools),
+            key=lambda item: (item[0] + summed[item[1]["function"]["name"]], item[1]["function"]["name"]),
+        )
+    function = best[1]["function"]
+    parameters = function.get("parameters", {})
+    args: dict[str, Any] = {}
+    for text in earlier:
+        args = _layer(args, fill_arguments(parameters, text)[0], text)
+    calls = []
+    for i, given in enumerate(fill_arguments(parameters, request)):
+        digest = hashlib.sha1(f"{' '.join(earlier)}|{request}|{function['name']}|{i}".encode()).hexdigest()[:12]
+        calls.append(
+            {
+                "name": function["name"],
+                "args": _layer(args, given, request),
+                "id": f"call_{digest}",
+                "type": "tool_call",
+            }
+        )
+    return calls
+
+
+_FILLER = frozenset(
+    "and or but also plus so what how about for in on at of the a an then now same only just instead vs versus "
+    "compared to with it that this those these them please again too ok okay from over during".split()
+)
+"""Words of a follow-up that name neither a tool nor an argument."""
+
+
+def _only_arguments(fragment: str) -> bool:
+    """A fragment that gives only a period ("and for last month?", "and the quarter before?")."""
+    rest = _UNIT_BEFORE.sub(" ", fragment)
+    if period := find_period(rest):
+        rest = rest.replace(period, " ")
+    return not [w for w in re.findall(r"[a-z0-9$%]+", rest.lower()) if w not in _FILLER]
+
+
+def _layer(args: dict[str, Any], given: dict[str, Any], text: str) -> dict[str, Any]:
+    """`args` updated with what `text` gave; "the quarter before" steps back from the period in `args`."""
+    merged = {**args, **given}
+    step_back = _UNIT_BEFORE.search(text)
+    period = next((f for f in args if "period" in f.lower()), None)
+    if step_back and period and period not in given:
+        merged[period] = f"the {step_back.group(1).lower()} before {args[period]}"
+    return merged
 
 
 def plan_tool_calls(request: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

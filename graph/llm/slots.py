@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 _PERIOD_PATTERNS = [
+    r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:(?:last|this|previous|past|current)\s+\w+|q[1-4]\s*\d{4}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}|\d{4}(?:-\d{2}){0,2}(?:\s+to\s+\d{4}-\d{2}-\d{2})?)",
     r"\b(?:last|this|previous|past|current)\s+(?:fiscal\s+)?(?:quarter|month|week|year)\b",
     r"\b(?:last|past|previous)\s+\d{1,3}\s+(?:days|weeks|months)\b",
     r"\bq[1-4](?:\s*(?:fy)?\s*'?\d{2,4})?\b",

@@ -46,6 +46,13 @@ CASES = [
     ("since 2025-02-15", date(2025, 2, 15), TODAY, None),
     ("2024-01-01 to 2024-03-31", date(2024, 1, 1), date(2024, 3, 31), None),
     ("yesterday", date(2025, 11, 23), date(2025, 11, 23), None),
+    ("the quarter before last quarter", date(2025, 4, 1), date(2025, 6, 30), "Q2 2025"),
+    ("quarter before Q1 2025", date(2024, 10, 1), date(2024, 12, 31), "Q4 2024"),
+    ("the month before March 2025", date(2025, 2, 1), date(2025, 2, 28), "February 2025"),
+    ("the month before last month", date(2025, 9, 1), date(2025, 9, 30), "September 2025"),
+    ("the year before last year", date(2023, 1, 1), date(2023, 12, 31), "2023"),
+    ("the week before last week", date(2025, 11, 10), date(2025, 11, 16), "week of 2025-11-10"),
+    ("the month before last 30 days", date(2025, 9, 26), date(2025, 10, 25), None),  # a window: its own length
 ]
 
 

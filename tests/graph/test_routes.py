@@ -84,6 +84,21 @@ async def test_follow_up_continues_the_same_thread(copilot: Copilot):
     assert thread["status"] == "complete"
 
 
+async def test_a_follow_up_fragment_is_planned_with_the_request_before_it(copilot: Copilot):
+    first = await copilot.ask("What was our CAC last quarter?")
+    before = await copilot.ask("and the quarter before?", thread_id=first.thread_id)
+    quarter = re.search(r"CAC — Q(\d) (\d{4})", first.answer)
+    assert quarter, first.answer
+    q, year = int(quarter.group(1)), int(quarter.group(2))
+    previous = f"Q{q - 1} {year}" if q > 1 else f"Q4 {year - 1}"
+    assert f"CAC — {previous}" in before.answer, before.answer  # the metric kept, the period one step back
+    by_channel = await copilot.ask("and by channel?", thread_id=first.thread_id)
+    assert f"CAC by channel for {previous}" in by_channel.answer, by_channel.answer  # its own tool, the same period
+    month = await copilot.ask("and for last month?", thread_id=first.thread_id)
+    headline = month.answer.split("\n")[0]
+    assert "CAC by channel for" in headline and "Q" not in headline, month.answer  # the last view, for a month
+
+
 @pytest.mark.parametrize("text", ["what is 1,250 * 12 * 0.85?", "calculate 12% of 48,000"])
 async def test_calculator(copilot: Copilot, text: str):
     result = await copilot.ask(text)

@@ -2,9 +2,10 @@
 
 `@cached_result("transactions")` on a tool function `fn(deps, **args)` makes it read through the
 process's `TieredCache` for `deps.engine` (see `cache_for`). The key is
-`tool:<module>.<name>:<sha256 of the sorted JSON arguments>@<domain versions>`, so a write to any domain the
-tool reads (seed, import, ticket change) makes the entry unreachable in every process. Errors are never
-cached. With `GTM_CACHE_ENABLED=false` the function runs as before.
+`tool:<module>.<name>:<sha256 of the sorted JSON arguments>@<domain versions>~<code version>`, so a write to
+any domain the tool reads (seed, import, ticket change) makes the entry unreachable in every process, and so
+does a release that changes the code (how a tool computes, or what an argument such as "the quarter before
+last quarter" means): Redis and the database keep entries across restarts. Errors are never cached. With `GTM_CACHE_ENABLED=false` the function runs as before.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from app.cache.tiered import TieredCache
@@ -67,6 +69,18 @@ def reset_caches() -> None:
         _caches.clear()
 
 
+@functools.cache
+def code_version() -> str:
+    """A digest of the `app` and `graph` packages' Python sources, read once per process (a few ms)."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for package in ("app", "graph"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def arguments_key(args: dict[str, Any]) -> str:
     """A short stable digest of tool arguments (sorted JSON; defaults are filled in by the caller)."""
     text = json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
@@ -99,7 +113,7 @@ def cached_result(*domains: Domain) -> Callable[[F], F]:
             versions = read_data_versions(deps.engine)
             cache.observe_versions({d: versions[d] for d in domains if d in versions})
             tag = version_tag(versions, domains)
-            key = f"tool:{name}:{arguments_key(to_jsonable(call_args))}@{tag}"
+            key = f"tool:{name}:{arguments_key(to_jsonable(call_args))}@{tag}~{code_version()}"
             return cache.get_or_compute(key, lambda: to_jsonable(fn(deps, *args, **kwargs)), tags=domains, version=tag)
 
         return cast("F", wrapper)

@@ -3,9 +3,11 @@ outages that never fail a tool call."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from langchain_core.tools import BaseTool
 
@@ -68,6 +70,29 @@ async def test_arguments_are_part_of_the_key(tmp_path: Path, db_url: str) -> Non
     assert default == ten  # explicit defaults hit the same entry
     stats = cache_for(get_engine(db_url), settings).stats  # type: ignore[union-attr]
     assert stats[("compute", "miss")] == 2
+
+
+async def test_a_release_with_other_code_does_not_read_the_old_results(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis and the database keep entries across restarts: a new release must not be served the old ones."""
+    from app.cache import tools as tool_cache
+
+    settings = make_settings(tmp_path, db_url)
+    current = tool_cache.code_version()
+    assert re.fullmatch(r"[0-9a-f]{12}", current)
+    await call(settings, "insights", "churn_risk", {"top_n": 10})
+    await call(settings, "insights", "churn_risk", {"top_n": 10})
+    stats = cache_for(get_engine(db_url), settings).stats  # type: ignore[union-attr]
+    assert stats[("compute", "miss")] == 1
+    reset_caches()  # a restart...
+    monkeypatch.setattr(tool_cache, "code_version", lambda: "0123456789ab")  # ...on other code
+    await call(settings, "insights", "churn_risk", {"top_n": 10})
+    stats = cache_for(get_engine(db_url), settings).stats  # type: ignore[union-attr]
+    assert stats[("compute", "miss")] == 1 and stats.get(("l3", "hit"), 0) == 0  # computed again, not read back
+    with get_engine(db_url).connect() as conn:
+        keys = list(conn.execute(sa.select(cache_entries.c.key)).scalars())
+    assert sorted(k.rsplit("~", 1)[1] for k in keys) == sorted([current, "0123456789ab"])
 
 
 async def test_an_import_invalidates_rfm_and_churn(tmp_path: Path, db_url: str) -> None:

@@ -5,7 +5,8 @@ process's `TieredCache` for `deps.engine` (see `cache_for`). The key is
 `tool:<module>.<name>:<sha256 of the sorted JSON arguments>@<domain versions>~<code version>`, so a write to
 any domain the tool reads (seed, import, ticket change) makes the entry unreachable in every process, and so
 does a release that changes the code (how a tool computes, or what an argument such as "the quarter before
-last quarter" means): Redis and the database keep entries across restarts. Errors are never cached. With `GTM_CACHE_ENABLED=false` the function runs as before.
+last quarter" means): Redis and the database keep entries across restarts. Errors are never cached. With
+`GTM_CACHE_ENABLED=false` the function runs as before.
 """
 
 from __future__ import annotations

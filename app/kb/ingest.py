@@ -107,9 +107,10 @@ def find_documents(kb_dir: Path) -> dict[str, Path]:
                 continue
             visited.add(real)
             here = Path(current)
+            linked = {f for f in folders if (here / f).is_symlink()}
             names = sorted(f for f in folders if not f.startswith("."))
-            links += [here / f for f in names if (here / f).is_symlink()]
-            folders[:] = [f for f in names if not (here / f).is_symlink()]
+            links += [here / f for f in names if f in linked]
+            folders[:] = [f for f in names if f not in linked]
             candidates += [
                 (path.relative_to(root).as_posix(), path)
                 for name in sorted(files)

@@ -104,18 +104,17 @@ def plan_follow_up(request: str, earlier: list[str], tools: list[dict[str, Any]]
     args: dict[str, Any] = {}
     for text in earlier:
         args = _layer(args, fill_arguments(parameters, text)[0], text)
-    calls = []
-    for i, given in enumerate(fill_arguments(parameters, request)):
-        digest = hashlib.sha1(f"{' '.join(earlier)}|{request}|{function['name']}|{i}".encode()).hexdigest()[:12]
-        calls.append(
-            {
-                "name": function["name"],
-                "args": _layer(args, given, request),
-                "id": f"call_{digest}",
-                "type": "tool_call",
-            }
-        )
-    return calls
+    seed = f"{' '.join(earlier)}|{request}"
+    return [
+        _tool_call(seed, function["name"], i, _layer(args, given, request))
+        for i, given in enumerate(fill_arguments(parameters, request))
+    ]
+
+
+def _tool_call(seed: str, name: str, index: int, args: dict[str, Any]) -> dict[str, Any]:
+    """A tool call with a stable id (the same request plans the same ids)."""
+    digest = hashlib.sha1(f"{seed}|{name}|{index}".encode()).hexdigest()[:12]
+    return {"name": name, "args": args, "id": f"call_{digest}", "type": "tool_call"}
 
 
 _FILLER = frozenset(
@@ -161,8 +160,4 @@ def plan_tool_calls(request: str, tools: list[dict[str, Any]]) -> list[dict[str,
         if all(required <= set(args) for args in args_sets):
             best, filled = candidate, args_sets
             break
-    calls = []
-    for i, args in enumerate(filled):
-        digest = hashlib.sha1(f"{request}|{best['name']}|{i}".encode()).hexdigest()[:12]
-        calls.append({"name": best["name"], "args": args, "id": f"call_{digest}", "type": "tool_call"})
-    return calls
+    return [_tool_call(request, best["name"], i, args) for i, args in enumerate(filled)]

@@ -51,11 +51,10 @@ async def _answer(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any
     charts: list[dict[str, Any]] = []
     messages: list[BaseMessage]
     model_role: ModelRole
-    if route == CLARIFY_ROUTE:  # not a request: the supervisor's own reply
-        answer = state.get("answer", "")
-        return {"answer": answer, "messages": [AIMessage(answer, name="supervisor")]}
-    if route == "support" and not state.get("tool_calls"):  # a knowledge-base answer (tickets use tools)
-        answer, name = state.get("answer", ""), "support"
+    # Written already: the supervisor's reply to a message that is no request, or a knowledge-base answer
+    # (ticket requests use tools).
+    if route == CLARIFY_ROUTE or (route == "support" and not state.get("tool_calls")):
+        answer, name = state.get("answer", ""), "supervisor" if route == CLARIFY_ROUTE else "support"
         return {"answer": answer, "messages": [AIMessage(answer, name=name)]}
     if route == "parallel":
         report = state.get("results", {}).get("report", {})

@@ -6,11 +6,11 @@ different agents; the graph then answers the parts one after another in the same
 holds both, each under its request. A support part goes last, so that a part that escalates to a
 reviewer never holds up the others.
 
-The split is deliberately strict: a short side ("CAC and LTV"), a side that leans on
-the other ("... and their revenue"), a story told before the question ("our churn went up and ..."), what
-to put in a draft ("write a newsletter ... and mention the warranty"), two sides for the same agent, or an
-unsure route keeps the message whole. `bench/eval_routing.py` reports how often single requests are split (they should not be) and
-how often the compound examples are.
+The split is deliberately strict: a short side ("CAC and LTV"), a side that leans on the other ("... and
+their revenue"), a story told before the question ("our churn went up and ..."), what to put in a draft
+("write a newsletter ... and mention the warranty"), two sides for the same agent, or an unsure route keeps
+the message whole. `bench/eval_routing.py` reports how often single requests are split (they should not
+be) and how often the compound examples are.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from graph.routing.decide import RouteDecision
+from graph.routing.routes import AGENTS
 
 MIN_LEFT_WORDS: Final = 2
 """Fewest words before the conjunction ("CAC and LTV" stays one finance request)."""
@@ -61,8 +62,6 @@ _EDIT: Final = re.compile(
 """After a request for a draft, a side that says what to put in it ("... and add a section on the warranty")."""
 _WORD: Final = re.compile(r"[\w$%'’-]+")
 
-AGENT_ROUTES: Final = frozenset({"marketing", "finance", "insights", "support"})
-
 
 @dataclass(frozen=True)
 class Part:
@@ -72,7 +71,7 @@ class Part:
     decision: RouteDecision
 
 
-Route = Callable[[str], Awaitable[RouteDecision]]
+Decide = Callable[[str], Awaitable[RouteDecision]]
 """Decides one part's route (the supervisor's router, with no previous route)."""
 
 
@@ -91,7 +90,7 @@ def split_points(text: str) -> list[tuple[str, str]]:
     return out
 
 
-async def split_compound(text: str, route: Route) -> list[Part] | None:
+async def split_compound(text: str, route: Decide) -> list[Part] | None:
     """The two parts of a message that asks two agents two things, support last; None for a single request.
 
     Args:
@@ -100,7 +99,7 @@ async def split_compound(text: str, route: Route) -> list[Part] | None:
     """
     for left, right in split_points(text):
         first, second = await route(left), await route(right)
-        if first.route == second.route or not {first.route, second.route} <= AGENT_ROUTES:
+        if first.route == second.route or not {first.route, second.route} <= set(AGENTS):
             continue
         if min(first.confidence, second.confidence) < MIN_PART_CONFIDENCE:
             continue
@@ -112,7 +111,6 @@ async def split_compound(text: str, route: Route) -> list[Part] | None:
 
 
 def _as_request(part: str) -> str:
-    """A part as a request of its own: capitalised, its question mark kept."""
-    part = part.strip()
+    """A part as a request of its own: no leading "and"/"also", capitalised, its question mark kept."""
     part = re.sub(r"^(?:and|also|plus)[,]?\s+", "", part.strip(), flags=re.IGNORECASE)
     return part[:1].upper() + part[1:]

@@ -291,6 +291,20 @@ def _disagrees(a: _Candidate, b: _Candidate, cues: list[re.Pattern[str]]) -> boo
     return False
 
 
+def _next_in_paragraph(candidates: list[_Candidate], i: int) -> int | None:
+    """The candidate right after `i` when it comes from the same passage section (None otherwise).
+
+    A best sentence that stands alone often opens a paragraph whose next sentence holds the how-to: "Lumio
+    takes back Lumio devices at the end of their life for recycling." is followed by "Request a free recycling
+    label from support@lumio.io." Quoting it when the answer would be one sentence raised the dev questions
+    whose answer holds the expected fact from 0.825 to 0.836 (test 0.748 to 0.756).
+    """
+    j = i + 1
+    if j < len(candidates) and (candidates[j].doc, candidates[j].heading) == (candidates[i].doc, candidates[i].heading):
+        return j
+    return None
+
+
 def _numbers(text: str) -> set[str]:
     return set(re.findall(r"\d[\d,.]*", text))
 
@@ -354,6 +368,9 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
             continue
         chosen.append(i)
         words += n_words
+    if len(chosen) == 1 and (follow := _next_in_paragraph(candidates, chosen[0])) is not None:
+        if words + len(candidates[follow].text.split()) <= 70:
+            chosen.append(follow)  # a lone sentence often only opens what the next one says how to do
     chosen.sort(key=lambda i: (candidates[i].rank, i))  # in the documents' own order, which reads better
     body = " ".join(s if (s := candidates[i].text).endswith((".", "!", "?")) else s + "." for i in chosen)
     cites = " ".join(f"[{d}]" for d in dict.fromkeys(candidates[i].doc for i in chosen))

@@ -299,3 +299,25 @@ def test_only_pure_pointers_to_a_passage_document_are_skipped(sentence: str, ski
     from graph.llm.writers import _points_elsewhere
 
     assert _points_elsewhere(sentence, {"payment-methods.md", "billing-and-invoices.md"}) is skipped
+
+
+def test_a_lone_answer_sentence_brings_the_next_one_of_its_paragraph() -> None:
+    """The best sentence often only opens its paragraph; the how-to follows it in the same section."""
+    question = "how can we recycle old lumio devices"
+    recycling = {
+        "doc": "returns-and-warranty.md",
+        "section": "Returns and warranty > Hardware recycling",
+        "text": (
+            "Lumio takes back Lumio devices at the end of their life for recycling. "
+            "Request a free recycling label from support@lumio.io."
+        ),
+    }
+    other = {
+        "doc": "returns-and-warranty.md",
+        "section": "Returns and warranty > Warranty",
+        "text": "All Lumio hardware comes with a 2-year warranty from the delivery date.",
+    }
+    text = answer(question, [recycling, other])
+    assert_rules(text, [recycling, other])
+    assert "for recycling. Request a free recycling label from support@lumio.io." in text, text
+    assert "2-year warranty" not in text, text  # the sentence after it in another section is not a continuation

@@ -125,6 +125,13 @@ def test_tool_call_streams_as_one_chunk_and_results_are_summarised():
         ("revenue in Q3 2025 please", "Q3 2025"),
         ("spend over the last 30 days", "last 30 days"),
         ("how did March 2025 go", "March 2025"),
+        ("What was CAC in March?", "in March"),
+        ("CAC during sept", "during sept"),
+        ("CAC in March 2025", "March 2025"),  # the month with its year, not the bare month
+        ("CAC in Mar. 2025", "Mar. 2025"),
+        ("What was CAC for the month before last?", "the month before last"),
+        ("CAC the month before last 30 days", "the month before last 30 days"),
+        ("CAC for FY2025", "FY2025"),
         ("nothing here", None),
     ],
 )

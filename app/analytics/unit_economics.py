@@ -175,6 +175,14 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _previous_label(prev: Period) -> str:
+    """How a benchmark names the period it compares with: "Q2 2026 (2026-04-01 to 2026-06-30)", or
+    "Previous 30 days (…)" for a window that is not whole calendar months."""
+    if prev.label.startswith("previous "):
+        return prev.label[:1].upper() + prev.label[1:]
+    return f"{prev.label} ({prev.start} to {prev.end})"
+
+
 def _usd(x: float) -> str:
     return f"-${abs(x):,.2f}" if x < 0 else f"${x:,.2f}"
 
@@ -525,7 +533,7 @@ def cac(engine: Engine, period: Period, channel: str | None = None, segment: str
     else:
         status = _status_low(change, 10.0, 25.0)
         benchmark = (
-            f"Previous {prev.days} days ({prev.start} to {prev.end}): {_usd(prev_value or 0.0)} per customer, "
+            f"{_previous_label(prev)}: {_usd(prev_value or 0.0)} per customer, "
             f"so CAC changed {change:+.1f}%. Judge CAC through LTV:CAC (≥ 3) and payback (≤ 12 months); "
             "a rise above 10% needs watching, above 25% is concerning."
         )
@@ -824,7 +832,7 @@ def aov(engine: Engine, period: Period, channel: str | None = None, segment: str
     else:
         status = _status_high(change, -5.0, -15.0)
         benchmark = (
-            f"Previous {prev.days} days: {_usd(prev_hw.revenue / prev_hw.orders)} over {prev_hw.orders:,} orders; "
+            f"{_previous_label(prev)}: {_usd(prev_hw.revenue / prev_hw.orders)} over {prev_hw.orders:,} orders; "
             f"AOV changed {change:+.1f}% (a drop of more than 5% needs watching, more than 15% is concerning)."
         )
     return MetricResult(

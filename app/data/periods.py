@@ -56,8 +56,18 @@ class Period:
         return self.start <= day <= self.end
 
     def previous(self) -> Period:
-        """The period of the same length that ends the day before this one starts."""
+        """The period just before this one, for period-over-period comparisons.
+
+        Whole calendar months step back by as many months (Q3 → Q2, October → September, 2025 → 2024), so a
+        quarter is compared with the quarter before it, not with the 92 days before it (which started on
+        31 March). Any other period ("last 30 days", a quarter to date) is compared with the same number of
+        days ending the day before it starts.
+        """
         end = self.start - timedelta(days=1)
+        if self.start.day == 1 and self.end == month_end(self.end.year, self.end.month):
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            start = add_months(self.start, -months)
+            return Period(start, end, _months_label(start, end, months))
         start = end - timedelta(days=self.days - 1)
         return Period(start, end, f"previous {self.days} days ({start.isoformat()} to {end.isoformat()})")
 
@@ -116,6 +126,17 @@ def unit_before(unit: str, period: Period) -> Period:
     raise ValueError(f"unit must be quarter, month, year or week, got {unit!r}")
 
 
+def _months_label(start: date, end: date, months: int) -> str:
+    """ "Q2 2025", "September 2025", "2024", or "start to end" for other runs of whole months."""
+    if months == 1:
+        return f"{calendar.month_name[start.month]} {start.year}"
+    if months == 3 and start.month % 3 == 1:
+        return f"Q{quarter_of(start)} {start.year}"
+    if months == 12 and start.month == 1:
+        return str(start.year)
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
 def _month_period(year: int, month: int) -> Period:
     return Period(date(year, month, 1), month_end(year, month), f"{calendar.month_name[month]} {year}")
 
@@ -166,7 +187,8 @@ def parse_period(text: str, today: date) -> Period | None:
     Understands, among others: "last quarter", "this quarter" (QTD), "Q3 2025", "2025 Q3", "Q3" (the most
     recent Q3), "last month", "this month" (MTD), "last 30 days", "past 6 months", "last week", "this week",
     "this year"/"YTD", "last year", "2025", "March 2025", "Mar 2025", "2025-03", "in March", "since January",
-    "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "yesterday", "today".
+    "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "yesterday", "today", "FY2025",
+    "the month before last", "the quarter before Q3 2025".
 
     Args:
         text: a phrase or a whole request.
@@ -179,8 +201,12 @@ def parse_period(text: str, today: date) -> Period | None:
 
     # "the quarter before last quarter", "the month before March 2025": one unit before another period.
     m = re.search(r"\b(?:the\s+)?(quarter|month|year|week)\s+before\s+(.+)", t)
-    if m and (inner := parse_period(m.group(2), today)) is not None:
-        return unit_before(m.group(1), inner)
+    if m:
+        inner_text = m.group(2).strip(" ?.!")
+        if inner_text in ("last", "previous", "the last", "the previous"):  # "the month before last"
+            inner_text = f"last {m.group(1)}"
+        if (inner := parse_period(inner_text, today)) is not None:
+            return unit_before(m.group(1), inner)
 
     # Explicit ranges: "2025-01-01 to 2025-03-31", "from 2025-01-01 until 2025-02-01", "between X and Y".
     m = re.search(r"(\d{4}-\d{2}-\d{2})\s*(?:to|through|until|till|and|-|–|—|\.\.)\s*(\d{4}-\d{2}-\d{2})", t)
@@ -281,10 +307,10 @@ def parse_period(text: str, today: date) -> Period | None:
         year = today.year if q <= this_q else today.year - 1
         return _clip(quarter_period(year, q), today)
 
-    # A bare year.
-    m = re.search(r"\b(19[5-9]\d|20\d{2}|2100)\b", t)
+    # A bare year, or a fiscal year (the calendar year): "2025", "FY2025", "FY25", "fy '25".
+    m = re.search(r"\b(19[5-9]\d|20\d{2}|2100)\b", t) or re.search(r"\bfy\s*'?(\d{4}|\d{2})\b", t)
     if m:
-        y = int(m.group(1))
+        y = int(m.group(1)) if len(m.group(1)) == 4 else 2000 + int(m.group(1))
         return _clip(Period(date(y, 1, 1), date(y, 12, 31), str(y)), today)
 
     # A bare month after a preposition ("in March", "for sept"), or the whole text is a month name.

@@ -12,15 +12,19 @@ import re
 from typing import Any
 
 _PERIOD_PATTERNS = [
-    r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:(?:last|this|previous|past|current)\s+\w+|q[1-4]\s*\d{4}"
+    r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:(?:last|this|previous|past|current)\s+(?:\d{1,3}\s+(?:days|weeks|months)\b|\w+)|q[1-4]\s*\d{4}"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}|\d{4}(?:-\d{2}){0,2}(?:\s+to\s+\d{4}-\d{2}-\d{2})?)",
     r"\b(?:last|this|previous|past|current)\s+(?:fiscal\s+)?(?:quarter|month|week|year)\b",
     r"\b(?:last|past|previous)\s+\d{1,3}\s+(?:days|weeks|months)\b",
     r"\bq[1-4](?:\s*(?:fy)?\s*'?\d{2,4})?\b",
     r"\b(?:ytd|year to date|month to date|mtd|qtd|quarter to date)\b",
     r"\bsince\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?\b",
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b",
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+\d{4}\b",
     r"\b(?:19|20)\d{2}\b",
+    r"\bfy\s*'?(?:\d{4}|\d{2})\b",
+    r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:the\s+)?(?:last|previous)\b",
+    r"\b(?:in|for|during)\s+(?:january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\.?,?\s*\d{4})",
     r"\b(?:yesterday|today|last weekend)\b",
 ]
 _PERIOD_RE = re.compile("|".join(f"(?:{p})" for p in _PERIOD_PATTERNS), re.IGNORECASE)

@@ -20,22 +20,22 @@ def test_tiny_channel_report_by_hand(empty_engine: sa.Engine) -> None:
     build_tiny(empty_engine)
     feb = Period.between(date(2025, 2, 1), date(2025, 2, 28))
     report = channel_report(empty_engine, feb)
-    assert (report.previous.start, report.previous.end) == (date(2025, 1, 4), date(2025, 1, 31))
+    assert (report.previous.start, report.previous.end) == (date(2025, 1, 1), date(2025, 1, 31))  # January
     rows = {r.channel: r for r in report.rows}
     assert [r.channel for r in report.rows] == list(CHANNELS)
     ps, em = rows["paid_search"], rows["email"]
     assert ps.current["spend"] == pytest.approx(110 * 28) and ps.current["impressions"] == 28_000
     assert ps.current["ctr"] == pytest.approx(30 / 1000) and ps.current["conversion_rate"] == pytest.approx(3 / 30)
     assert math.isnan(ps.current["cac"])  # no paid-search signup in February
-    assert ps.previous["cac"] == pytest.approx(110 * 28)  # A signed up on 2025-01-10
+    assert ps.previous["cac"] == pytest.approx(110 * 31)  # A signed up on 2025-01-10
     assert em.current["cac"] == pytest.approx(20 * 28) and em.current["roas"] == pytest.approx(3032 / 560)
-    assert em.change("spend") == pytest.approx(0.0)
+    assert em.change("spend") == pytest.approx(100 * (28 / 31 - 1))  # per cent: the same daily spend over a shorter month
     assert rows["display"].current["spend"] == 0 and math.isnan(rows["display"].current["ctr"])
     assert report.total.current["spend"] == pytest.approx(130 * 28)
     assert report.total.current["new_customers"] == 1
     data = report.to_dict()
     json.dumps(data, allow_nan=False)
-    assert data["channels"][0]["cac"] is None and data["channels"][0]["cac_previous"] == pytest.approx(3080)
+    assert data["channels"][0]["cac"] is None and data["channels"][0]["cac_previous"] == pytest.approx(3410)
     assert data["channels"][0]["cac_change_pct"] is None
 
 
@@ -51,7 +51,7 @@ def test_demo_channel_report_matches_sql(demo: Demo) -> None:
         ).set_index("channel")
         before = pd.read_sql(
             "select channel, sum(spend) spend from channel_performance "
-            "where date between '2025-03-31' and '2025-06-30' group by channel",
+            "where date between '2025-04-01' and '2025-06-30' group by channel",  # Q2
             conn,
         ).set_index("channel")
     frame = report.frame()

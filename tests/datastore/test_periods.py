@@ -53,6 +53,10 @@ CASES = [
     ("the year before last year", date(2023, 1, 1), date(2023, 12, 31), "2023"),
     ("the week before last week", date(2025, 11, 10), date(2025, 11, 16), "week of 2025-11-10"),
     ("the month before last 30 days", date(2025, 9, 26), date(2025, 10, 25), None),  # a window: its own length
+    ("the month before last", date(2025, 9, 1), date(2025, 9, 30), "September 2025"),
+    ("the quarter before last?", date(2025, 4, 1), date(2025, 6, 30), "Q2 2025"),
+    ("FY2024", date(2024, 1, 1), date(2024, 12, 31), "2024"),
+    ("CAC for FY24", date(2024, 1, 1), date(2024, 12, 31), "2024"),
 ]
 
 
@@ -83,13 +87,26 @@ def test_last_month_in_january_and_month_end_clamping() -> None:
     assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
 
 
-def test_previous_period_has_same_length() -> None:
-    q3 = parse_period("Q3 2025", TODAY)
-    assert q3 is not None
-    prev = q3.previous()
-    assert prev.days == q3.days == 92
-    assert prev.end == date(2025, 6, 30)
-    assert prev.start == date(2025, 3, 31)
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        ("Q3 2025", date(2025, 4, 1), date(2025, 6, 30), "Q2 2025"),  # the quarter before, not the 92 days before
+        ("Q1 2025", date(2024, 10, 1), date(2024, 12, 31), "Q4 2024"),
+        ("October 2025", date(2025, 9, 1), date(2025, 9, 30), "September 2025"),
+        ("March 2024", date(2024, 2, 1), date(2024, 2, 29), "February 2024"),
+        ("2024", date(2023, 1, 1), date(2023, 12, 31), "2023"),
+        ("2025-01-01 to 2025-02-28", date(2024, 11, 1), date(2024, 12, 31), "2024-11-01 to 2024-12-31"),
+        ("last 30 days", date(2025, 9, 26), date(2025, 10, 25), None),  # not whole months: the same number of days
+        ("Q4", date(2025, 8, 7), date(2025, 9, 30), None),  # a quarter to date (55 days)
+    ],
+)
+def test_previous_period(text: str, start: date, end: date, label: str | None) -> None:
+    period = parse_period(text, TODAY)
+    assert period is not None
+    prev = period.previous()
+    assert (prev.start, prev.end) == (start, end), prev
+    if label is not None:
+        assert prev.label == label
 
 
 def test_period_validation_and_dict() -> None:

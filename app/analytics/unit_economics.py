@@ -176,8 +176,10 @@ def _finite(value: float) -> float | None:
 
 
 def _previous_label(prev: Period) -> str:
-    """How a benchmark names the period it compares with: "Q2 2026 (2026-04-01 to 2026-06-30)", or
-    "Previous 30 days (…)" for a window that is not whole calendar months."""
+    """How a benchmark names the period it compares with.
+
+    "Q2 2026 (2026-04-01 to 2026-06-30)", or "Previous 30 days (…)" for a window that is not whole months.
+    """
     if prev.label.startswith("previous "):
         return prev.label[:1].upper() + prev.label[1:]
     return f"{prev.label} ({prev.start} to {prev.end})"

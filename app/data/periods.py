@@ -127,7 +127,7 @@ def unit_before(unit: str, period: Period) -> Period:
 
 
 def _months_label(start: date, end: date, months: int) -> str:
-    """ "Q2 2025", "September 2025", "2024", or "start to end" for other runs of whole months."""
+    """The label of a run of whole months: "Q2 2025", "September 2025", "2024", or "start to end"."""
     if months == 1:
         return f"{calendar.month_name[start.month]} {start.year}"
     if months == 3 and start.month % 3 == 1:

@@ -155,7 +155,9 @@ _QUANTITY_CUES = (
         re.compile(
             r"\b(how long|how many (days|weeks|months|hours)|when|how soon|how quickly|deadline|window)\b", re.I
         ),
-        re.compile(r"\b\d+(?:\s*-\s*\d+)?(?:\s*|-)(?:business |calendar )?(?:days?|hours?|weeks?|months?|years?)\b", re.I),
+        re.compile(
+            r"\b\d+(?:\s*-\s*\d+)?(?:\s*|-)(?:business |calendar )?(?:days?|hours?|weeks?|months?|years?)\b", re.I
+        ),
     ),
     (re.compile(r"\b(how much|cost|price|pricing|fee|charge|expensive)\b", re.I), re.compile(r"[$€]\s?\d")),
     (re.compile(r"\b(how many|limit|maximum|max|up to)\b", re.I), re.compile(r"\b\d[\d,]*\b")),

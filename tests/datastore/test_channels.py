@@ -29,7 +29,9 @@ def test_tiny_channel_report_by_hand(empty_engine: sa.Engine) -> None:
     assert math.isnan(ps.current["cac"])  # no paid-search signup in February
     assert ps.previous["cac"] == pytest.approx(110 * 31)  # A signed up on 2025-01-10
     assert em.current["cac"] == pytest.approx(20 * 28) and em.current["roas"] == pytest.approx(3032 / 560)
-    assert em.change("spend") == pytest.approx(100 * (28 / 31 - 1))  # per cent: the same daily spend over a shorter month
+    assert em.change("spend") == pytest.approx(
+        100 * (28 / 31 - 1)
+    )  # per cent: the same daily spend over a shorter month
     assert rows["display"].current["spend"] == 0 and math.isnan(rows["display"].current["ctr"])
     assert report.total.current["spend"] == pytest.approx(130 * 28)
     assert report.total.current["new_customers"] == 1

@@ -102,6 +102,29 @@ def test_bind_tools_plans_the_fitting_tool_with_arguments():
     assert forecast.tool_calls[0]["args"] == {"horizon_months": 9}
 
 
+def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with(tmp_path):
+    """The agents' tools are `BaseTool`s: their `x-aliases`, `x-fanout` and `x-find` reach the planner.
+
+    `convert_to_openai_tool` alone drops them, so "CAC and LTV" ran CAC only and "customer C00355" was
+    never read as the email's customer.
+    """
+    from app.settings import Settings
+    from graph.tools.deps import ToolDeps
+    from graph.tools.finance import build_finance_tools
+    from graph.tools.marketing import build_marketing_tools
+
+    deps = ToolDeps(engine=None, settings=Settings(home=tmp_path))
+    finance = OfflineChatModel(agent="finance").bind_tools(build_finance_tools(deps))
+    reply = finance.invoke([HumanMessage("What were CAC and lifetime value last quarter?")])
+    assert [(c["name"], c["args"]["metric"]) for c in reply.tool_calls] == [
+        ("compute_metric", "cac"),
+        ("compute_metric", "ltv"),
+    ]
+    marketing = OfflineChatModel(agent="marketing").bind_tools(build_marketing_tools(deps))
+    reply = marketing.invoke([HumanMessage("Draft a personalised email for customer C00355")])
+    assert [(c["name"], c["args"].get("customer_id")) for c in reply.tool_calls] == [("draft_email", "C00355")]
+
+
 @pytest.mark.slow
 def test_tool_call_streams_as_one_chunk_and_results_are_summarised():
     model = OfflineChatModel(agent="finance").bind_tools([ForecastArgs])

@@ -25,6 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel
 
 from graph.llm.planner import plan_follow_up, plan_tool_calls
 from graph.llm.writers import OFFLINE_TAG, WRITERS, write_analysis
@@ -36,6 +37,20 @@ _TOKEN = re.compile(r"\S+\s*|\s+")
 
 def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def _tool_spec(tool: dict[str, Any] | type | Callable[..., Any] | BaseTool) -> dict[str, Any]:
+    """The OpenAI tool spec of `tool`, its parameters keeping the schema's own `x-` keys.
+
+    `convert_to_openai_tool` rebuilds a tool's parameters from standard JSON-schema keys only, which drops
+    the hints the offline model fills arguments with (`x-aliases` of an enum, `x-fanout`, `x-find`). A
+    tool with a pydantic argument schema therefore gets that schema's own JSON schema as parameters.
+    """
+    spec = convert_to_openai_tool(tool)
+    schema = getattr(tool, "args_schema", None)
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        spec["function"]["parameters"] = schema.model_json_schema()
+    return spec
 
 
 class OfflineChatModel(BaseChatModel):
@@ -68,7 +83,7 @@ class OfflineChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Return a copy of the model that may call `tools`."""
-        return self.model_copy(update={"bound_tools": [convert_to_openai_tool(t) for t in tools]})
+        return self.model_copy(update={"bound_tools": [_tool_spec(t) for t in tools]})
 
     # -- the model's decision -------------------------------------------------------------------
     def _respond(self, messages: list[BaseMessage]) -> AIMessage:

@@ -1,8 +1,8 @@
 """Argument extraction for the offline model's tool calls, guided by each tool's JSON schema.
 
 The offline model cannot "understand" a request, so it fills tool arguments the way a form filler
-would: enum values (and their declared aliases) found in the text, numbers next to the unit a field
-names, period phrases, arithmetic expressions and SQL. Fields it cannot fill are left to their
+would: enum values (and their declared aliases) found in the text, ids matching a field's `x-find`
+pattern, numbers next to the unit a field names, period phrases, arithmetic expressions and SQL. Fields it cannot fill are left to their
 defaults; a missing required field fails validation and goes through the graph's retry path.
 """
 
@@ -47,6 +47,10 @@ _UNIT_WORDS = {
     "top": None,
     "limit": None,
 }
+
+
+MAX_FOUND = 20
+"""Most ids an array field takes from one request."""
 
 
 def find_period(text: str) -> str | None:
@@ -138,7 +142,11 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
     for field, raw_schema in props.items():
         schema = _resolve(raw_schema, parameters)
         kind = schema.get("type")
-        if "enum" in schema:
+        if find := schema.get("x-find"):  # ids the schema says how to spot ("C00042")
+            found = list(dict.fromkeys(next(g for g in m.groups() if g) for m in re.finditer(find, text)))
+            if found:
+                args[field] = found[:MAX_FOUND] if kind == "array" else found[0]
+        elif "enum" in schema:
             matches = _enum_matches(schema["enum"], schema.get("x-aliases", {}), text)
             if matches:
                 args[field] = matches[0]

@@ -61,17 +61,24 @@ class CampaignArgs(BaseModel):
     goal: str = Field(default="re-engage customers and grow repeat orders", max_length=500)
 
 
+CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomers?\s+(?:id\s+)?#?(\d+)\b"
+"""Where the offline model finds customer ids in a request (JSON-schema `x-find`): the demo's "C00042", or an
+imported numeric id after "customer" ("customer 1234")."""
+
+
 class EmailArgs(BaseModel):
     """Arguments of `draft_email`."""
 
-    customer_id: str = Field(min_length=1, description="Customer id, e.g. C00042")
+    customer_id: str = Field(
+        min_length=1, description="Customer id, e.g. C00042", json_schema_extra={"x-find": CUSTOMER_ID_FIND}
+    )
     tone: Literal["warm", "friendly", "professional", "urgent"] = "warm"
 
 
 class ContextArgs(BaseModel):
     """Arguments of `customer_context`."""
 
-    customer_ids: list[str] = Field(description="Customers to look up")
+    customer_ids: list[str] = Field(description="Customers to look up", json_schema_extra={"x-find": CUSTOMER_ID_FIND})
 
 
 @cached_result("transactions", "channels")

@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ask`, `route` and `thread`."""
     ask = sub.add_parser("ask", help="ask the copilot (streams the answer; --json for one object per request)")
     ask.add_argument("text", help="the request, or '-' to read one request per line from stdin")
-    ask.add_argument("--thread", type=thread_id, help="continue this thread (default: a new thread per request)")
+    ask.add_argument(
+        "--thread", type=thread_id, help="continue this existing thread (default: a new thread per request)"
+    )
     ask.add_argument("--user", default="cli", help="who is asking (default: cli)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per request")
     ask.set_defaults(func=run_ask)
@@ -45,10 +47,15 @@ def run_ask(args: argparse.Namespace) -> int:
 
 async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> int:
     from app.reviews import ReviewConflict
-    from app.runtime import Copilot, RunEvent
+    from app.runtime import Copilot, RunEvent, UnknownThread
 
     failures = 0
     async with Copilot.open() as copilot:
+        if args.thread is not None:
+            try:
+                await copilot.thread(args.thread)
+            except UnknownThread as exc:  # a mistyped id would silently start a new conversation
+                raise CliError(f"{exc}; leave out --thread to start a new conversation") from exc
         for text in texts:
             try:
                 clean = check_text(text, max_chars=max_chars)

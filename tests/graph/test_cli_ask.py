@@ -39,6 +39,13 @@ def test_ask_json_then_follow_up_on_the_same_thread(cli_env, capsys):
     assert len(thread["messages"]) == 4 and thread["status"] == "complete"
 
 
+def test_ask_on_an_unknown_thread_is_an_error_not_a_new_conversation(cli_env, capsys):
+    assert main(["ask", "and LTV?", "--thread", "nope456", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "no thread with id 'nope456'" in err and "leave out --thread" in err
+    assert main(["thread", "show", "nope456"]) == 2  # and none was created
+
+
 def test_ask_prints_a_compound_reply_whole_with_both_answers(cli_env, capsys):
     assert main(["ask", "what's the refund policy, and what was our CAC last quarter?"]) == 0
     out = capsys.readouterr().out

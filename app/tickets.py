@@ -259,23 +259,57 @@ class TicketStore:
         if not 1 <= limit <= MAX_LIST:
             raise TicketError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
         query = sa.select(tickets).order_by(tickets.c.created_at.desc(), tickets.c.id.desc()).limit(limit)
-        filters = {
-            tickets.c.status: status,
-            tickets.c.priority: priority,
-            tickets.c.category: category,
-            tickets.c.customer_id: customer_id,
-            tickets.c.review_id: review_id,
-        }
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(column == value)
-        if escalated is not None:
-            query = query.where(tickets.c.review_id.is_not(None) if escalated else tickets.c.review_id.is_(None))
+        query = query.where(*_filters(status, priority, category, customer_id, review_id, escalated))
         self._ensure()
         with self.engine.connect() as conn:
             return [_as_json(r) for r in conn.execute(query)]
+
+    def count(
+        self,
+        *,
+        status: str | None = None,
+        priority: str | None = None,
+        category: str | None = None,
+        customer_id: str | None = None,
+        review_id: str | None = None,
+        escalated: bool | None = None,
+    ) -> int:
+        """How many tickets match every filter given (`list` returns at most `limit` of them).
+
+        Raises:
+            TicketError: an unknown status/priority.
+        """
+        _check(status, STATUSES, "status")
+        _check(priority, PRIORITIES, "priority")
+        query = sa.select(sa.func.count()).select_from(tickets)
+        query = query.where(*_filters(status, priority, category, customer_id, review_id, escalated))
+        self._ensure()
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     # -- async wrappers (worker thread) --------------------------------------------------------
     async def aby_review(self, review_id: str) -> dict[str, Any] | None:
         """`by_review` off the event loop."""
         return await asyncio.to_thread(self.by_review, review_id)
+
+
+def _filters(
+    status: str | None,
+    priority: str | None,
+    category: str | None,
+    customer_id: str | None,
+    review_id: str | None,
+    escalated: bool | None,
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of `TicketStore.list` and `TicketStore.count`."""
+    values = {
+        tickets.c.status: status,
+        tickets.c.priority: priority,
+        tickets.c.category: category,
+        tickets.c.customer_id: customer_id,
+        tickets.c.review_id: review_id,
+    }
+    out: list[sa.ColumnElement[bool]] = [column == value for column, value in values.items() if value is not None]
+    if escalated is not None:
+        out.append(tickets.c.review_id.is_not(None) if escalated else tickets.c.review_id.is_(None))
+    return out

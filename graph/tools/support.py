@@ -115,15 +115,22 @@ def list_tickets(
     limit: int = 10,
 ) -> ToolResult:
     """The newest tickets matching the filters."""
+    store = _store(deps)
     try:
-        rows = _store(deps).list(status=status, priority=priority, escalated=escalated, limit=limit)
+        rows = store.list(status=status, priority=priority, escalated=escalated, limit=limit)
+        total = store.count(status=status, priority=priority, escalated=escalated) if len(rows) == limit else len(rows)
     except TicketError as exc:
         raise InvalidToolInput(str(exc)) from exc
     which = " ".join(x for x in (status, priority, "escalated" if escalated else None) if x)
+    headline = f"{total:,} {which + ' ' if which else ''}ticket{'s' if total != 1 else ''}"
+    if total > len(rows):
+        headline += f"; the {len(rows)} newest"
+    elif rows:
+        headline += ", newest first"
     return ToolResult(
-        headline=f"{len(rows)} {which + ' ' if which else ''}ticket{'s' if len(rows) != 1 else ''}, newest first",
+        headline=headline,
         facts=[_ticket_line(t) for t in rows] or ["No tickets match."],
-        data={"tickets": [_ticket_data(t) for t in rows]},
+        data={"total": total, "tickets": [_ticket_data(t) for t in rows]},
     )
 
 
@@ -143,9 +150,19 @@ def create_ticket(
 
 
 def update_ticket(deps: ToolDeps, ticket_id: int, status: str | None = None, priority: str | None = None) -> ToolResult:
-    """Change a ticket's status and/or priority."""
+    """Change a ticket's status and/or priority (a closed ticket only by reopening it)."""
+    store = _store(deps)
     try:
-        t = _store(deps).update(ticket_id, status=status, priority=priority)
+        current = store.get(ticket_id)
+        if current["status"] == "closed" and status not in (None, "open"):
+            raise TicketError(f"ticket #{ticket_id} is closed: reopen it (status open) before marking it {status}")
+        if status == current["status"] and priority in (None, current["priority"]):
+            return ToolResult(
+                headline=f"Ticket #{ticket_id} is already {status} ({current['priority']} priority)",
+                facts=[_ticket_line(current)],
+                data=_ticket_data(current),
+            )
+        t = store.update(ticket_id, status=status, priority=priority)
     except (TicketError, UnknownTicket) as exc:  # no such ticket, or nothing to change: the request must change
         raise FatalToolError(str(exc)) from exc
     return ToolResult(

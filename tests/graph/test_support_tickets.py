@@ -73,3 +73,34 @@ async def test_impossible_ticket_requests_get_one_plain_answer_without_retries(c
     known = store.list(limit=1)[0]
     odd = await copilot.ask(f"Mark ticket {known['id']} as banana", user_id="sam")
     assert "open, pending, solved, closed" in odd.answer and store.get(known["id"])["status"] == known["status"]
+
+
+async def test_ticket_counts_are_every_match_and_show_means_look_up(copilot: Copilot) -> None:
+    store = TicketStore(copilot.services.extras["engine"])
+    for i in range(12):  # more open tickets than one page of the list
+        store.create(f"Sensor {i} offline", None, priority="normal", category="hardware", channel="chat")
+    total = store.count(status="open")
+    assert total >= 12 and total == len(store.list(status="open", limit=500))
+
+    listed = await copilot.ask("How many open tickets do we have?", user_id="sam")
+    assert f"{total:,} open tickets; the 10 newest" in listed.answer, listed.answer
+
+    known = store.list(limit=1)[0]
+    shown = await copilot.ask(f"show me ticket #{known['id']}", user_id="sam")
+    assert await _tools_of(copilot, shown.thread_id) == [("lookup_ticket", {"ticket_id": known["id"]}, True)]
+    assert f"Ticket #{known['id']} is {known['status']}" in shown.answer
+
+
+async def test_a_closed_ticket_is_not_solved_again_and_a_repeat_changes_nothing(copilot: Copilot) -> None:
+    store = TicketStore(copilot.services.extras["engine"])
+    ticket = store.create("Old invoice question", None, priority="low", category="billing", channel="chat")
+    store.update(ticket["id"], status="closed")
+    refused = await copilot.ask(f"Mark ticket {ticket['id']} as solved", user_id="sam")
+    assert f"ticket #{ticket['id']} is closed: reopen it" in refused.answer, refused.answer
+    assert store.get(ticket["id"])["status"] == "closed"
+
+    store.update(ticket["id"], status="solved")
+    before = store.get(ticket["id"])["updated_at"]
+    again = await copilot.ask(f"Mark ticket {ticket['id']} as solved", user_id="sam")
+    assert f"Ticket #{ticket['id']} is already solved" in again.answer
+    assert store.get(ticket["id"])["updated_at"] == before  # nothing was written

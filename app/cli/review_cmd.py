@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         if name == "edit":
             p.add_argument("--text", required=True, help="the corrected answer")
         p.add_argument("--note", help="a note for the requester and the audit log")
+        if name != "reject":
+            p.add_argument(
+                "--add-to-kb",
+                action="store_true",
+                help="also add the answer to the knowledge base, so the same question no longer escalates",
+            )
         p.add_argument("--reviewer", default="cli-reviewer", help="who decides (audit log)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=run_decide, action=name)
@@ -129,6 +135,11 @@ def run_decide(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - the decision stands; a connected chat still shows it live
             log.warning("writing the outcome of %s to the chat history failed: %s", args.review_id, exc)
             out["in_chat_history"] = False
+        if getattr(args, "add_to_kb", False):
+            from app.kb.reviewed import add_reviewed_answer
+
+            question = await _question_of(args.review_id)
+            out["kb_document"] = await add_reviewed_answer(get_settings(), args.review_id, question, str(out["answer"]))
         return out
 
     try:
@@ -142,7 +153,20 @@ def run_decide(args: argparse.Namespace) -> int:
     else:
         done = {"approve": "approved", "edit": "edited", "reject": "rejected"}[args.action]
         print(f"{args.review_id}: {done}; thread {out['thread_id']} answered:\n{out['answer']}")
+        if out.get("kb_document"):
+            print(f"added to the knowledge base as {out['kb_document']}")
     return 0
+
+
+async def _question_of(review_id: str) -> str:
+    """The question a decided review answered (from the review store)."""
+    from app.services import build_review_store
+    from app.settings import get_settings
+
+    review = await build_review_store(get_settings()).get(review_id)
+    if review is None:
+        raise CliError(f"no review with id {review_id!r}")
+    return str(review["question"])
 
 
 async def record_in_chat_history(settings: Settings, review: dict[str, Any], answer: str) -> bool:

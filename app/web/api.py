@@ -8,7 +8,7 @@ Routes (all JSON; errors are `{"error": "..."}` with a 4xx status, never a trace
 - `GET /api/session` — who the caller is, and (cookie sessions) the CSRF token for `X-CSRF-Token`.
 - `GET /api/threads/{thread_id}` — the thread's messages and status (`Copilot.thread`).
 - `GET /api/reviews` — pending escalations with what their evidence does not cover (reviewer or admin role).
-- `POST /api/reviews/{review_id}/decide` — body `{"action": "approve"|"edit"|"reject", "text", "note"}`.
+- `POST /api/reviews/{review_id}/decide` — body `{"action": "approve"|"edit"|"reject", "text", "note", "add_to_kb"}`.
 
 Authentication: `Authorization: Bearer <token>` (`gtm users token NAME`), or the signed-in session
 cookie of the chat and console; with the cookie, a POST must carry the session's CSRF token in an
@@ -81,6 +81,8 @@ class DecideBody(BaseModel):
     action: Literal["approve", "edit", "reject"]
     text: str | None = None
     note: str | None = None
+    add_to_kb: bool = False
+    """Also add the approved or edited answer to the knowledge base (as the console's checkbox does)."""
 
 
 # -- authentication ------------------------------------------------------------------------------
@@ -315,6 +317,8 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
         pending = await copilot.reviews.get(review_id)
         if pending is None or not same_text(body.text or "", pending["draft"]):
             raise ApiError(422, f"text: {body.action} sends no text of yours; use the action edit to send your version")
+    if body.add_to_kb and body.action == "reject":
+        raise ApiError(422, "add_to_kb: a rejected answer is not added to the knowledge base")
     try:
         decision = ReviewDecision(action=body.action, text=text, note=body.note, reviewer=user.username)
     except ValidationError as exc:
@@ -335,7 +339,18 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
             await record_in_history({**review, "decided_by": user.username}, result.answer)
         except Exception:  # noqa: BLE001 - the decision stands; a connected chat still shows it
             log.exception("writing the outcome of %s to the chat history failed", review_id)
-    return result.to_json()
+    out = result.to_json()
+    if body.add_to_kb and review is not None:
+        from app.kb.reviewed import add_reviewed_answer
+
+        try:
+            out["kb_document"] = await add_reviewed_answer(
+                copilot.settings, review_id, review["question"], result.answer
+            )
+        except Exception as exc:  # noqa: BLE001 - the decision stands; the caller is told the KB step failed
+            log.exception("adding %s to the knowledge base failed", review_id)
+            out["kb_error"] = " ".join(str(exc).split())[:200]
+    return out
 
 
 # -- crash recovery: resumed answers into the chat history ---------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from app.auth.users import User, UserStore
+from app.kb.reviewed import add_reviewed_answer
 from app.reviews import ReviewConflict
 from app.runtime import Copilot, UnknownReview
 from app.tickets import TicketStore
@@ -59,8 +59,6 @@ AUDIT_LIMIT = 200
 """Most audit entries shown."""
 MIN_INLINE_DIFF_RATIO = 0.5
 """Below this word-level similarity the audit shows before and after whole instead of an inline diff."""
-HELPFUL_TAIL = re.compile(r"\s*Was this helpful\?\s*$", re.IGNORECASE)
-OFFLINE_TAG = re.compile(r"^\s*\[offline model\]\s*", re.IGNORECASE)
 
 router = APIRouter()
 
@@ -193,12 +191,6 @@ def word_diff(before: str | None, after: str | None) -> Markup:
 def same_text(a: str, b: str) -> bool:
     """Equal up to whitespace (what a browser does to a textarea)."""
     return a.split() == b.split()
-
-
-def knowledge_text(question: str, answer: str) -> str:
-    """The markdown document for a reviewed answer: the question as its title, the answer as its body."""
-    body = HELPFUL_TAIL.sub("", OFFLINE_TAG.sub("", answer)).strip()
-    return f"# {' '.join(question.split())}\n\n{body}\n"
 
 
 def page(
@@ -511,21 +503,12 @@ async def decide(
     target = f"/review?done={quote(review_id)}"
     if add_to_kb and action != "reject":
         try:
-            doc = await _add_to_knowledge_base(copilot, review_id, review["question"], result.answer)
+            doc = await add_reviewed_answer(copilot.settings, review_id, review["question"], result.answer)
             target += f"&kb={quote(doc)}"
         except Exception:  # noqa: BLE001 - the decision stands; the page says the KB step failed
             log.exception("adding %s to the knowledge base failed", review_id)
             target += "&kb_error=1"
     return RedirectResponse(target, status_code=303)
-
-
-async def _add_to_knowledge_base(copilot: Copilot, review_id: str, question: str, answer: str) -> str:
-    """Write the reviewed answer as a KB document titled with the question, and index it (worker thread)."""
-    from app.kb.service import get_knowledge_base
-
-    kb = await asyncio.to_thread(get_knowledge_base, copilot.settings)
-    doc: str = await asyncio.to_thread(kb.add_document, f"{review_id} {question}", knowledge_text(question, answer))
-    return doc
 
 
 # -- audit -----------------------------------------------------------------------------------------

@@ -356,7 +356,13 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     doc = candidates[scored[0][2]].doc
     chosen: list[int] = []
     words = 0
-    for score, _, i in scored:
+    from app.kb.ingest import REVIEWED_FOLDER
+
+    if doc.startswith(f"{REVIEWED_FOLDER}/"):  # a reviewer's answer to this question: quoted whole, as written
+        whole = [i for i, c in enumerate(candidates) if c.doc == doc]
+        if sum(len(candidates[i].text.split()) for i in whole) <= 90:
+            chosen = whole
+    for score, _, i in scored if not chosen else ():
         if chosen and (score < best - 0.1 or len(chosen) >= 3):
             break
         if weights.one_document and candidates[i].doc != doc:

@@ -321,3 +321,24 @@ def test_a_lone_answer_sentence_brings_the_next_one_of_its_paragraph() -> None:
     assert_rules(text, [recycling, other])
     assert "for recycling. Request a free recycling label from support@lumio.io." in text, text
     assert "2-year warranty" not in text, text  # the sentence after it in another section is not a continuation
+
+
+def test_a_reviewed_answer_is_quoted_whole() -> None:
+    """A reviewer wrote it for this question: every sentence of it is the answer, not the best one or two."""
+    question = "Do you ship to Australia?"
+    reviewed = {
+        "doc": "reviewed-answers/r-00007-do-you-ship-to-australia.md",
+        "section": "Do you ship to Australia?",
+        "text": (
+            "We don't ship to Australia yet. Contact sales@lumio.io and we will tell you when we do. "
+            "Orders from New Zealand are not accepted either."
+        ),
+    }
+    shipping = {
+        "doc": "shipping-and-delivery.md",
+        "section": "Where Lumio ships",
+        "text": "Lumio ships hardware to the United States, Canada, the United Kingdom and the European Union.",
+    }
+    text = answer(question, [reviewed, shipping])
+    assert_rules(text, [reviewed, shipping])
+    assert reviewed["text"] in text, text

@@ -9,7 +9,7 @@ import httpx
 
 from app.web.copilot_holder import get_user_store
 
-from .conftest import UNANSWERABLE, Web
+from .conftest import UNANSWERABLE, Web, make_settings
 
 FINANCE = "What was our CAC by channel last quarter?"
 
@@ -147,6 +147,27 @@ async def test_escalation_listed_and_approved_through_the_api(web: Web):
     thread = (await staff.get(f"/api/threads/{asked['thread_id']}")).json()
     assert thread["status"] == "complete" and text in thread["last_answer"]
     assert (await reviewer.get("/api/reviews")).json()["reviews"] == []
+
+
+async def test_a_decision_through_the_api_can_add_the_answer_to_the_knowledge_base(
+    start_web, tmp_path, web_seeded_db, fresh_kb
+):
+    async with start_web(make_settings(tmp_path, web_seeded_db, *fresh_kb)) as web:
+        staff = await bearer(web, "staff")
+        asked = (await staff.post("/api/ask", json={"message": UNANSWERABLE})).json()
+        assert asked["escalated"]
+        reviewer = await bearer(web, "reviewer")
+        decide = f"/api/reviews/{asked['review_id']}/decide"
+        refused = await reviewer.post(decide, json={"action": "reject", "add_to_kb": True})
+        assert refused.status_code == 422 and "rejected answer" in refused.json()["error"]
+        text = "No white-label edition today; resellers can join our partner programme."
+        decided = await reviewer.post(decide, json={"action": "edit", "text": text, "add_to_kb": True})
+        assert decided.status_code == 200, decided.text
+        document = decided.json()["kb_document"]
+        assert document.startswith("reviewed-answers/") and (fresh_kb[1] / document).exists()
+        again = (await staff.post("/api/ask", json={"message": UNANSWERABLE})).json()
+        assert not again["escalated"] and "partner programme" in again["answer"], again
+        assert document in again["citations"]
 
 
 async def test_stream_yields_steps_and_tokens_then_done(web: Web):

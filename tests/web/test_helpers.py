@@ -10,7 +10,8 @@ import pytest
 
 from app.auth.bootstrap import ensure_demo_accounts, load_or_create_secret
 from app.auth.users import UserError, UserStore
-from app.web.review_console import age, knowledge_text, safe_next, word_diff
+from app.kb.reviewed import knowledge_text
+from app.web.review_console import age, safe_next, word_diff
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,17 @@ def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with
         ("compute_metric", "cac"),
         ("compute_metric", "ltv"),
     ]
+    # revenue asked about the past is the revenue earned; the forecast needs words about the future
+    for request, expected in [
+        ("What was revenue in March?", ("compute_metric", {"metric": "revenue", "period": "in March"})),
+        ("How much revenue did we make last month?", ("compute_metric", {"metric": "revenue", "period": "last month"})),
+        ("How many months of runway do we have?", ("compute_metric", {"metric": "runway"})),
+        ("What's our ARR?", ("compute_metric", {"metric": "mrr"})),
+        ("Forecast revenue for the next 6 months", ("forecast_revenue", {"horizon_months": 6})),
+        ("what will revenue look like next quarter", ("forecast_revenue", {})),
+    ]:
+        [call] = finance.invoke([HumanMessage(request)]).tool_calls
+        assert (call["name"], {k: call["args"][k] for k in expected[1]}) == expected, request
     marketing = OfflineChatModel(agent="marketing").bind_tools(build_marketing_tools(deps))
     reply = marketing.invoke([HumanMessage("Draft a personalised email for customer C00355")])
     assert [(c["name"], c["args"].get("customer_id")) for c in reply.tool_calls] == [("draft_email", "C00355")]

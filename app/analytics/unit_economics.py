@@ -41,7 +41,7 @@ from app.data.catalog import (
     check_channel,
     check_segment,
 )
-from app.data.periods import Period
+from app.data.periods import Period, add_months
 from app.data.queries import data_bounds, subscription_revenue_by_month
 from app.data.schema import (
     campaigns,
@@ -183,6 +183,11 @@ def _previous_label(prev: Period) -> str:
     if prev.label.startswith("previous "):
         return prev.label[:1].upper() + prev.label[1:]
     return f"{prev.label} ({prev.start} to {prev.end})"
+
+
+def _as_of(period: Period) -> str:
+    """The label of a figure taken on one day ("as of 2026-11-26"), else the period's own label."""
+    return f"as of {period.end}" if period.start == period.end else period.label
 
 
 def _usd(x: float) -> str:
@@ -917,6 +922,108 @@ def nrr(engine: Engine, period: Period, channel: str | None = None, segment: str
     )
 
 
+def revenue(engine: Engine, period: Period, channel: str | None = None, segment: str | None = None) -> MetricResult:
+    """Revenue actually earned in the period (subscriptions pro rata + hardware orders), vs the previous period.
+
+    Raises:
+        MetricUnavailableError: no revenue in the period.
+        ValueError: unknown channel or segment, or both given.
+    """
+    scope = _Scope.of(channel, segment)
+    subs, hw = _subscription_revenue(engine, period, scope), _hardware(engine, period, scope)
+    value = subs + hw.revenue
+    if value <= 0:
+        raise MetricUnavailableError(f"no revenue recorded for {period.label} ({scope.label})")
+    prev = period.previous()
+    prev_value = _subscription_revenue(engine, prev, scope) + _hardware(engine, prev, scope).revenue
+    change = _change(value, prev_value)
+    steps = [
+        f"Subscription revenue ({period.label}, pro rata per day of MRR) = {_usd(subs)}",
+        f"Hardware revenue ({hw.orders:,} orders) = {_usd(hw.revenue)}",
+        f"Revenue = {_usd(subs)} + {_usd(hw.revenue)} = {_usd(value)}",
+    ]
+    if change is None:
+        status: Status = "watch"
+        benchmark = "No revenue in the previous period to compare with."
+    else:
+        status = _status_high(change, 0.0, -10.0)
+        benchmark = (
+            f"{_previous_label(prev)}: {_usd(prev_value)}, so revenue changed {change:+.1f}% (a fall needs watching, "
+            "more than 10% is concerning)."
+        )
+    return MetricResult(
+        metric="Revenue",
+        period=period.label,
+        start=period.start,
+        end=period.end,
+        scope=scope.label,
+        formula="Revenue = subscription revenue (MRR pro rata) + hardware order revenue",
+        inputs={
+            "subscription_revenue": Quantity(subs, "USD"),
+            "hardware_revenue": Quantity(hw.revenue, "USD"),
+            "previous_revenue": Quantity(prev_value, "USD"),
+        },
+        steps=steps,
+        result=value,
+        unit="USD",
+        benchmark=benchmark,
+        status=status,
+        recommendation=None
+        if status == "healthy"
+        else "Revenue fell against the period before: check churn and contraction (NRR) and hardware order volume.",
+        assumptions=["Subscriptions from the subscriptions table, hardware from orders; refunds not netted"],
+    )
+
+
+def mrr(engine: Engine, period: Period, channel: str | None = None, segment: str | None = None) -> MetricResult:
+    """Monthly recurring revenue on the last day of the period, and its change over the period (a month).
+
+    Raises:
+        MetricUnavailableError: no MRR on the period's last day.
+        ValueError: unknown channel or segment, or both given.
+    """
+    scope = _Scope.of(channel, segment)
+    # over a period: its start; on one day ("what's our MRR?"): a month before
+    day0 = add_months(period.end, -1) if period.start == period.end else period.start - timedelta(days=1)
+    end_mrr = _mrr_on(engine, period.end, scope)
+    if end_mrr.empty:
+        raise MetricUnavailableError(f"no MRR on {period.end} ({scope.label})")
+    value, start_value = float(end_mrr.sum()), float(_mrr_on(engine, day0, scope).sum())
+    change = _change(value, start_value)
+    steps = [
+        f"MRR on {day0} = {_usd(start_value)}",
+        f"MRR on {period.end} ({len(end_mrr):,} paying accounts) = {_usd(value)}",
+        f"Net new MRR = {_usd(value)} − {_usd(start_value)} = {_usd(value - start_value)}; ARR = {_usd(value * 12)}",
+    ]
+    if change is None:
+        status: Status = "watch"
+        benchmark = "No MRR at the start of the period to compare with."
+    else:
+        status = _status_high(change, 0.0, -5.0)
+        benchmark = f"MRR changed {change:+.1f}% since {day0} (flat or falling MRR needs watching)."
+    return MetricResult(
+        metric="MRR",
+        period=_as_of(period),
+        start=period.start,
+        end=period.end,
+        scope=scope.label,
+        formula="MRR = sum of the monthly recurring revenue of the subscriptions running on the day",
+        inputs={
+            "starting_mrr": Quantity(start_value, "USD/month"),
+            "ending_mrr": Quantity(value, "USD/month"),
+            "paying_accounts": Quantity(float(len(end_mrr)), "accounts"),
+        },
+        steps=steps,
+        result=value,
+        unit="USD/month",
+        benchmark=benchmark,
+        status=status,
+        recommendation=None
+        if status == "healthy"
+        else "Recurring revenue is shrinking: look at churned and downgraded accounts (NRR) and at new-customer CAC.",
+    )
+
+
 def _ledger(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(sa.select(finance_ledger).order_by(finance_ledger.c.month))
@@ -1037,7 +1144,7 @@ def runway(engine: Engine, period: Period) -> MetricResult:
         status = _status_high(value, RUNWAY_TARGET_MONTHS, 12.0)
     return MetricResult(
         metric="Runway",
-        period=period.label,
+        period=_as_of(period),
         start=period.start,
         end=period.end,
         scope="company",
@@ -1170,6 +1277,8 @@ METRICS: dict[str, MetricFunction] = {
     "gross_margin": gross_margin,
     "aov": aov,
     "budget_variance": budget_variance,
+    "revenue": revenue,
+    "mrr": mrr,
 }
 """Every metric by name."""
 
@@ -1187,6 +1296,8 @@ _ALIASES = {
     "lifetime_value": "ltv",
     "customer_acquisition_cost": "cac",
     "return_on_ad_spend": "roas",
+    "sales": "revenue",
+    "monthly_recurring_revenue": "mrr",
 }
 
 
@@ -1196,7 +1307,7 @@ def compute_metric(
     """Compute a metric by name.
 
     Names: `cac`, `ltv`, `ltv_cac`, `roas`, `payback`, `burn`, `runway`, `nrr`, `gross_margin`, `aov`,
-    `budget_variance` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
+    `budget_variance`, `revenue`, `mrr` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
 
     Raises:
         ValueError: unknown metric, or a channel/segment for a company-wide metric (burn, runway).

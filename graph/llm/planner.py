@@ -20,6 +20,8 @@ ENUM_BONUS = 0.15
 """Added to a tool's score when the request names one of its enum values."""
 REQUIRED_BONUS = 0.15
 """Added to a tool's score when the request fills all of its required arguments."""
+CUE_PENALTY = 0.15
+"""Taken from a tool's score when it lists cue words (`x-cues`) and the request has none of them."""
 REQUIRED_MARGIN = 0.2
 """How far below the best tool a runner-up may score and still be preferred because its required
 arguments can be filled from the request while the best tool's cannot."""
@@ -60,6 +62,19 @@ def _required_bonus(tool: dict[str, Any], text: str) -> float:
     return REQUIRED_BONUS if all(required <= set(args) for args in filled) else 0.0
 
 
+def _cue_penalty(tool: dict[str, Any], text: str) -> float:
+    """`CUE_PENALTY` for a tool with cue words (`x-cues`) and a request without any of them.
+
+    The forecast answers requests about the future ("next", "forecast", "will"...), not "revenue in March".
+    """
+    cues = tool["function"].get("parameters", {}).get("x-cues")
+    if not cues:
+        return 0.0
+    lowered = text.lower()
+    found = any(re.search(rf"(?<![a-z0-9]){re.escape(cue.lower())}(?![a-z0-9])", lowered) for cue in cues)
+    return 0.0 if found else CUE_PENALTY
+
+
 def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
     """Tools with their scores, best first (ties broken by name, so the order is deterministic)."""
     if not tools:
@@ -67,7 +82,8 @@ def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, d
     query = get_embedder().encode([request])[0]
     sims = _description_vectors(tools) @ query
     scored = [
-        (float(s) + _enum_bonus(t, request) + _required_bonus(t, request), t) for s, t in zip(sims, tools, strict=True)
+        (float(s) + _enum_bonus(t, request) + _required_bonus(t, request) - _cue_penalty(t, request), t)
+        for s, t in zip(sims, tools, strict=True)
     ]
     return sorted(scored, key=lambda item: (-item[0], item[1]["function"]["name"]))
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.cache.tools import cached_result
 from app.data.catalog import CHANNELS
@@ -20,7 +20,19 @@ from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
 Metric = Literal[
-    "cac", "ltv", "ltv_cac", "roas", "payback", "burn", "runway", "nrr", "gross_margin", "aov", "budget_variance"
+    "cac",
+    "ltv",
+    "ltv_cac",
+    "roas",
+    "payback",
+    "burn",
+    "runway",
+    "nrr",
+    "gross_margin",
+    "aov",
+    "budget_variance",
+    "revenue",
+    "mrr",
 ]
 Channel = Literal["paid_search", "paid_social", "email", "content_seo", "events", "partners", "display"]
 
@@ -36,6 +48,8 @@ METRIC_ALIASES: dict[str, Any] = {
     "gross_margin": ["gross margin", "margin", "margins"],
     "aov": ["average order value", "order value", "basket size"],
     "budget_variance": ["budget variance", "over budget", "under budget", "budget vs actual", "budget"],
+    "revenue": ["revenue", "sales", "turnover", "income", "did we make", "did we earn", "do we make"],
+    "mrr": ["monthly recurring revenue", "recurring revenue", "arr", "annual recurring revenue"],
 }
 """Phrases the offline model maps to each metric (JSON-schema `x-aliases`)."""
 CHANNEL_ALIASES: dict[str, Any] = {
@@ -49,6 +63,12 @@ CHANNEL_ALIASES: dict[str, Any] = {
 }
 
 
+METRIC_DEFAULT_PERIOD: dict[str, str] = {"runway": "today", "mrr": "today", "burn": "last 3 months"}
+"""Period of a metric asked without one: "what is our runway?" means now (cash at the latest closed ledger
+month), burn the last three closed months (the ones runway divides by), not last quarter; every other metric
+defaults to last quarter."""
+
+
 class MetricArgs(BaseModel):
     """Arguments of `compute_metric`."""
 
@@ -56,8 +76,10 @@ class MetricArgs(BaseModel):
         description="Which metric",
         json_schema_extra={"x-fanout": True, "x-aliases": METRIC_ALIASES},
     )
-    period: str = Field(
-        default="last quarter", description="Period phrase, e.g. 'last quarter', 'Q3 2025', 'last 90 days'"
+    period: str | None = Field(
+        default=None,
+        description="Period phrase, e.g. 'last quarter', 'Q3 2025', 'last 90 days' (default: last quarter; for "
+        "runway, MRR and burn the latest figures)",
     )
     channel: Channel | None = Field(
         default=None,
@@ -72,8 +94,32 @@ class ChannelCacArgs(BaseModel):
     period: str = Field(default="last quarter", description="Period phrase")
 
 
+FORECAST_CUES = [
+    "forecast",
+    "forecasts",
+    "projection",
+    "project",
+    "projected",
+    "predict",
+    "prediction",
+    "outlook",
+    "next",
+    "coming",
+    "upcoming",
+    "future",
+    "will",
+    "expect",
+    "expected",
+    "going to",
+]
+"""Words of a request about the future. Without one, the offline model does not pick the forecast ("what was
+revenue in March?" asks for the revenue earned)."""
+
+
 class ForecastArgs(BaseModel):
     """Arguments of `forecast_revenue`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-cues": FORECAST_CUES})
 
     horizon_months: int = Field(default=6, ge=1, le=36, description="Months to forecast")
     kind: Literal["total", "subscription", "hardware"] = Field(default="total", description="Which revenue")
@@ -98,25 +144,33 @@ class SheetArgs(BaseModel):
     file: str | None = Field(default=None, description="Uploaded file name; the latest upload when omitted")
 
 
+DEFAULT_WINBACK_INCENTIVE_USD = 199.0
+"""A recipient without its own incentive: one free Growth month, the largest standard win-back offer."""
+
+
 class CampaignEconomicsArgs(BaseModel):
     """Arguments of `campaign_economics`."""
 
-    customers: list[dict[str, Any]] = Field(description="Recipients with clv_12m (and p_alive)")
+    customers: list[dict[str, Any]] = Field(
+        description="Recipients with clv_12m (and p_alive); from the win-back selection also incentive_usd (their "
+        "plan's free month, $0 without an offer) and value_12m (former MRR x 12 + hardware CLV)"
+    )
     incentive_usd: float = Field(
         default=0.0,
         ge=0,
-        description="Incentive value per redemption; default from the brand-voice policy (one free month = $199)",
+        description="Incentive value per redemption for every recipient; 0 = each recipient's own incentive_usd, "
+        "else one free Growth month ($199), the brand-voice policy's largest standard offer",
     )
     response_rate: float = Field(default=0.12, gt=0, le=1, description="Expected share of recipients who come back")
     cost_per_email: float = Field(default=0.05, ge=0, description="Sending cost per email")
 
 
 @cached_result("transactions", "channels", "finance")
-def metric(deps: ToolDeps, metric: str, period: str = "last quarter", channel: str | None = None) -> ToolResult:
+def metric(deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None) -> ToolResult:
     """One unit-economics metric from the database, in the seed's `metric_calculation` format."""
     from app.analytics.unit_economics import MetricUnavailableError, compute_metric
 
-    p = deps.period(period, "last quarter")
+    p = deps.period(period or METRIC_DEFAULT_PERIOD.get(metric, "last quarter"), "last quarter")
     try:
         result = compute_metric(deps.engine, metric, p, channel=channel)
     except MetricUnavailableError as exc:
@@ -132,7 +186,9 @@ def metric(deps: ToolDeps, metric: str, period: str = "last quarter", channel: s
         template="finance.metric_calculation",
         prompt_vars={
             "metric_name": result.metric,
-            "time_period": f"{result.period} ({result.start} to {result.end}, {result.scope})",
+            "time_period": f"{result.period} ({result.scope})"
+            if result.start == result.end
+            else f"{result.period} ({result.start} to {result.end}, {result.scope})",
             "data_json": json.dumps(data, default=str, indent=1),
         },
     )
@@ -313,23 +369,52 @@ def campaign_economics(
     response_rate: float = 0.12,
     cost_per_email: float = 0.05,
 ) -> ToolResult:
-    """Win-back cost (incentive × expected redemptions + sending) and ROI from expected reactivated value."""
+    """Win-back cost (incentive × expected redemptions + sending) and ROI from expected reactivated value.
+
+    The incentive is one free month of the plan each account had (Starter $49, Growth $199: plans-and-pricing.md),
+    taken from each recipient's `incentive_usd` (accounts without an offer cost only the sending); an explicit
+    `incentive_usd` applies to every recipient, and recipients without one default to a Growth month.
+    """
     n = len(customers)
     if n == 0:
         raise FatalToolError("no recipients: nothing to cost")
-    incentive = incentive_usd or 199.0  # brand-voice policy: one free Growth month
+
+    def incentive_of(c: dict[str, Any]) -> float:
+        if incentive_usd:
+            return incentive_usd
+        own = c.get("incentive_usd")
+        return DEFAULT_WINBACK_INCENTIVE_USD if own is None else float(own)
+
+    incentives = [incentive_of(c) for c in customers]
+    offers = sum(1 for i in incentives if i > 0)
     redemptions = n * response_rate
-    cost = incentive * redemptions + n * cost_per_email
-    value = sum(float(c.get("clv_12m") or c.get("historical_value", 0.0)) for c in customers) * response_rate
+    incentive_cost = sum(incentives) * response_rate
+    cost = incentive_cost + n * cost_per_email
+    value = sum(float(c.get("value_12m") or c.get("clv_12m") or c.get("historical_value") or 0.0) for c in customers)
+    value *= response_rate
     roi = (value - cost) / cost if cost else 0.0
+    by_price: dict[float, int] = {}
+    for i in incentives:
+        by_price[i] = by_price.get(i, 0) + 1
+    mix = " + ".join(f"{k} × ${p:,.0f}" for p, k in sorted(by_price.items(), reverse=True))
+    average = sum(incentives) / n
+    value_label = (
+        "12-month value (former MRR × 12 + hardware CLV)"
+        if any(c.get("value_12m") is not None for c in customers)
+        else "12-month CLV"
+    )
     return ToolResult(
         headline=f"Win-back for {n} customers: cost ${cost:,.0f}, expected value ${value:,.0f}, ROI {roi:.1f}×",
         facts=[
-            f"Cost = incentive ${incentive:,.0f} × {redemptions:.1f} expected redemptions ({response_rate:.0%} of {n}) + {n} × ${cost_per_email:.2f} sending = ${cost:,.2f}",
-            f"Expected reactivated value = {response_rate:.0%} × Σ 12-month CLV (${value / response_rate:,.0f}) = ${value:,.2f}",
+            f"Incentive: one free month of each account's plan ({mix}; {offers} of {n} recipients get an offer), "
+            f"${average:,.2f} on average",
+            f"Cost = Σ incentives ${sum(incentives):,.0f} × {response_rate:.0%} expected to redeem ({redemptions:.1f} "
+            f"of {n}) + {n} × ${cost_per_email:.2f} sending = ${cost:,.2f}",
+            f"Expected reactivated value = {response_rate:.0%} × Σ {value_label} (${value / response_rate:,.0f}) = ${value:,.2f}",
             f"ROI = (value − cost) / cost = ({value:,.0f} − {cost:,.0f}) / {cost:,.0f} = {roi:.2f}",
         ],
-        method="Expected-value model: response rate × customer CLV (BG/NBD + Gamma-Gamma) against incentive and sending cost",
+        method="Expected-value model: response rate × each account's 12-month value (former MRR × 12 + BG/NBD + "
+        "Gamma-Gamma hardware CLV) against each account's free month and the sending cost",
         recommendation="Proceed: expected value exceeds cost."
         if roi > 0
         else "Reconsider: the expected value does not cover the cost.",
@@ -338,7 +423,9 @@ def campaign_economics(
             "campaign_cost": round(cost, 2),
             "expected_value": round(value, 2),
             "roi": round(roi, 4),
-            "incentive_usd": incentive,
+            "incentive_usd": round(average, 2),
+            "incentive_cost": round(incentive_cost, 2),
+            "offers": offers,
             "response_rate": response_rate,
         },
     )
@@ -353,7 +440,7 @@ def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             metric,
             "compute_metric",
-            "Compute a unit-economics metric from the books with formula and steps: CAC (customer acquisition cost), LTV, LTV:CAC, ROAS, payback, burn rate, runway, NRR, gross margin, AOV or budget variance, for a period and optional channel.",
+            "Compute a unit-economics metric from the books with formula and steps: CAC (customer acquisition cost), LTV, LTV:CAC, ROAS, payback, burn rate, runway, NRR, gross margin, AOV, budget variance, revenue (actual, earned) or MRR/ARR, for a period and optional channel.",
             MetricArgs,
         ),
         tool(

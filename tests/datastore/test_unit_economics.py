@@ -66,6 +66,33 @@ def test_cac_compares_with_previous_period(tiny: sa.Engine) -> None:
     assert f"{change:+.1f}%" in result.benchmark
 
 
+def test_revenue_is_subscriptions_pro_rata_plus_hardware_against_the_quarter_before(tiny: sa.Engine) -> None:
+    result = ue.revenue(tiny, Q1)
+    hardware = 1589 + 644 + 322 + 500  # O1, O2, O3, O5
+    assert result.result == pytest.approx(SUB_Q1 + hardware)
+    assert result.inputs["subscription_revenue"].value == pytest.approx(SUB_Q1)
+    assert result.inputs["hardware_revenue"].value == pytest.approx(hardware)
+    previous = 49.0 + 720.0  # Q4 2024: C's December subscription and O4
+    assert result.inputs["previous_revenue"].value == pytest.approx(previous)
+    change = (SUB_Q1 + hardware - previous) / previous * 100
+    assert f"Q4 2024 (2024-10-01 to 2024-12-31): $769.00, so revenue changed {change:+.1f}%" in result.benchmark
+    assert ue.compute_metric(tiny, "sales", Q1).result == result.result
+    with pytest.raises(ue.MetricUnavailableError, match="no revenue"):
+        ue.revenue(tiny, quarter_period(2023, 1))
+    _json(result)
+
+
+def test_mrr_on_a_day_and_over_a_period(tiny: sa.Engine) -> None:
+    on_day = ue.mrr(tiny, Period.between(date(2025, 3, 31), date(2025, 3, 31)))
+    assert on_day.result == pytest.approx(199.0 + 49.0)  # A on Growth, C on Starter; B cancelled on 5 March
+    assert on_day.period == "as of 2025-03-31"
+    assert on_day.inputs["starting_mrr"].value == pytest.approx(199.0 + 199.0 + 49.0)  # a month before: B still paid
+    over_q1 = ue.mrr(tiny, Q1)
+    assert over_q1.inputs["starting_mrr"].value == pytest.approx(49.0)  # 2024-12-31: C only
+    assert "Net new MRR = $248.00 − $49.00 = $199.00; ARR = $2,976.00" in over_q1.steps
+    _json(over_q1)
+
+
 def test_roas(tiny: sa.Engine) -> None:
     result = ue.roas(tiny, Q1)
     assert result.result == pytest.approx((2177 + 3032) / 11_700)

@@ -29,6 +29,26 @@ async def test_finance_forecast_has_interval_and_chart(copilot: Copilot):
     assert len(result.charts) == 1 and result.charts[0]["data"]
 
 
+async def test_revenue_earned_and_runway_now_are_not_the_forecast(copilot: Copilot):
+    import sqlalchemy as sa
+
+    engine = copilot.services.extras["engine"]
+    with engine.connect() as conn:
+        months = [row[0] for row in conn.execute(sa.text("select month from finance_ledger order by month"))]
+    last = str(months[-1])[:7]  # the latest closed ledger month
+
+    revenue = await copilot.ask("What was revenue in March?")
+    assert "Revenue — March" in revenue.answer and "forecast" not in revenue.answer.lower(), revenue.answer
+    assert "Subscription revenue (March" in revenue.answer and "Hardware revenue" in revenue.answer
+
+    runway = await copilot.ask("How many months of runway do we have?")
+    assert "Runway — as of" in runway.answer, runway.answer
+    from datetime import date
+
+    year, month = (int(x) for x in last.split("-"))
+    assert f"Cash at the end of {date(year, month, 1):%B %Y}" in runway.answer  # not the end of last quarter
+
+
 async def test_marketing_channel_analytics(copilot: Copilot):
     result = await copilot.ask("Which acquisition channels performed best over the last 30 days?")
     assert result.route == "marketing"

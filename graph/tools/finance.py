@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.cache.tools import cached_result
 from app.data.catalog import CHANNELS
@@ -94,7 +94,7 @@ class ChannelCacArgs(BaseModel):
     period: str = Field(default="last quarter", description="Period phrase")
 
 
-FORECAST_CUES = [
+FORECAST_CUES: list[JsonValue] = [
     "forecast",
     "forecasts",
     "projection",

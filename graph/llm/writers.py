@@ -161,6 +161,10 @@ _QUANTITY_CUES = (
     ),
     (re.compile(r"\b(how much|cost|price|pricing|fee|charge|expensive)\b", re.I), re.compile(r"[$€]\s?\d")),
     (re.compile(r"\b(how many|limit|maximum|max|up to)\b", re.I), re.compile(r"\b\d[\d,]*\b")),
+    (
+        re.compile(r"\b(hours|what time|opening|open|closes?|when)\b", re.I),
+        re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.I),
+    ),
 )
 
 

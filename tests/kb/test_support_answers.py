@@ -342,3 +342,23 @@ def test_a_reviewed_answer_is_quoted_whole() -> None:
     text = answer(question, [reviewed, shipping])
     assert_rules(text, [reviewed, shipping])
     assert reviewed["text"] in text, text
+
+
+def _section(doc: str, heading: str) -> dict[str, str]:
+    """A section of the project's knowledge base as a passage (the text under `## heading`)."""
+    text = (REPO_ROOT / "knowledge_base" / doc).read_text(encoding="utf-8")
+    body = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0].strip()
+    return {"doc": doc, "section": heading, "text": body}
+
+
+def test_a_question_about_hours_quotes_the_times_of_day() -> None:
+    """ "What are your support hours?" wants "8:00–20:00", not only the sentences that repeat "support hours"."""
+    question = "What are your support hours?"
+    passages = [  # as retrieval ranks them
+        _section("sla-and-uptime.md", "Support response times are separate from uptime"),
+        _section("support-hours-and-contact.md", "Lumio support hours"),
+        _section("status-page-and-incidents.md", "Scheduled maintenance"),
+    ]
+    text = answer(question, passages)
+    assert_rules(text, passages)
+    assert "Monday to Friday, 8:00–20:00 US Eastern Time" in text, text

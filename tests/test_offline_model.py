@@ -131,6 +131,14 @@ def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with
     ]:
         [call] = finance.invoke([HumanMessage(request)]).tool_calls
         assert (call["name"], {k: call["args"][k] for k in expected[1]}) == expected, request
+    # two periods: one call per metric and period
+    reply = finance.invoke([HumanMessage("What were CAC and LTV in Q1 2025 vs Q1 2026?")])
+    assert [(c["args"]["metric"], c["args"]["period"]) for c in reply.tool_calls] == [
+        ("cac", "Q1 2025"),
+        ("cac", "Q1 2026"),
+        ("ltv", "Q1 2025"),
+        ("ltv", "Q1 2026"),
+    ]
     marketing = OfflineChatModel(agent="marketing").bind_tools(build_marketing_tools(deps))
     reply = marketing.invoke([HumanMessage("Draft a personalised email for customer C00355")])
     assert [(c["name"], c["args"].get("customer_id")) for c in reply.tool_calls] == [("draft_email", "C00355")]
@@ -171,6 +179,22 @@ def test_tool_call_streams_as_one_chunk_and_results_are_summarised():
 )
 def test_find_period(text, expected):
     assert find_period(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CAC Q1 2025 vs Q1 2026", ["Q1 2025", "Q1 2026"]),
+        ("Compare CAC this quarter vs last quarter", ["this quarter", "last quarter"]),
+        ("CAC last 30 days vs the previous 30 days", ["last 30 days"]),  # every metric compares with that anyway
+        ("CAC and LTV last quarter", ["last quarter"]),
+        ("the quarter before Q3 2025", ["the quarter before Q3 2025"]),
+    ],
+)
+def test_find_periods(text, expected):
+    from graph.llm.slots import find_periods
+
+    assert find_periods(text) == expected
 
 
 def test_find_expression_and_fill_arguments():

@@ -51,12 +51,24 @@ _UNIT_WORDS = {
 
 MAX_FOUND = 20
 """Most ids an array field takes from one request."""
+MAX_CALLS = 4
+"""Most calls one request fans out to (metrics × periods)."""
 
 
 def find_period(text: str) -> str | None:
     """The first period phrase in `text` ("last quarter", "Q3 2025", "last 30 days"...), if any."""
     match = _PERIOD_RE.search(text)
     return match.group(0).strip() if match else None
+
+
+def find_periods(text: str) -> list[str]:
+    """Every distinct period phrase in `text`, in order ("Q1 2025 vs Q1 2026" → both).
+
+    A later "previous 30 days" means the window before the first one, which every metric already
+    compares with: it is left out.
+    """
+    found = list(dict.fromkeys(m.group(0).strip() for m in _PERIOD_RE.finditer(text)))
+    return found[:1] + [p for p in found[1:] if not p.lower().startswith("previous")]
 
 
 _WORD_OPERATORS = [
@@ -134,11 +146,14 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
     """Argument sets for one tool: usually one; one per matched value of a "fan-out" enum field.
 
     A field marked `x-fanout` in its schema (e.g. the metric of a metric tool) produces one call per
-    value found in the text ("CAC and LTV" → two calls), at most three.
+    value found in the text ("CAC and LTV" → two calls), at most three. A request that names two or three
+    periods ("CAC Q1 2025 vs Q1 2026", "this quarter vs last quarter") gets one call per period, for each
+    fanned-out value, at most `MAX_CALLS` calls.
     """
     props: dict[str, Any] = parameters.get("properties", {})
     args: dict[str, Any] = {}
     fanout: tuple[str, list[Any]] | None = None
+    periods: tuple[str, list[str]] | None = None
     for field, raw_schema in props.items():
         schema = _resolve(raw_schema, parameters)
         kind = schema.get("type")
@@ -159,8 +174,10 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
         elif kind == "string":
             lowered = field.lower()
             if "period" in lowered:
-                if period := find_period(text):
-                    args[field] = period
+                if found_periods := find_periods(text):
+                    args[field] = found_periods[0]
+                    if len(found_periods) > 1:
+                        periods = (field, found_periods[:3])
             elif "expression" in lowered or "formula" in lowered:
                 if expr := find_expression(text):
                     args[field] = expr
@@ -177,7 +194,9 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 subject = text[command.end() :].strip(" .") if command else ""
                 if subject:
                     args[field] = subject[:1].upper() + subject[1:200]
-    if fanout is None:
-        return [args]
-    field, values = fanout
-    return [{**args, field: value} for value in values]
+    sets = [args]
+    for spread in (fanout, periods):
+        if spread is not None:
+            field, values = spread
+            sets = [{**one, field: value} for one in sets for value in values]
+    return sets[:MAX_CALLS]

@@ -11,17 +11,18 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.nodes.common import last_human_text
 from graph.nodes.parts import last_human_id, next_part
-from graph.routing.small_talk import small_talk, small_talk_reply
+from graph.routing.small_talk import SmallTalk, small_talk, small_talk_reply
 from graph.state import AGENTS, CLARIFY_ROUTE, WINBACK_ROUTE, GraphState
 
 NextAfterSupervisor = Literal["marketing", "finance", "insights", "support", "parallel", "winback_insights", "respond"]
 
-_SMALL_TALK_REASONS = {
+_SMALL_TALK_REASONS: dict[SmallTalk, str] = {
     "greeting": "a greeting, not a request: the supervisor answers with what it can do",
     "thanks": "thanks or an acknowledgement, not a request",
     "help": "a question about the copilot itself: the supervisor answers with what it can do",
     "no_words": "no words in the message: the supervisor asks for a question",
     "keyboard_mash": "no recognisable words in the message: the supervisor asks for a question",
+    "instructions": "an attempt to change the copilot's rules, not a request: no agent runs, nothing is escalated",
 }
 
 

@@ -265,7 +265,10 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
         if rank >= documents:
             break
         heading = _heading(passage)
-        for sentence in split_sentences(str(passage.get("text", ""))):
+        lead = ""
+        for piece in split_sentences(str(passage.get("text", ""))):
+            sentence = _with_lead_in(lead, piece)
+            lead = piece if piece.endswith(":") else lead if sentence != piece else ""
             key = sentence.lower()
             if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen or _INSTRUCTION.search(sentence):
                 continue  # too short to answer, a lead-in, a repeat, or an instruction planted in a document
@@ -274,6 +277,17 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
             seen.add(key)
             out.append(_Candidate(rank, sentence, doc, heading))
     return out
+
+
+def _with_lead_in(lead: str, piece: str) -> str:
+    """A list item that continues its lead-in, as one sentence.
+
+    "Battery life is shorter when:" then "the sensor is in a cold place, below about 10 °C;" reads, quoted alone,
+    as a fragment; it is quoted as "Battery life is shorter when the sensor is in a cold place, below about 10 °C."
+    """
+    if not lead or not piece[:1].islower():
+        return piece
+    return f"{lead.rstrip(':').rstrip()} {piece.rstrip(' ;,.')}."
 
 
 def _term_weights(query_terms: set[str], candidates: list[_Candidate]) -> dict[str, float]:

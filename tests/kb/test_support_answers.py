@@ -362,3 +362,12 @@ def test_a_question_about_hours_quotes_the_times_of_day() -> None:
     text = answer(question, passages)
     assert_rules(text, passages)
     assert "Monday to Friday, 8:00–20:00 US Eastern Time" in text, text
+
+
+def test_a_list_item_is_quoted_with_its_lead_in() -> None:
+    """An item of a list reads as a fragment alone ("the sensor is in a cold place;"): it is quoted whole."""
+    question = "batteries in our unheated warehouse office keep dying early, why"
+    passage = _section("battery-life-and-replacement.md", "What affects Lumio battery life")
+    text = answer(question, [passage])
+    assert "Battery life is shorter when the sensor is in a cold place, below about 10 °C." in text, text
+    assert not re.search(r"(?:^|\. )[a-z]", CITATION.sub("", text)), text  # no sentence starts mid-sentence

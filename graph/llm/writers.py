@@ -433,24 +433,103 @@ def write_campaign(values: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_EMAIL_SUBJECT_MAX = 50
+"""Brand voice: subject lines of 50 characters or fewer."""
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _email_date(value: Any) -> str | None:
+    """A date the brand's way ("March 4"); ISO dates are converted, anything else is kept as given."""
+    if not value:
+        return None
+    text = str(value)
+    if _ISO_DATE.match(text):
+        from graph.tools.marketing import brand_date
+
+        return brand_date(text)
+    return text
+
+
+def _email_subject(text: str, fallback: str) -> str:
+    """Sentence case, no "!", at most 50 characters (else the fallback)."""
+    text = text.replace("!", "").strip()
+    text = text[:1].upper() + text[1:]
+    return text if len(text) <= _EMAIL_SUBJECT_MAX else fallback
+
+
+def _email_footer(values: dict[str, Any]) -> list[str]:
+    """Sign-off by a named person with their role, the company address and the unsubscribe link."""
+    from graph.tools.marketing import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL
+
+    name = values.get("sender_name") or SENDER_NAME
+    role = values.get("sender_role") or SENDER_ROLE
+    unsubscribe = values.get("unsubscribe_url") or UNSUBSCRIBE_URL.format(customer_id=values.get("customer_id", ""))
+    return [
+        f"Best regards,\n{name}\n{role}, Lumio",
+        f"{values.get('address') or ADDRESS_US}\nUnsubscribe: {unsubscribe}",
+    ]
+
+
 def write_email(values: dict[str, Any]) -> str:
-    """`marketing.email_draft`: references the last purchase, recommends a product, CTA with incentive."""
-    name = str(values.get("customer_name", "there")).split(" ")[0]
-    tone = str(values.get("tone", "friendly")).lower()
-    greeting = "Hi" if tone in ("friendly", "warm", "casual") else "Hello"
-    last = values.get("last_product") or "your last order"
-    when = values.get("last_purchase_date") or "a while ago"
-    rec = values.get("recommended_product") or "our newest sensors"
-    incentive = values.get("incentive") or "a free month of Lumio Cloud"
-    return (
-        f"Subject: {name}, your {last} has been busy\n\n"
-        f"{greeting} {name},\n\n"
-        f"Since you picked up {last} on {when}, a lot has changed in how teams use their space. "
-        f"Customers who run {last} often add {rec} to see the full picture.\n\n"
-        f"To make it easy, here is {incentive} when you order before the end of the month.\n\n"
-        f"→ Claim your offer: reply to this email or visit your Lumio dashboard.\n\n"
-        f"Thanks for being a Lumio customer,\nThe Lumio team"
-    )
+    """`marketing.email_draft`, following the Lumio email structure and win-back policy (brand-voice.md).
+
+    A cancelled account (`winback` = `offer` or `reminder`) gets a win-back email that leads with its own data
+    (the date until which it is kept), states at most one incentive (`offer`, a free month of its plan) with its
+    real deadline, and points to Settings → Billing → Choose plan; any other customer gets a short note on what
+    they bought, with no offer. Every email: subject of 50 characters or fewer in sentence case, "Hi <first
+    name>," a signature by a named person with their role, the address and an unsubscribe link, dates written
+    "March 4".
+    """
+    name = str(values.get("customer_name") or "there").split(" ")[0] or "there"
+    kind = values.get("winback")
+    plan = str(values.get("plan") or "Lumio Cloud")
+    if kind in ("offer", "reminder"):
+        kept = _email_date(values.get("data_kept_until"))
+        churned = _email_date(values.get("churned_on"))
+        path = values.get("reactivation_path") or "Settings → Billing → Choose plan"
+        subject = f"Your Lumio data is kept until {kept}" if kept else f"Your {plan} account is ready when you are"
+        opening = (
+            f"You cancelled your {plan} plan on {churned}, and your Lumio data is kept until {kept}: "
+            "your dashboards, sensors, floor plans, users and settings are all still there."
+            if churned and kept
+            else f"Your {plan} account and its data are still there."
+        )
+        paragraphs = [opening]
+        deadline = _email_date(values.get("offer_deadline"))
+        if kind == "offer" and values.get("offer") and deadline:
+            paragraphs.append(
+                f"If you would like to pick up where you left off, choose a plan by {deadline} and you get "
+                f"{values['offer']}. That is the whole offer: no code to enter, nothing else to buy."
+            )
+            kept_iso, deadline_iso = str(values.get("data_kept_until")), str(values.get("offer_deadline"))
+            if _ISO_DATE.match(kept_iso) and _ISO_DATE.match(deadline_iso) and kept_iso < deadline_iso:
+                paragraphs.append(f"Your data is only kept until {kept}, so come back before then to keep it.")
+        else:
+            reason = str(values.get("winback_reason") or "")
+            extra = (
+                " Your nonprofit or education discount applies again when you come back."
+                if "discount" in reason
+                else ""
+            )
+            paragraphs.append(
+                "For 90 days after cancelling, you can reactivate the account and everything comes back as it was; "
+                f"after that, the data is permanently deleted.{extra}"
+            )
+        paragraphs.append(f"Reactivating takes one step: {path}. Your dashboards come back exactly as you left them.")
+        cta = "→ Choose your plan"
+    else:
+        last = values.get("last_product") or "your Lumio hardware"
+        when = _email_date(values.get("last_purchase_date")) or "your last order"
+        rec = values.get("recommended") or values.get("recommended_product") or "Lumio Air"
+        subject = _email_subject(f"More from your {last}", "More from your Lumio sensors")
+        paragraphs = [
+            f"Since you added {last} on {when}, your {plan} dashboards have been counting how your spaces are used.",
+            f"Teams that run {last} often add {rec} to see the full picture, from room occupancy to air quality.",
+            "If it would help, I can walk you through what your data shows so far in a short call.",
+        ]
+        cta = "→ Book a 20-minute call"
+    subject = _email_subject(subject, f"Your {plan} account")
+    return "\n\n".join([f"Subject: {subject}", f"Hi {name},", *paragraphs, cta, *_email_footer(values)])
 
 
 def write_section(values: dict[str, Any]) -> str:

@@ -1,8 +1,13 @@
 """Win-back pipeline (seed: sequential Insights → Marketing → Finance, `WinBackState`).
 
-Insights picks churned or at-risk valuable customers, Marketing drafts one personalised email each,
-Finance estimates the campaign cost and ROI. `customer_ids`, `churned_customers`, `email_drafts`,
-`campaign_cost` and `roi_estimate` carry the real values from one agent to the next.
+Follows the win-back policy in `knowledge_base/brand-voice.md`. Insights picks the accounts the policy
+allows (`churn_risk` with `winback_eligible`: Starter and Growth accounts cancelled in the 90 days up to
+the data's last date, no win-back in the last 12 months, most valuable first); Marketing drafts one email
+each with one incentive (a free month of the plan the account had, valid 14 days, the real deadline),
+a named sender, the address and an unsubscribe link; Finance costs each account's free month at its
+plan price. `customer_ids`, `churned_customers`, `email_drafts`, `campaign_cost` and `roi_estimate`
+carry the real values from one agent to the next. When no account qualifies, nothing is drafted and
+the reply says why.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.state import AgentName, GraphState
 from graph.tools.executor import call_with_retries
+from graph.tools.marketing import email_values
 
 MAX_DRAFTS = 25
 """Drafts written per run (the rest of the list can be drafted on approval)."""
@@ -33,8 +39,8 @@ async def _call(runtime: Runtime[Context], agent: AgentName, name: str, args: di
 
 
 async def winback_insights(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Insights: select churned / at-risk customers worth winning back."""
-    result = await _call(runtime, "insights", "churn_risk", {"top_n": MAX_DRAFTS, "valuable_only": True})
+    """Insights: select the accounts the win-back policy allows, most valuable first."""
+    result = await _call(runtime, "insights", "churn_risk", {"top_n": MAX_DRAFTS, "winback_eligible": True})
     customers = list(result.get("data", {}).get("customers", []))
     return {
         "current_agent": "insights",
@@ -47,8 +53,15 @@ async def winback_insights(state: GraphState, runtime: Runtime[Context]) -> dict
 
 
 async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Marketing: one personalised email per selected customer, from their purchase history."""
+    """Marketing: one personalised email per selected account, with the offer the policy allows."""
     services = runtime.context.services
+    if not state.get("customer_ids"):
+        skipped = {
+            "headline": "No win-back emails drafted: no account qualifies under the win-back policy",
+            "facts": ["Win-backs go only to Starter and Growth accounts cancelled in the last 90 days, once a year."],
+            "data": {"drafts": 0, "failed": 0},
+        }
+        return {"current_agent": "marketing", "next_agent": "finance", "results": {"marketing": skipped}}
     contexts = await _call(
         runtime, "marketing", "customer_context", {"customer_ids": state.get("customer_ids", [])[:MAX_DRAFTS]}
     )
@@ -57,16 +70,7 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
     gate = asyncio.Semaphore(DRAFT_CONCURRENCY)
 
     async def draft(ctx: dict[str, Any]) -> tuple[str, str | LLMCallFailed]:
-        values = {
-            "customer_name": ctx.get("name", "there"),
-            "last_purchase_date": ctx.get("last_order_date", "unknown"),
-            "last_product": ctx.get("last_product", "your last order"),
-            "rfm_segment": ctx.get("segment", "At Risk"),
-            "channel": ctx.get("channel", "email"),
-            "recommended_product": ctx.get("recommended_product", "Lumio Air"),
-            "incentive": ctx.get("incentive", "20% off your next order"),
-            "tone": "warm",
-        }
+        values = email_values(ctx, tone="warm")
         async with gate:
             try:
                 reply = await model.ainvoke(
@@ -96,9 +100,18 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
 
 
 async def winback_finance(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Finance: campaign cost (incentive × expected redemptions + sending) and ROI from expected value."""
+    """Finance: campaign cost (each account's free month × expected redemptions + sending) and ROI."""
     customers = state.get("churned_customers", [])
     drafted = set(state.get("email_drafts", {}))
+    if not drafted:
+        skipped = {"headline": "Nothing to cost: no win-back emails were drafted", "facts": [], "data": {}}
+        return {
+            "current_agent": "finance",
+            "next_agent": None,
+            "campaign_cost": 0.0,
+            "roi_estimate": 0.0,
+            "results": {"finance": skipped},
+        }
     result = await _call(
         runtime,
         "finance",

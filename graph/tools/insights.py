@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
@@ -26,6 +28,12 @@ class ChurnArgs(BaseModel):
     top_n: int = Field(default=20, ge=1, le=500, description="How many at-risk customers to list")
     horizon_weeks: int = Field(default=13, ge=1, le=104, description="Horizon for expected purchases, in weeks")
     valuable_only: bool = Field(default=False, description="Only customers with above-median historical value")
+    winback_eligible: bool = Field(
+        default=False,
+        description="Only accounts the win-back policy allows (brand-voice.md): Starter or Growth accounts that "
+        "cancelled in the 90 days up to the last date in the data and had no win-back email in the last 12 months, "
+        "ranked by the 12-month value a reactivation brings back (former MRR x 12 + hardware CLV)",
+    )
 
 
 class CohortArgs(BaseModel):
@@ -47,6 +55,194 @@ def _transactions(deps: ToolDeps) -> pd.DataFrame:
     if df.empty:
         raise FatalToolError("the business database has no transactions yet: run `gtm data seed` or import some")
     return df
+
+
+WINBACK_WINDOW_DAYS = 90
+"""Win-backs go to accounts that cancelled within this many days (their data is kept for 90 days)."""
+WINBACK_COOLDOWN_DAYS = 365
+"""One win-back offer per account in any 12 months."""
+WINBACK_PLANS = ("starter", "growth")
+"""Plans a win-back may go to; Enterprise win-backs are handled by the account's Customer Success Manager."""
+DISCOUNT_INDUSTRIES = ("Education", "Nonprofit")
+"""Accounts with the nonprofit or education discount: no win-back offer, only a reminder of their data."""
+
+WinbackKind = Literal["offer", "reminder", "excluded"]
+"""What the policy allows for one account: a win-back offer, a reminder without an offer, or no win-back."""
+
+
+@dataclass(frozen=True)
+class WinbackStatus:
+    """The win-back policy's verdict on one account (brand-voice.md, "Incentive policy for win-back offers")."""
+
+    kind: WinbackKind
+    rule: str
+    """Which rule decided: `active`, `window`, `enterprise`, `plan`, `cooldown`, `discount` or `ok`."""
+    reason: str
+    """Why, in words."""
+    data_kept_until: dt.date | None = None
+    """Cancellation date + 90 days, when the account is cancelled."""
+    incentive_usd: float = 0.0
+    """What the offer costs when redeemed: one free month of the plan the account had ($0 without an offer)."""
+
+
+def _to_date(value: Any) -> dt.date | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def winback_status(account: dict[str, Any], as_of: dt.date, last_winback_at: dt.datetime | None) -> WinbackStatus:
+    """Apply the win-back policy to one account.
+
+    Args:
+        account: `status`, `plan`, `churned_date` and `industry` of the account.
+        as_of: the data's last date (the "today" of the data, not the wall clock).
+        last_winback_at: when the account was last sent a win-back email (from the outbox), if ever.
+    """
+    from app.data.catalog import PLAN_MONTHLY_PRICE
+
+    plan = str(account.get("plan") or "").lower()
+    churned = _to_date(account.get("churned_date"))
+    if account.get("status") != "churned" or churned is None:
+        return WinbackStatus("excluded", "active", "the account is active")
+    kept = churned + dt.timedelta(days=WINBACK_WINDOW_DAYS)
+    if churned <= as_of - dt.timedelta(days=WINBACK_WINDOW_DAYS):
+        return WinbackStatus("excluded", "window", f"cancelled more than {WINBACK_WINDOW_DAYS} days ago", kept)
+    if plan == "enterprise":
+        return WinbackStatus(
+            "excluded", "enterprise", "Enterprise win-backs are handled by the Customer Success Manager", kept
+        )
+    if plan not in WINBACK_PLANS:
+        return WinbackStatus("excluded", "plan", f"no Starter or Growth plan on file ({plan or 'none'})", kept)
+    if last_winback_at is not None:
+        cutoff = min(dt.datetime.now(dt.UTC), dt.datetime.combine(as_of, dt.time.max, dt.UTC))
+        if last_winback_at >= cutoff - dt.timedelta(days=WINBACK_COOLDOWN_DAYS):
+            return WinbackStatus(
+                "excluded", "cooldown", f"a win-back was sent on {last_winback_at.date().isoformat()}", kept
+            )
+    if account.get("industry") in DISCOUNT_INDUSTRIES:
+        return WinbackStatus(
+            "reminder", "discount", "nonprofit or education discount: no offer, a reminder of the data", kept
+        )
+    return WinbackStatus("offer", "ok", f"cancelled {plan.title()} account", kept, PLAN_MONTHLY_PRICE[plan])
+
+
+def last_winbacks(engine: Any, customer_ids: list[str] | None = None) -> dict[str, dt.datetime]:
+    """When each customer was last sent a win-back email (outbox rows `sent`, or `sending`: maybe delivered)."""
+    import sqlalchemy as sa
+
+    from app.outbox import outbox
+
+    if not sa.inspect(engine).has_table("outbox"):
+        return {}
+    query = sa.select(outbox.c.customer_id, outbox.c.sent_at, outbox.c.updated_at).where(
+        outbox.c.status.in_(("sent", "sending"))
+    )
+    if customer_ids is not None:
+        query = query.where(outbox.c.customer_id.in_(customer_ids))
+    latest: dict[str, dt.datetime] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            when = _utc(row.sent_at) or _utc(row.updated_at)
+            if when is not None and (str(row.customer_id) not in latest or when > latest[str(row.customer_id)]):
+                latest[str(row.customer_id)] = when
+    return latest
+
+
+ACCOUNT_COLUMNS = (
+    "customer_id",
+    "name",
+    "contact_name",
+    "email",
+    "country",
+    "region",
+    "industry",
+    "status",
+    "plan",
+    "churned_date",
+    "billing_period",
+    "mrr",
+    "seats",
+)
+"""Columns of `account_frame`."""
+
+
+def account_frame(
+    engine: Any, customer_ids: list[str] | None = None, churned_since: dt.date | None = None
+) -> pd.DataFrame:
+    """Accounts with what the win-back policy needs, and their latest subscription (billing period, MRR).
+
+    Args:
+        engine: the business database.
+        customer_ids: these accounts (any status), in this order; or
+        churned_since: every account cancelled after this date.
+
+    Returns:
+        One row per account (`ACCOUNT_COLUMNS`); `churned_date` is a `datetime.date` or None.
+    """
+    import sqlalchemy as sa
+
+    from app.data.schema import customers, subscriptions
+
+    query = sa.select(
+        customers.c.id.label("customer_id"),
+        customers.c.name,
+        customers.c.contact_name,
+        customers.c.email,
+        customers.c.country,
+        customers.c.region,
+        customers.c.industry,
+        customers.c.status,
+        customers.c.plan,
+        customers.c.churned_date,
+    )
+    if customer_ids is not None:
+        query = query.where(customers.c.id.in_(customer_ids))
+    elif churned_since is None:
+        raise ValueError("account_frame needs customer_ids or churned_since")
+    else:
+        query = query.where(customers.c.status == "churned", customers.c.churned_date > churned_since)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query.order_by(customers.c.id))]
+        ids = [str(r["customer_id"]) for r in rows]
+        subs: dict[str, dict[str, Any]] = {}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            for sub in conn.execute(
+                sa.select(
+                    subscriptions.c.customer_id,
+                    subscriptions.c.billing_period,
+                    subscriptions.c.mrr,
+                    subscriptions.c.seats,
+                    subscriptions.c.start_date,
+                    subscriptions.c.id,
+                )
+                .where(subscriptions.c.customer_id.in_(chunk))
+                .order_by(subscriptions.c.start_date, subscriptions.c.id)
+            ):
+                subs[str(sub.customer_id)] = dict(sub._mapping)  # the latest one wins
+    for row in rows:
+        row["customer_id"] = str(row["customer_id"])
+        row["churned_date"] = _to_date(row["churned_date"])
+        sub = subs.get(row["customer_id"], {})
+        row["billing_period"] = sub.get("billing_period")
+        row["mrr"] = float(sub["mrr"]) if sub.get("mrr") is not None else 0.0
+        row["seats"] = sub.get("seats")
+    frame = pd.DataFrame(rows, columns=list(ACCOUNT_COLUMNS))
+    if customer_ids is not None and not frame.empty:
+        order = {c: i for i, c in enumerate(dict.fromkeys(str(c) for c in customer_ids))}
+        frame = frame.sort_values("customer_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    return frame
 
 
 def _chart(name: str, *args: Any) -> dict[str, Any] | None:
@@ -97,9 +293,26 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
     )
 
 
+def churn(
+    deps: ToolDeps,
+    top_n: int = 20,
+    horizon_weeks: int = 13,
+    valuable_only: bool = False,
+    winback_eligible: bool = False,
+) -> ToolResult:
+    """Probability alive (BG/NBD) and CLV (Gamma-Gamma) per customer; the repeat buyers most at risk.
+
+    With `winback_eligible`, the accounts the win-back policy allows instead (`winback_candidates`); that
+    answer reads the outbox, which no data version tracks, so it is never cached.
+    """
+    if winback_eligible:
+        return winback_candidates(deps, top_n=top_n, horizon_weeks=horizon_weeks)
+    return _churn_ranked(deps, top_n=top_n, horizon_weeks=horizon_weeks, valuable_only=valuable_only)
+
+
 @cached_result("transactions")
-def churn(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_only: bool = False) -> ToolResult:
-    """Probability alive (BG/NBD) and CLV (Gamma-Gamma) per customer; the repeat buyers most at risk."""
+def _churn_ranked(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_only: bool = False) -> ToolResult:
+    """`churn` for every repeat buyer (cached: depends on the transactions only)."""
     from app.analytics.churn import churn_analysis
     from app.analytics.rfm import rfm_segments
     from app.data.queries import customers_frame
@@ -155,6 +368,143 @@ def churn(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_onl
         recommendation="Win back the high-value customers with low P(alive) before they are lost for good.",
         data={"customers": customers, "bands": bands, "model": m.to_dict()},
         chart=_chart("churn_chart", result),
+    )
+
+
+_EXCLUDED_FACTS = {
+    "enterprise": "Enterprise accounts left to their Customer Success Manager (no win-back email)",
+    "plan": "accounts without a Starter or Growth plan on file",
+    "cooldown": "accounts already sent a win-back in the last 12 months",
+}
+
+
+def winback_candidates(deps: ToolDeps, top_n: int = 25, horizon_weeks: int = 13) -> ToolResult:
+    """The accounts the win-back policy allows (`winback_status`), most valuable first.
+
+    Cancelled Starter and Growth accounts whose cancellation falls in the 90 days up to the data's last date,
+    without a win-back email in the last 12 months, ranked by the 12-month value a reactivation brings back:
+    former MRR x 12 plus the 12-month hardware CLV of the churn model (BG/NBD + Gamma-Gamma).
+    """
+    from app.analytics._validation import AnalyticsInputError
+    from app.analytics.churn import churn_analysis
+    from app.analytics.rfm import rfm_segments
+    from app.data.queries import transactions_frame
+
+    as_of = deps.today()
+    since = as_of - dt.timedelta(days=WINBACK_WINDOW_DAYS)
+    pool = account_frame(deps.engine, churned_since=since).to_dict(orient="records")
+    sent = last_winbacks(deps.engine, [str(a["customer_id"]) for a in pool])
+    verdicts = {str(a["customer_id"]): winback_status(a, as_of, sent.get(str(a["customer_id"]))) for a in pool}
+    chosen = [a for a in pool if verdicts[str(a["customer_id"])].kind != "excluded"]
+
+    tx = transactions_frame(deps.engine)
+    scores = pd.DataFrame(columns=["p_alive", "total_spend", "clv"])
+    segments: pd.Series = pd.Series(dtype=str)
+    result = None
+    notes: list[str] = []
+    if not tx.empty:
+        try:
+            result = churn_analysis(tx, horizon_days=horizon_weeks * 7)
+            scores = result.customers.set_index("customer_id")
+            segments = rfm_segments(tx, order_col="order_id").customers.set_index("customer_id")["segment"]
+        except AnalyticsInputError as exc:
+            notes.append(f"no churn model: {exc}")
+
+    def score(customer_id: str, column: str) -> float | None:
+        if customer_id not in scores.index or column not in scores.columns or pd.isna(scores.at[customer_id, column]):
+            return None
+        return float(scores.at[customer_id, column])
+
+    customers = []
+    for a in chosen:
+        cid = str(a["customer_id"])
+        verdict = verdicts[cid]
+        clv = score(cid, "clv") if "clv" in scores.columns else score(cid, "expected_value")
+        mrr = float(a.get("mrr") or 0.0)
+        value = 12.0 * mrr + (clv or 0.0)
+        p_alive = score(cid, "p_alive")
+        customers.append(
+            {
+                "customer_id": cid,
+                "name": str(a["name"]),
+                "segment": str(segments.get(cid, "")),
+                "p_alive": None if p_alive is None else round(p_alive, 4),
+                "historical_value": round(score(cid, "total_spend") or 0.0, 2),
+                "clv_12m": round(clv or 0.0, 2),
+                "value_at_risk": round(value, 2),
+                "plan": str(a["plan"]).title(),
+                "churned_date": a["churned_date"].isoformat(),
+                "data_kept_until": verdict.data_kept_until.isoformat() if verdict.data_kept_until else None,
+                "mrr": round(mrr, 2),
+                "value_12m": round(value, 2),
+                "offer": "free_month" if verdict.kind == "offer" else "none",
+                "incentive_usd": verdict.incentive_usd,
+            }
+        )
+    customers.sort(key=lambda c: (-c["value_12m"], c["customer_id"]))
+    eligible = len(customers)
+    customers = customers[:top_n]
+
+    rules: dict[str, int] = {}
+    for verdict in verdicts.values():
+        rules[verdict.rule] = rules.get(verdict.rule, 0) + 1
+    facts = [
+        f"{len(pool)} accounts cancelled in the {WINBACK_WINDOW_DAYS} days to {as_of.isoformat()} "
+        f"(the last date in the data); their data is kept for {WINBACK_WINDOW_DAYS} days after cancelling"
+    ]
+    facts += [f"Left out: {rules[rule]} {text}" for rule, text in _EXCLUDED_FACTS.items() if rules.get(rule)]
+    if rules.get("discount"):
+        facts.append(
+            f"{rules['discount']} accounts with the nonprofit or education discount get a reminder of their data "
+            "and the 90-day window, without an offer"
+        )
+    if eligible > top_n:
+        facts.append(f"Showing the {top_n} most valuable of {eligible} qualifying accounts")
+    if result is not None:
+        m = result.model
+        facts.append(
+            f"Hardware CLV from BG/NBD fitted on {len(result.customers):,} customers (data to "
+            f"{result.observation_end}): r={m.r:.3f}, α={m.alpha:.2f}, a={m.a:.3f}, b={m.b:.3f}"
+        )
+    facts += notes
+    if eligible:
+        headline = (
+            f"{eligible} accounts qualify for a win-back: Starter and Growth accounts cancelled in the last "
+            f"{WINBACK_WINDOW_DAYS} days, no win-back in the last 12 months"
+        )
+        recommendation = "Send each account one offer (a free month of the plan it had) while its data is still kept."
+    else:
+        headline = (
+            f"No account qualifies for a win-back: none of the {len(pool)} accounts cancelled in the last "
+            f"{WINBACK_WINDOW_DAYS} days is a Starter or Growth account without a win-back in the last 12 months"
+        )
+        recommendation = "Nothing to send now; Enterprise accounts are for their Customer Success Manager."
+    rows = [
+        [c["customer_id"], c["name"], c["plan"], c["churned_date"], c["mrr"], c["p_alive"], c["value_12m"]]
+        for c in customers
+    ]
+    return ToolResult(
+        headline=headline,
+        facts=facts,
+        table={
+            "columns": ["customer", "name", "plan", "cancelled", "former MRR $", "P(alive)", "12-month value $"],
+            "rows": rows,
+        },
+        method="Win-back policy (brand-voice.md): Starter and Growth accounts cancelled within "
+        f"{WINBACK_WINDOW_DAYS} days of the data's last date, one win-back per account in 12 months (outbox); "
+        "ranked by former MRR × 12 + 12-month hardware CLV (BG/NBD + Gamma-Gamma)",
+        recommendation=recommendation,
+        data={
+            "customers": customers,
+            "as_of": as_of.isoformat(),
+            "window_days": WINBACK_WINDOW_DAYS,
+            "cancelled_in_window": len(pool),
+            "eligible": eligible,
+            "rules": rules,
+            "bands": result.bands if result is not None else {},
+            "model": result.model.to_dict() if result is not None else None,
+        },
+        chart=_chart("churn_chart", result) if result is not None else None,
     )
 
 

@@ -1,11 +1,16 @@
 """Marketing tools: channel analytics, campaign briefs and personalised email context.
 
-Campaign briefs are grounded in segment data; email context gives the last purchase and a
-co-purchase recommendation.
+Campaign briefs are grounded in segment data; email context gives the last purchase, a co-purchase
+recommendation and, for cancelled accounts, what the win-back policy in `knowledge_base/brand-voice.md`
+allows: one incentive (one free month of the plan the account had), valid for `OFFER_VALID_DAYS` days
+from sending with the real deadline date, the date until which the account's data is kept, a named
+sender (`SENDER_NAME`, `SENDER_ROLE`), the company address and an unsubscribe link. Dates in email copy
+are written the brand's way ("March 4", `brand_date`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import partial
 from typing import Any, Literal, get_args
@@ -40,8 +45,41 @@ SEGMENT_ALIASES: dict[str, Any] = {
     "Hibernating": ["dormant", "inactive", "lapsed"],
     "Lost": ["churned", "lost customers", "former customers"],
 }
-WINBACK_INCENTIVE = "one free month of Lumio Cloud (or 20% off your next hardware order)"
-"""The brand-voice policy's win-back offer."""
+WINBACK_INCENTIVE = "one free month of the plan you had"
+"""The brand-voice policy's win-back offer (one incentive, never on hardware); see `incentive_text`."""
+OFFER_VALID_DAYS = 14
+"""Win-back offers are valid for 14 days from sending; the email names the real deadline date."""
+SENDER_NAME = "Maria Jensen"
+"""Who signs Lumio's lifecycle emails: a named person, never "The Lumio team" (brand-voice.md)."""
+SENDER_ROLE = "Customer Success Lead"
+"""The sender's role, written under the name."""
+ADDRESS_US = "Lumio, Inc., Austin, Texas"
+"""Footer address for every contact outside the EU (including the UK and Canada)."""
+ADDRESS_EU = "Lumio B.V., Rotterdam"
+"""Footer address for contacts in the European Union."""
+EU_COUNTRIES = frozenset(
+    "Austria Belgium Bulgaria Croatia Cyprus Czechia Denmark Estonia Finland France Germany Greece Hungary "
+    "Ireland Italy Latvia Lithuania Luxembourg Malta Netherlands Poland Portugal Romania Slovakia Slovenia "
+    "Spain Sweden".split()
+)
+"""Countries whose contacts are served by Lumio B.V."""
+UNSUBSCRIBE_URL = "https://lumio.io/unsubscribe?customer={customer_id}"
+"""The unsubscribe link in every marketing email's footer."""
+REACTIVATION_PATH = "Settings → Billing → Choose plan"
+"""Where the Owner of a cancelled account reactivates it (within 90 days, everything is restored)."""
+
+
+def brand_date(value: dt.date | str | None) -> str | None:
+    """A date the brand's way: "March 4" (no year, no leading zero); None stays None."""
+    if value is None or value == "":
+        return None
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return f"{day:%B} {day.day}"
+
+
+def incentive_text(plan: str) -> str:
+    """The one win-back incentive the policy allows us to offer an account: a free month of its plan."""
+    return f"one free month of your {plan.title()} plan"
 
 
 class ChannelArgs(BaseModel):
@@ -171,53 +209,133 @@ def campaign(
 
 
 def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
-    """Per customer: name, last purchase, a co-purchase recommendation and the incentive."""
-    from app.data.queries import co_purchase_recommendations, last_purchases
+    """Per customer: name, plan, last purchase, a co-purchase recommendation and what the win-back policy allows.
 
-    frame = last_purchases(deps.engine, customer_ids)
-    recommended = co_purchase_recommendations(deps.engine, [str(c) for c in frame["customer_id"]])
+    `winback` is `offer` (one free month of the plan, `incentive`, until `offer_deadline`), `reminder` (a
+    cancelled account that may not get an offer: nonprofit/education discount, or a win-back in the last 12
+    months) or `none` (active, Enterprise, or cancelled too long ago). Dates are ISO here; `email_values`
+    writes them the brand's way.
+    """
+    from app.data.queries import co_purchase_recommendations, last_purchases
+    from graph.tools.insights import account_frame, last_winbacks, winback_status
+
+    ids = list(dict.fromkeys(str(c) for c in customer_ids))
+    as_of = deps.today()
+    accounts = account_frame(deps.engine, customer_ids=ids)
+    purchases = last_purchases(deps.engine, ids).set_index("customer_id")
+    recommended = co_purchase_recommendations(deps.engine, [str(c) for c in purchases.index])
+    sent = last_winbacks(deps.engine, ids)
+    deadline = as_of + dt.timedelta(days=OFFER_VALID_DAYS)
     customers = []
-    for row in frame.itertuples():
-        last = row.last_order_date
+    for account in accounts.to_dict(orient="records"):
+        cid = str(account["customer_id"])
+        verdict = winback_status(account, as_of, sent.get(cid))
+        kind = verdict.kind if verdict.kind != "excluded" else ("reminder" if verdict.rule == "cooldown" else "none")
+        bought = purchases.loc[cid] if cid in purchases.index else None
+        last = bought["last_order_date"] if bought is not None else None
+        plan = str(account["plan"] or "").title()
         customers.append(
             {
-                "customer_id": str(row.customer_id),
-                "name": str(row.contact_name or row.name),
-                "company": str(row.name),
-                "email": str(row.email),
-                "last_order_date": last.date().isoformat() if hasattr(last, "date") else str(last),
-                "last_product": row.last_product or row.top_product or "your Lumio hardware",
-                "recommended_product": recommended.get(str(row.customer_id)) or "Lumio Air",
-                "incentive": WINBACK_INCENTIVE,
+                "customer_id": cid,
+                "name": str(account["contact_name"] or account["name"]),
+                "company": str(account["name"]),
+                "email": str(account["email"] or ""),
+                "country": account["country"],
+                "status": account["status"],
+                "plan": plan,
+                "billing_period": account["billing_period"],
+                "churned_date": account["churned_date"].isoformat() if account["churned_date"] else None,
+                "data_kept_until": verdict.data_kept_until.isoformat() if verdict.data_kept_until else None,
+                "last_order_date": last.date().isoformat() if last is not None and hasattr(last, "date") else None,
+                "last_product": (bought["last_product"] or bought["top_product"] if bought is not None else None)
+                or "your Lumio hardware",
+                "recommended_product": recommended.get(cid) or "Lumio Air",
+                "winback": kind,
+                "winback_reason": verdict.reason,
+                "incentive": incentive_text(plan) if kind == "offer" else None,
+                "incentive_usd": verdict.incentive_usd if kind == "offer" else 0.0,
+                "offer_date": as_of.isoformat(),
+                "offer_deadline": deadline.isoformat() if kind == "offer" else None,
+                "sender": f"{SENDER_NAME}, {SENDER_ROLE}",
+                "address": ADDRESS_EU if account["country"] in EU_COUNTRIES else ADDRESS_US,
+                "unsubscribe_url": UNSUBSCRIBE_URL.format(customer_id=cid),
             }
         )
     return ToolResult(headline=f"Context for {len(customers)} customers", facts=[], data={"customers": customers})
 
 
+def email_values(ctx: dict[str, Any], tone: str = "warm") -> dict[str, Any]:
+    """The `marketing.email_draft` values for one customer context (from `contexts`).
+
+    The prompt's placeholders are fixed (graph/prompts.py), so the account line (`rfm_segment`), the offer with
+    its deadline (`incentive`), the next step (`recommended_product`) and the sender, address and unsubscribe
+    link (`channel`) carry the policy's facts in words for a hosted model; the same facts are added as
+    structured values for the offline writer.
+    """
+    kind = ctx.get("winback", "none")
+    plan = ctx.get("plan") or "Lumio Cloud"
+    churned, kept = brand_date(ctx.get("churned_date")), brand_date(ctx.get("data_kept_until"))
+    deadline = brand_date(ctx.get("offer_deadline"))
+    if kind in ("offer", "reminder"):
+        account = f"cancelled {plan} account (cancelled on {churned}; its Lumio data is kept until {kept})"
+        next_step = f"reactivate in {REACTIVATION_PATH}"
+    else:
+        account = f"{plan} customer" if ctx.get("status") != "churned" else f"former {plan} customer"
+        next_step = str(ctx.get("recommended_product") or "Lumio Air")
+    if kind == "offer":
+        offer = f"{ctx['incentive']}, if they choose a plan by {deadline} (the only offer: no discount, nothing on hardware)"
+    else:
+        offer = f"none: make no offer ({ctx.get('winback_reason', 'no win-back offer for this account')})"
+    sender = ctx.get("sender") or f"{SENDER_NAME}, {SENDER_ROLE}"
+    address = ctx.get("address") or ADDRESS_US
+    unsubscribe = ctx.get("unsubscribe_url") or UNSUBSCRIBE_URL.format(customer_id=ctx.get("customer_id", ""))
+    return {
+        "customer_name": ctx.get("name", "there"),
+        "last_purchase_date": brand_date(ctx.get("last_order_date")) or "no hardware order on file",
+        "customer_id": ctx.get("customer_id"),
+        "last_product": ctx.get("last_product") or "your Lumio hardware",
+        "rfm_segment": account,
+        "channel": f"email signed by {sender}; footer: {address}, Unsubscribe: {unsubscribe}",
+        "recommended_product": next_step,
+        "incentive": offer,
+        "tone": tone,
+        # Structured (ISO dates), for the offline writer; the values above say the same in words.
+        "winback": kind,
+        "winback_reason": ctx.get("winback_reason"),
+        "plan": plan,
+        "churned_on": ctx.get("churned_date"),
+        "data_kept_until": ctx.get("data_kept_until"),
+        "offer": ctx.get("incentive") if kind == "offer" else None,
+        "offer_deadline": ctx.get("offer_deadline") if kind == "offer" else None,
+        "sender_name": sender.split(",")[0].strip(),
+        "sender_role": sender.split(",", 1)[1].strip() if "," in sender else SENDER_ROLE,
+        "address": address,
+        "unsubscribe_url": unsubscribe,
+        "reactivation_path": REACTIVATION_PATH,
+        "recommended": ctx.get("recommended_product"),
+    }
+
+
 def email(deps: ToolDeps, customer_id: str, tone: str = "warm") -> ToolResult:
-    """Everything a personalised email needs for one customer."""
+    """Everything a personalised email needs for one customer (a win-back offer only where the policy allows)."""
     ctx = contexts(deps, [customer_id])["data"]["customers"]
     if not ctx:
-        raise FatalToolError(f"no purchase history for customer {customer_id}")
+        raise FatalToolError(f"no customer {customer_id}")
     c = ctx[0]
+    facts = [
+        f"Plan: {c['plan'] or 'none'} ({c['status']}"
+        + (f", cancelled {c['churned_date']}, data kept until {c['data_kept_until']})" if c["churned_date"] else ")"),
+        f"Last purchase: {c['last_product']} on {c['last_order_date'] or 'no order on file'}",
+        f"Win-back: {c['winback']} ({c['winback_reason']})",
+    ]
+    if c["incentive"]:
+        facts.append(f"Offer: {c['incentive']}, valid until {c['offer_deadline']}")
     return ToolResult(
         headline=f"Email draft for {c['name']} ({c['company']})",
-        facts=[
-            f"Last purchase: {c['last_product']} on {c['last_order_date']}",
-            f"Recommendation: {c['recommended_product']}",
-        ],
+        facts=facts,
         data=c,
         template="marketing.email_draft",
-        prompt_vars={
-            "customer_name": c["name"],
-            "last_purchase_date": c["last_order_date"],
-            "last_product": c["last_product"],
-            "rfm_segment": "customer",
-            "channel": "email",
-            "recommended_product": c["recommended_product"],
-            "incentive": c["incentive"],
-            "tone": tone,
-        },
+        prompt_vars=email_values(c, tone),
     )
 
 

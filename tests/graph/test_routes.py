@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 from app.runtime import Copilot
@@ -80,15 +81,17 @@ async def test_winback_passes_real_values_between_agents(copilot: Copilot):
     assert result.agents == ["insights", "marketing", "finance"]
     state = (await copilot.graph.aget_state({"configurable": {"thread_id": result.thread_id}})).values
     assert state["customer_ids"] and set(state["email_drafts"]) == set(state["customer_ids"])
-    from app.data.queries import last_purchases
+    from app.data.queries import customers_frame
 
-    history = last_purchases(copilot.services.extras["engine"], state["customer_ids"]).set_index("customer_id")
+    accounts = customers_frame(copilot.services.extras["engine"]).set_index("id")
     for customer_id, draft in state["email_drafts"].items():  # each draft is personalised from the database
-        row = history.loc[customer_id]
+        row = accounts.loc[customer_id]
         assert str(row["contact_name"] or row["name"]).split()[0] in draft
-        product = row["last_product"] or row["top_product"]
-        if product:
-            assert product in draft
+        # A cancelled subscription: the email is about the account's plan and data (win-back policy), not a
+        # hardware accessory it once bought.
+        assert f"your {str(row['plan']).title()} plan" in draft
+        kept = row["churned_date"] + pd.Timedelta(days=90)
+        assert f"Your Lumio data is kept until {kept:%B} {kept.day}" in draft
     assert len(set(state["email_drafts"].values())) == len(state["email_drafts"])
     assert state["campaign_cost"] > 0
     assert "ROI" in result.answer and MONEY.search(result.answer)

@@ -84,7 +84,8 @@ def _proposal_parts(state: GraphState, items: list[OutboxItem]) -> list[dict[str
         parts.append(results["finance"])
     parts.append(
         {
-            "headline": f"{len(items)} customers selected for the win-back (likely churned or at risk, above-median value)",
+            "headline": f"{len(items)} accounts selected for the win-back (Starter or Growth, cancelled in the last "
+            "90 days, no win-back in the last 12 months)",
             "facts": [],
             "table": {
                 "columns": ["customer", "contact", "email", "segment", "P(alive)", "12-month CLV $"],

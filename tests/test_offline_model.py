@@ -142,6 +142,9 @@ def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with
     marketing = OfflineChatModel(agent="marketing").bind_tools(build_marketing_tools(deps))
     reply = marketing.invoke([HumanMessage("Draft a personalised email for customer C00355")])
     assert [(c["name"], c["args"].get("customer_id")) for c in reply.tool_calls] == [("draft_email", "C00355")]
+    for request in ("Which ads bring the cheapest customers?", "Which channel had the best conversion rate?"):
+        [call] = marketing.invoke([HumanMessage(request)]).tool_calls
+        assert call["name"] == "channel_performance", request  # the README's example got a campaign brief
 
 
 @pytest.mark.slow

@@ -169,6 +169,13 @@ def channel_report(engine: Engine, period: Period, previous: Period | None = Non
             f"Best ROAS: {best.channel} ({best.current['roas']:.2f}x); worst: {worst.channel} "
             f"({worst.current['roas']:.2f}x)"
         )
+    for metric, label, fmt in (("conversion_rate", "conversion", "{:.2%}"), ("cac", "CAC", "${:,.0f}")):
+        ranked = [r for r in rows if math.isfinite(r.current[metric]) and r.current[metric] > 0]
+        if ranked:
+            pick = min if metric == "cac" else max
+            best = pick(ranked, key=lambda r, m=metric: r.current[m])  # type: ignore[misc]
+            wording = "Cheapest customers" if metric == "cac" else "Best conversion"
+            notes.append(f"{wording}: {best.channel} ({label} {fmt.format(best.current[metric])})")
     cac_changes = [(r, r.change("cac")) for r in rows]
     moved = [(r, c) for r, c in cac_changes if c is not None]
     if moved:

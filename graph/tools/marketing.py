@@ -348,7 +348,7 @@ def build_marketing_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             channels,
             "channel_performance",
-            "Channel analytics: spend, impressions, CTR, conversion rate, CAC and ROAS by marketing channel with change vs the previous period; which channels perform best.",
+            "Channel analytics: spend, impressions, CTR, conversion rate, CAC and ROAS by marketing channel with change vs the previous period; which channels or ads perform best, bring the cheapest customers or convert best.",
             ChannelArgs,
         ),
         tool(

@@ -69,6 +69,10 @@ def test_demo_channel_report_matches_sql(demo: Demo) -> None:
     assert frame.loc["total", "spend"] == pytest.approx(now["spend"].sum())
     assert frame.loc["display", "ctr"] < frame.loc["paid_search", "ctr"]  # channels have distinct profiles
     assert any(note.startswith("Best ROAS") for note in report.notes)
+    cheapest = frame.drop(index="total")["cac"].idxmin()
+    best_conversion = frame.drop(index="total")["conversion_rate"].idxmax()
+    assert f"Cheapest customers: {cheapest} (CAC $" in "\n".join(report.notes)
+    assert f"Best conversion: {best_conversion} (conversion " in "\n".join(report.notes)
 
 
 def test_empty_period_reports_zeros(demo: Demo) -> None:

@@ -61,6 +61,20 @@ def find_period(text: str) -> str | None:
     return match.group(0).strip() if match else None
 
 
+_GOAL_RE = re.compile(
+    r"\b(?:to|that will|so (?:that )?we can|in order to|aimed at|focused on)\s+"
+    r"((?:reach|win|re-?engage|grow|increase|drive|boost|promote|launch|upsell|cross-sell|sell|get|bring|convert|"
+    r"retain|reduce|recover|reactivate|attract|target|announce|introduce|generate|build|raise|improve)\b[^.?!]*)",
+    re.IGNORECASE,
+)
+
+
+def find_goal(text: str) -> str | None:
+    """The purpose a request states ("… ideas for Q1 to reach facilities managers" → "reach facilities managers")."""
+    match = _GOAL_RE.search(text)
+    return match.group(1).strip() if match else None
+
+
 def find_periods(text: str) -> list[str]:
     """Every distinct period phrase in `text`, in order ("Q1 2025 vs Q1 2026" → both).
 
@@ -187,7 +201,10 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
             elif lowered == "file":
                 if m := _ATTACHED_RE.search(text):
                     args[field] = m.group(1)
-            elif lowered in ("query", "question", "request", "text", "topic", "goal"):
+            elif lowered == "goal":
+                if goal := find_goal(text):
+                    args[field] = goal
+            elif lowered in ("query", "question", "request", "text", "topic"):
                 args[field] = text
             elif lowered in ("subject", "title", "summary"):  # "Open a ticket: <subject>"
                 command = _COMMAND_PREFIX.match(text)

@@ -414,20 +414,21 @@ def write_campaign(values: dict[str, Any]) -> str:
     lines = [f"**{str(values.get('campaign_type', 'Email')).title()} campaign for {segment}**", ""]
     lines.append(
         f"1. **Concept:** A data-backed {values.get('campaign_type', 'email')} series that shows {segment} what "
-        f"{product} can do for them next, tied to the goal: {goal}. Budget: ${_fmt_number(values.get('budget'))}."
+        f"{product} can do for them next. Goal: {str(goal).rstrip('.?!')}. "
+        f"Budget: ${_fmt_number(values.get('budget'))}."
     )
     lines.append("2. **Key messages:**")
-    messages = [
+    messages = [str(m) for m in data.get("key_messages") or []] or [
         f"You already rely on {product}: here is what your data says since your last order.",
         "Small changes, measurable results: one practical step you can take this week.",
-        "A limited offer for existing customers, with no hoops to jump through.",
+        "What teams like yours measure first, and what they changed.",
     ]
     lines += [f"   - {m}" for m in messages]
     lines.append(f"3. **Call to action:** {data.get('cta', 'Book a 15-minute review and claim your offer')}")
-    lines.append(
-        "4. **Success metrics:** open rate, click-through rate, reactivation (orders within 30 days), "
-        "revenue per recipient vs a 10% hold-out group"
+    metrics = data.get("success_metrics") or (
+        "open rate, click-through rate, reactivation (orders within 30 days), revenue per recipient vs a 10% hold-out"
     )
+    lines.append(f"4. **Success metrics:** {metrics}")
     if facts:
         lines.append("\n_Segment data:_ " + "; ".join(str(f) for f in facts[:4]))
     return "\n".join(lines)

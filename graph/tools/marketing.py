@@ -45,6 +45,59 @@ SEGMENT_ALIASES: dict[str, Any] = {
     "Hibernating": ["dormant", "inactive", "lapsed"],
     "Lost": ["churned", "lost customers", "former customers"],
 }
+DEFAULT_GOAL = "the segment's usual goal"
+"""A campaign asked without a goal gets its segment's play goal (`PLAY_GOALS`)."""
+SEGMENT_PLAYS: dict[str, tuple[str, tuple[str, str, str]]] = {
+    "grow": (
+        "Switch to annual billing in Settings → Billing → Change plan: two months free",
+        (
+            "Your Lumio data at work: the rooms and floors your team uses most, in numbers.",
+            "Annual billing costs ten times the monthly price, so two months are free.",
+            "Add Lumio Air to the floors you already measure and see air quality next to occupancy.",
+        ),
+    ),
+    "activate": (
+        "Finish setup: pair your sensors and invite your team (Devices → Sensors → Add sensor)",
+        (
+            "Your first week of occupancy data: what it already shows about your office.",
+            "Setup takes most teams less than a day: pair the sensors, draw the floor plan, invite your team.",
+            "Utilisation reports show the busiest days and peak hours after 7 days of data.",
+        ),
+    ),
+    "re-engage": (
+        "Book a 15-minute review of your occupancy data with your Customer Success contact",
+        (
+            "Your Lumio data since your last order: which spaces changed the most.",
+            "One practical step this week: a utilisation report for your next space decision.",
+            "Sensors that went quiet: check batteries and the hub so no day is missing.",
+        ),
+    ),
+}
+"""Call to action and key messages by what a segment needs, from Lumio's own facts (no invented offers or
+figures; the win-back incentive is only for cancelled accounts, see `incentive_text`)."""
+PLAY_GOALS: dict[str, tuple[str, str]] = {
+    "grow": (
+        "grow revenue from accounts that already get value",
+        "switches to annual billing, Lumio Air added to measured floors, revenue per recipient vs a 10% hold-out",
+    ),
+    "activate": (
+        "get new accounts fully set up in their first weeks",
+        "sensors paired and team members invited within 14 days, weekly active users, tickets per new account",
+    ),
+    "re-engage": (
+        "re-engage customers and grow repeat orders",
+        "open rate, click-through rate, reactivation (orders within 30 days), revenue per recipient vs a 10% hold-out",
+    ),
+}
+"""Default goal and success metrics of each play."""
+SEGMENT_PLAY: dict[str, str] = {
+    "Champions": "grow",
+    "Loyal": "grow",
+    "Potential Loyalist": "grow",
+    "New Customers": "activate",
+    "Promising": "activate",
+}
+"""The play of each RFM segment (every other segment is re-engaged)."""
 WINBACK_INCENTIVE = "one free month of the plan you had"
 """The brand-voice policy's win-back offer (one incentive, never on hardware); see `incentive_text`."""
 OFFER_VALID_DAYS = 14
@@ -96,7 +149,7 @@ class CampaignArgs(BaseModel):
     )
     campaign_type: Literal["email", "paid social", "webinar", "direct mail", "multi-channel"] = Field(default="email")
     budget: float = Field(default=5000.0, gt=0, le=10_000_000, description="Budget in USD")
-    goal: str = Field(default="re-engage customers and grow repeat orders", max_length=500)
+    goal: str = Field(default=DEFAULT_GOAL, max_length=500, description="What the campaign should achieve")
 
 
 CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomers?\s+(?:id\s+)?#?(\d+)\b"
@@ -166,7 +219,7 @@ def campaign(
     target_segment: str = "At Risk",
     campaign_type: str = "email",
     budget: float = 5000.0,
-    goal: str = "re-engage customers and grow repeat orders",
+    goal: str = DEFAULT_GOAL,
 ) -> ToolResult:
     """A campaign brief grounded in the target segment's real numbers."""
     from app.analytics.rfm import rfm_segments
@@ -185,11 +238,17 @@ def campaign(
         f"recommended action for the segment: {summary.action}",
     ]
     budget_per = budget / max(1, summary.customers)
+    play = SEGMENT_PLAY.get(target_segment, "re-engage")
+    cta, messages = SEGMENT_PLAYS[play]
+    default_goal, metrics = PLAY_GOALS[play]
+    goal = goal if goal != DEFAULT_GOAL else default_goal
     segment_data = {
         "segment": target_segment,
         "facts": facts,
         "budget_per_customer": round(budget_per, 2),
-        "cta": f"Claim {WINBACK_INCENTIVE}",
+        "cta": cta,
+        "key_messages": list(messages),
+        "success_metrics": metrics,
     }
     return ToolResult(
         headline=f"{campaign_type.title()} campaign for {target_segment}: {summary.customers:,} customers, ${budget_per:,.2f} per customer",
@@ -199,7 +258,7 @@ def campaign(
         template="marketing.campaign_generation",
         prompt_vars={
             "campaign_type": campaign_type,
-            "target_segment": f"{target_segment} customers",
+            "target_segment": target_segment if target_segment.endswith("Customers") else f"{target_segment} customers",
             "product_name": "Lumio sensors and Lumio Cloud",
             "campaign_goal": goal,
             "budget": f"{budget:,.0f}",

@@ -58,6 +58,18 @@ async def test_marketing_channel_analytics(copilot: Copilot):
     assert "ROAS" in result.answer and result.charts
 
 
+async def test_campaign_briefs_fit_their_segment_and_state_the_asked_goal(copilot: Copilot):
+    champions = await copilot.ask("Draft a campaign for champions")
+    assert "campaign for Champions customers" in champions.answer
+    assert "Switch to annual billing" in champions.answer  # not the win-back offer, which is for cancelled accounts
+    assert "free month" not in champions.answer.replace("two months free", "")
+
+    ideas = await copilot.ask("Give me a campaign idea for Q1 to reach facilities managers")
+    assert "Goal: reach facilities managers." in ideas.answer, ideas.answer  # not the whole request pasted in
+    assert "Give me a campaign idea" not in ideas.answer
+    assert "Book a 15-minute review" in ideas.answer  # the default segment (At Risk) is re-engaged
+
+
 async def test_insights_rfm(copilot: Copilot):
     result = await copilot.ask("Segment our customers with RFM")
     assert result.route == "insights"

@@ -169,11 +169,15 @@ _FIRST = (
     "Mateo David Daniel Sarah Laura Julia Chloe Priya Ravi Wei Mei Kenji Aiko Fatima Omar Lars Ingrid Pieter Sanne "
     "Hugo Camille"
 ).split()
-_LAST = (
-    "Smith Johnson Brown Garcia Miller Davis Martinez Lopez Wilson Anderson Clark Lewis Walker Young King Wright Hill "
-    "Green Baker Adams Nelson Carter Mitchell Roberts Turner Phillips Campbell Evans Muller Schmidt de Vries Jansen "
-    "Dubois Moreau Rossi Novak Larsen Nilsson Murphy Kelly"
-).split()
+_LAST = [
+    name.replace("_", " ")
+    for name in (
+        "Smith Johnson Brown Garcia Miller Davis Martinez Lopez Wilson Anderson Clark Lewis Walker Young King Wright "
+        "Hill Green Baker Adams Nelson Carter Mitchell Roberts Turner Phillips Campbell Evans Muller Schmidt de_Vries "
+        "van_Dijk Jansen Dubois Moreau Rossi Novak Larsen Nilsson Murphy Kelly"
+    ).split()
+]
+"""Surnames ("de Vries" is one: split on spaces it gave contacts called "Hugo de" and "Olivia Vries")."""
 
 _TICKET_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "hardware": (

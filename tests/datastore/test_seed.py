@@ -236,3 +236,12 @@ def test_tickets_look_like_a_support_queue(demo: Demo) -> None:
     assert set(t["status"]) <= {"open", "pending", "solved", "closed"}
     assert {"open", "closed"} <= set(t["status"])
     assert (pd.to_datetime(t["updated_at"]) >= pd.to_datetime(t["created_at"])).all()
+
+
+def test_contact_names_are_a_first_name_and_a_whole_surname(demo: Demo) -> None:
+    with demo.engine.connect() as conn:
+        names = [row[0] for row in conn.execute(sa.text("select contact_name from customers"))]
+    assert names and all(n for n in names)
+    # "de Vries" is one surname: no contact is called "Hugo de" or "Olivia Vries"
+    assert not [n for n in names if n.split()[-1] in ("de", "van") or n.endswith(" Vries") != n.endswith(" de Vries")]
+    assert any(n.endswith(" de Vries") for n in names)

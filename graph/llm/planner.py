@@ -17,7 +17,7 @@ from app.embeddings import get_embedder
 from graph.llm.slots import _enum_matches, _resolve, fill_arguments, find_period
 
 ENUM_BONUS = 0.15
-"""Added to a tool's score when the request names one of its enum values."""
+"""Added to a tool's score for each of its enum arguments the request names a value of."""
 REQUIRED_BONUS = 0.15
 """Added to a tool's score when the request fills all of its required arguments."""
 CUE_PENALTY = 0.15
@@ -43,12 +43,17 @@ def _description_vectors(tools: list[dict[str, Any]]) -> np.ndarray:
 
 
 def _enum_bonus(tool: dict[str, Any], text: str) -> float:
+    """`ENUM_BONUS` for each enum argument the request names a value of.
+
+    "ROAS for paid search" names the metric and the channel of `compute_metric`: it beats the all-channel table.
+    """
     params = tool["function"].get("parameters", {})
+    matched = 0
     for raw in params.get("properties", {}).values():
         schema = _resolve(raw, params)
         if "enum" in schema and _enum_matches(schema["enum"], schema.get("x-aliases", {}), text):
-            return ENUM_BONUS
-    return 0.0
+            matched += 1
+    return ENUM_BONUS * matched
 
 
 def _required_bonus(tool: dict[str, Any], text: str) -> float:

@@ -22,6 +22,7 @@ from app.analytics.rfm import SEGMENTS
 from app.cache.tools import cached_result
 from graph.tools.base import FatalToolError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
+from graph.tools.finance import CHANNEL_ALIASES, Channel
 
 Segment = Literal[
     "Champions",
@@ -139,6 +140,11 @@ class ChannelArgs(BaseModel):
     """Arguments of `channel_performance`."""
 
     period: str = Field(default="last 30 days", description="Period phrase, e.g. 'last 30 days', 'last quarter'")
+    channel: Channel | None = Field(
+        default=None,
+        description="Report on this channel (compared with the others); all channels when empty",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+    )
 
 
 class CampaignArgs(BaseModel):
@@ -172,9 +178,17 @@ class ContextArgs(BaseModel):
     customer_ids: list[str] = Field(description="Customers to look up", json_schema_extra={"x-find": CUSTOMER_ID_FIND})
 
 
+def headline_total(total: dict[str, Any], pct: Any) -> str:
+    """Spend, ROAS and blended CAC of all channels together, in words."""
+    return (
+        f"${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({pct(total['roas_change_pct'])}), "
+        f"blended CAC ${total['cac'] or 0:,.0f}"
+    )
+
+
 @cached_result("transactions", "channels")
-def channels(deps: ToolDeps, period: str = "last 30 days") -> ToolResult:
-    """Spend, CTR, conversion, CAC and ROAS by channel with change vs the previous period."""
+def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None = None) -> ToolResult:
+    """Spend, CTR, conversion, CAC and ROAS by channel with change vs the previous period (one channel first)."""
     from app.analytics.channels import channel_report
     from app.analytics.charts import channel_chart
 
@@ -199,12 +213,37 @@ def channels(deps: ToolDeps, period: str = "last 30 days") -> ToolResult:
     ]
     total = d["total"]
     frame = report.frame().drop(index="total", errors="ignore").reset_index()
+    headline = (
+        f"{p.label}: ${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({pct(total['roas_change_pct'])} vs previous period), "
+        f"blended CAC ${total['cac'] or 0:,.0f}"
+    )
+    facts = list(d["notes"])
+    if channel is not None:
+        one = next((c for c in d["channels"] if c["channel"] == channel), None)
+        if one is None:
+            raise FatalToolError(f"no data for the channel {channel} in {p.label}")
+        by_roas = sorted((c for c in d["channels"] if c["roas"] is not None), key=lambda c: -c["roas"])
+        rank = next((i for i, c in enumerate(by_roas, 1) if c["channel"] == channel), None)
+        share = (one["spend"] or 0) / (total["spend"] or 1)
+        headline = (
+            f"{channel}, {p.label}: ${one['spend'] or 0:,.0f} spend ({share:.0%} of all), CTR {(one['ctr'] or 0):.2%}, "
+            f"conversion {(one['conversion_rate'] or 0):.2%}, "
+            + ("CAC n/a" if one["cac"] is None else f"CAC ${one['cac']:,.0f}")
+            + (
+                ""
+                if one["roas"] is None
+                else f", ROAS {one['roas']:.2f} ({pct(one['roas_change_pct'])} vs previous period)"
+            )
+        )
+        facts = [
+            *([f"ROAS rank {rank} of {len(by_roas)} channels"] if rank else []),
+            f"All channels: {headline_total(total, pct)}",
+            *facts,
+        ]
+        rows.sort(key=lambda row: row[0] != channel)  # the channel asked about first
     return ToolResult(
-        headline=(
-            f"{p.label}: ${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({pct(total['roas_change_pct'])} vs previous period), "
-            f"blended CAC ${total['cac'] or 0:,.0f}"
-        ),
-        facts=list(d["notes"]),
+        headline=headline,
+        facts=facts,
         table={"columns": ["channel", "spend $", "CTR", "conversion", "CAC $", "ROAS", "ROAS change"], "rows": rows},
         method=f"{p.start} to {p.end} vs {report.previous.start} to {report.previous.end}; "
         + "; ".join(f"{k} = {v}" for k, v in d["definitions"].items()),

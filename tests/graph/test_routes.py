@@ -58,6 +58,15 @@ async def test_marketing_channel_analytics(copilot: Copilot):
     assert "ROAS" in result.answer and result.charts
 
 
+async def test_a_channel_asked_about_is_reported_first(copilot: Copilot):
+    result = await copilot.ask("Channel report for paid social last month")
+    assert result.route == "marketing"
+    assert result.answer.startswith("[offline model] **paid_social, "), result.answer
+    assert "ROAS rank" in result.answer and "All channels:" in result.answer
+    table = [line for line in result.answer.splitlines() if line.startswith("| ")]
+    assert table[1].startswith("| paid_social |") or table[2].startswith("| paid_social |"), table[:3]
+
+
 async def test_campaign_briefs_fit_their_segment_and_state_the_asked_goal(copilot: Copilot):
     champions = await copilot.ask("Draft a campaign for champions")
     assert "campaign for Champions customers" in champions.answer

@@ -535,6 +535,26 @@ def cohorts(deps: ToolDeps, months: int = 12) -> ToolResult:
     )
 
 
+OPEN_LEAD_DAYS = 60
+"""A lead created this recently that has not converted may still convert (99 % of the demo's conversions
+happen within 60 days): its outcome is unknown, so it is scored, not learned from as a loss."""
+LEAD_DETAILS = ("created_date", "source_channel", "company_size", "pages_viewed", "demo_requested")
+"""Columns shown next to each ranked lead."""
+LEAD_COLUMNS = ("created", "channel", "company size", "pages viewed", "demo requested")
+"""Their headings."""
+
+
+def _open_leads(frame: pd.DataFrame, today: dt.date) -> tuple[pd.DataFrame, int]:
+    """`frame` with the outcome of recent unconverted leads unknown (NaN), and how many those are."""
+    if "created_date" not in frame.columns or "converted" not in frame.columns:
+        return frame, 0
+    created = pd.to_datetime(frame["created_date"], errors="coerce")
+    converted = frame["converted"].astype("float64")
+    still_open = (created >= pd.Timestamp(today - dt.timedelta(days=OPEN_LEAD_DAYS))) & (converted == 0)
+    out = frame.assign(converted=converted.mask(still_open))
+    return out, int(still_open.sum())
+
+
 @cached_result("channels")
 def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
     """Lead scoring with logistic regression; AUC on held-out leads."""
@@ -545,20 +565,32 @@ def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
     if frame.empty:
         raise FatalToolError("no leads in the database")
     id_col = "lead_id" if "lead_id" in frame.columns else ("id" if "id" in frame.columns else None)
+    frame, still_open = _open_leads(frame, deps.today())
     result = score_leads(frame, "converted", id_col=id_col)
     top = result.top_leads(top_n)
-    rows = [[str(r["lead"]), round(float(r["score"]), 3), int(r["rank"])] for _, r in top.iterrows()]
+    details = frame.set_index(id_col).reindex([str(r["lead"]) for _, r in top.iterrows()]) if id_col else None
+    rows = []
+    for position, (_, r) in enumerate(top.iterrows(), 1):
+        row: list[Any] = [position, str(r["lead"]), round(float(r["score"]), 3)]
+        if details is not None:
+            info = details.loc[str(r["lead"])]
+            row += [str(info.get(c, ""))[:10] if c == "created_date" else info.get(c, "") for c in LEAD_DETAILS]
+        rows.append(row)
     drivers = ", ".join(f"{name} ({coef:+.2f})" for name, coef in result.coefficients[:4])
     return ToolResult(
-        headline=f"Lead-scoring model: AUC {result.auc:.3f} on {result.n_test:,} held-out leads",
+        headline=f"Top {len(rows)} open leads by conversion score (model AUC {result.auc:.3f} on {result.n_test:,} "
+        "held-out leads)"
+        if rows
+        else f"Lead-scoring model: AUC {result.auc:.3f} on {result.n_test:,} held-out leads; no open leads to rank",
         facts=[
             f"Trained on {result.n_train:,} labelled leads; conversion rate {result.conversion_rate:.1%}",
+            f"Open leads: {still_open:,} created in the last {OPEN_LEAD_DAYS} days without a conversion yet",
             f"Strongest drivers: {drivers}",
         ],
-        table={"columns": ["lead", "score", "rank"], "rows": rows},
+        table={"columns": ["#", "lead", "score", *LEAD_COLUMNS][: len(rows[0]) if rows else 3], "rows": rows},
         method="Logistic regression on standardised numeric and one-hot categorical lead features",
         recommendation="Route the top-scored open leads to sales first.",
-        data={"auc": result.auc, "n_test": result.n_test, "top": [r[0] for r in rows]},
+        data={"auc": result.auc, "n_test": result.n_test, "open_leads": still_open, "top": [r[1] for r in rows]},
     )
 
 

@@ -79,6 +79,28 @@ async def test_campaign_briefs_fit_their_segment_and_state_the_asked_goal(copilo
     assert "Book a 15-minute review" in ideas.answer  # the default segment (At Risk) is re-engaged
 
 
+async def test_lead_scoring_lists_the_best_open_leads(copilot: Copilot):
+    import sqlalchemy as sa
+
+    result = await copilot.ask("Score our leads – who are the top 10?")
+    assert result.route == "insights"
+    assert "Top 10 open leads by conversion score" in result.answer, result.answer
+    rows = [line for line in result.answer.splitlines() if re.match(r"\| \d+ \| L\d+ \|", line)]
+    assert len(rows) == 10
+    ids = [row.split("|")[2].strip() for row in rows]
+    engine = copilot.services.extras["engine"]
+    with engine.connect() as conn:
+        last = conn.execute(sa.text("select max(created_date) from leads")).scalar_one()
+        found = conn.execute(
+            sa.text(f"select id, converted, created_date from leads where id in ({','.join(repr(i) for i in ids)})")
+        ).all()
+    assert len(found) == 10 and all(not converted for _, converted, _ in found)  # not yet converted
+    from datetime import date, timedelta
+
+    newest = date.fromisoformat(str(last)[:10])
+    assert all(date.fromisoformat(str(created)[:10]) >= newest - timedelta(days=60) for *_, created in found)
+
+
 async def test_insights_rfm(copilot: Copilot):
     result = await copilot.ask("Segment our customers with RFM")
     assert result.route == "insights"

@@ -23,7 +23,7 @@ def gtm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
         (["ask", "what is\x1b[2J our CAC\x07"], "control characters"),
         (["route", ""], "empty"),
         (["thread", "show", "no-such-thread"], "no thread"),
-        (["review", "approve", "R-99999"], "no review"),
+        (["review", "approve", "R-99999"], "no review with id 'R-99999'"),  # the id quoted on both sides
         (["review", "edit", "R-00001", "--text", ""], "empty"),
     ],
 )

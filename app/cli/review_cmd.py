@@ -145,7 +145,7 @@ def run_decide(args: argparse.Namespace) -> int:
     try:
         out = asyncio.run(decide())
     except (UnknownReview, ReviewConflict) as exc:
-        raise CliError(str(exc).strip("'\"")) from exc
+        raise CliError(_unquoted(str(exc))) from exc
     except KeyError as exc:
         raise CliError(f"no review with id {args.review_id!r}") from exc
     if args.json:
@@ -156,6 +156,13 @@ def run_decide(args: argparse.Namespace) -> int:
         if out.get("kb_document"):
             print(f"added to the knowledge base as {out['kb_document']}")
     return 0
+
+
+def _unquoted(message: str) -> str:
+    """An error message without the quotes a `KeyError` wraps it in (and only those)."""
+    if len(message) >= 2 and message[0] == message[-1] and message[0] in "'\"":
+        return message[1:-1]
+    return message
 
 
 async def _question_of(review_id: str) -> str:

@@ -266,7 +266,8 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
     ]
     best = result.segments[0] if result.segments else None
     facts = [
-        f"{result.total_customers:,} customers scored as of {result.as_of}; total revenue ${result.total_revenue:,.0f}"
+        f"{result.total_customers:,} customers scored on orders up to {result.as_of - dt.timedelta(days=1)} (recency "
+        f"counted to the day after); total revenue ${result.total_revenue:,.0f}"
     ]
     at_risk = [s for s in result.segments if s.segment in ("At Risk", "Can't Lose Them")]
     if at_risk:

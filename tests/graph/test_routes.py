@@ -105,6 +105,11 @@ async def test_insights_rfm(copilot: Copilot):
     result = await copilot.ask("Segment our customers with RFM")
     assert result.route == "insights"
     assert "Champions" in result.answer and "At Risk" in result.answer
+    import sqlalchemy as sa
+
+    with copilot.services.extras["engine"].connect() as conn:
+        last_order = str(conn.execute(sa.text("select max(order_date) from orders")).scalar_one())[:10]
+    assert f"scored on orders up to {last_order}" in result.answer  # the data's last day, not the day after
     assert result.charts
 
 

@@ -51,6 +51,7 @@ async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> in
 
     failures = 0
     async with Copilot.open() as copilot:
+        await copilot.load_models()  # not part of the first request's recorded latency
         if args.thread is not None:
             try:
                 await copilot.thread(args.thread)

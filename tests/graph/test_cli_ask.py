@@ -52,3 +52,28 @@ def test_ask_prints_a_compound_reply_whole_with_both_answers(cli_env, capsys):
     assert out.count("[offline model]") == 1  # printed once, as the whole reply, not the first part's stream
     assert out.index("**What was our CAC last quarter?**") < out.index("**What's the refund policy**")
     assert "Formula" in out and "[refund-policy.md]" in out
+
+
+def test_ask_loads_the_models_before_its_first_request_is_timed(cli_env, monkeypatch):
+    """The models load once, before the request's monitoring record starts (not inside its latency)."""
+    from app.runtime import Copilot
+
+    order: list[str] = []
+    load = Copilot._load_models
+
+    async def counted_load(self):
+        order.append("load")
+        await load(self)
+
+    monkeypatch.setattr(Copilot, "_load_models", counted_load)
+    import app.monitoring as monitoring
+
+    original_start = monitoring.Monitor.start
+
+    def counted_start(self, *args, **kwargs):
+        order.append("request")
+        return original_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(monitoring.Monitor, "start", counted_start)
+    assert main(["ask", "What was our CAC last quarter?", "--json"]) == 0
+    assert order == ["load", "request"], order

@@ -74,6 +74,18 @@ def test_add_document_is_found_next_time(kb: KnowledgeBase) -> None:
     assert kb.count() > 0
 
 
+def test_a_reviewed_answer_does_not_answer_a_question_about_something_else(kb: KnowledgeBase) -> None:
+    """ "Do you ship to New Zealand?" is not the reviewed "Do you ship to Australia?", however alike they read."""
+    from app.kb.service import REVIEWED_ELSEWHERE_CAP
+
+    doc = kb.add_document("Do you ship to Australia?", "We don't ship to Australia yet. Contact sales@lumio.io.")
+    same = kb.search("do you ship to australia")
+    assert same.passages[0].doc == doc and same.confidence > REVIEWED_ELSEWHERE_CAP
+    other = kb.search("Do you ship to New Zealand?")
+    assert other.passages[0].doc == doc  # it still ranks first (the reviewer sees it as the closest passage)
+    assert other.features["unknown_terms"] > 0 and other.confidence <= REVIEWED_ELSEWHERE_CAP < 0.7
+
+
 def test_word_piece_idf_is_counted_with_each_snapshot_of_the_index(kb: KnowledgeBase, embedder: Embedder) -> None:
     snapshot = kb.retriever.snapshot()
     idf = snapshot.piece_idf

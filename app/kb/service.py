@@ -164,7 +164,11 @@ class KnowledgeBase:
         self._ensure_ingested()
         found = self.retriever.retrieve(text, k=k, runner_up=runner_up)
         confidence = self.model.predict(found.features) if found.passages else 0.0
-        if found.passages and found.passages[0].doc.startswith(f"{REVIEWED_FOLDER}/") and found.features["unknown_terms"]:
+        if (
+            found.passages
+            and found.passages[0].doc.startswith(f"{REVIEWED_FOLDER}/")
+            and found.features["unknown_terms"]
+        ):
             # A reviewed answer answers the question it was written for. A question with a word the knowledge
             # base has never seen ("Do you ship to New Zealand?" against "Do you ship to Australia?") is
             # another question, however alike the two read: a reviewer decides it.

@@ -140,6 +140,7 @@ def run_decide(args: argparse.Namespace) -> int:
 
             question = await _question_of(args.review_id)
             out["kb_document"] = await add_reviewed_answer(get_settings(), args.review_id, question, str(out["answer"]))
+            out["also_answered"] = await _answer_same_questions(args, question, str(out["answer"]))
         return out
 
     try:
@@ -155,7 +156,26 @@ def run_decide(args: argparse.Namespace) -> int:
         print(f"{args.review_id}: {done}; thread {out['thread_id']} answered:\n{out['answer']}")
         if out.get("kb_document"):
             print(f"added to the knowledge base as {out['kb_document']}")
+        if out.get("also_answered"):
+            print(f"the same question was also waiting in {', '.join(out['also_answered'])}: answered the same way")
     return 0
+
+
+async def _answer_same_questions(args: argparse.Namespace, question: str, answer: str) -> list[str]:
+    """The other pending reviews of the same question get the answer just added (and their chat history)."""
+    from app.kb.reviewed import answer_same_questions
+    from app.runtime import Copilot
+    from app.settings import get_settings
+
+    async with Copilot.open() as copilot:
+        done = await answer_same_questions(copilot, args.review_id, question, answer, args.reviewer)
+    for other, outcome in done:
+        review = {"review_id": other, "thread_id": outcome.thread_id, "decided_by": args.reviewer}
+        try:
+            await record_in_chat_history(get_settings(), review, outcome.answer)
+        except Exception as exc:  # noqa: BLE001 - the decision stands; a watching chat still shows it
+            log.warning("writing the outcome of %s to the chat history failed: %s", other, exc)
+    return [other for other, _ in done]
 
 
 def _unquoted(message: str) -> str:

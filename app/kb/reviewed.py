@@ -1,7 +1,8 @@
 """Reviewed answers as knowledge-base documents: "add to knowledge base" in the console, the CLI and the API.
 
 An approved or edited answer is written as a markdown document titled with the question it answers and
-indexed at once, so the same question no longer escalates.
+indexed at once, so the same question no longer escalates; the other pending reviews of the same question
+get the same answer (`answer_same_questions`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.runtime import AskResult, Copilot
     from app.settings import Settings
 
 HELPFUL_TAIL = re.compile(r"\s*Was this helpful\?\s*$", re.IGNORECASE)
@@ -30,3 +32,42 @@ async def add_reviewed_answer(settings: Settings, review_id: str, question: str,
     kb = await asyncio.to_thread(get_knowledge_base, settings)
     doc: str = await asyncio.to_thread(kb.add_document, f"{review_id} {question}", knowledge_text(question, answer))
     return doc
+
+
+def same_question(a: str, b: str) -> bool:
+    """Two questions that are the same words (case, spacing and end punctuation aside)."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split()).strip(" ?!.")
+
+    return norm(a) == norm(b)
+
+
+async def answer_same_questions(
+    copilot: Copilot, review_id: str, question: str, answer: str, reviewer: str
+) -> list[tuple[str, AskResult]]:
+    """Send a reviewed answer, just added to the knowledge base, to the other pending reviews of the same question.
+
+    Asked again, the question no longer escalates; those asked before the answer existed were still waiting in
+    the queue for the same decision. Each is decided as an edit with the reviewed text, by `reviewer`, noting
+    which review it came from. One another reviewer decided meanwhile is skipped.
+
+    Returns:
+        (review id, outcome) of every review answered here.
+    """
+    from app.reviews import ReviewConflict
+    from app.runtime import UnknownReview
+    from graph.review import ReviewDecision
+
+    text = HELPFUL_TAIL.sub("", OFFLINE_TAG.sub("", answer)).strip()
+    done: list[tuple[str, AskResult]] = []
+    for pending in await copilot.pending_reviews():
+        other = str(pending["review_id"])
+        if other == review_id or not same_question(str(pending["question"]), question):
+            continue
+        decision = ReviewDecision(action="edit", text=text, note=f"Same question as {review_id}", reviewer=reviewer)
+        try:
+            done.append((other, await copilot.decide(other, decision)))
+        except (ReviewConflict, UnknownReview):
+            continue  # decided by someone else in the meantime
+    return done

@@ -350,6 +350,10 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
         except Exception as exc:  # noqa: BLE001 - the decision stands; the caller is told the KB step failed
             log.exception("adding %s to the knowledge base failed", review_id)
             out["kb_error"] = " ".join(str(exc).split())[:200]
+        else:
+            from app.web.review_watch import answer_same_questions_in_chat
+
+            out["also_answered"] = await answer_same_questions_in_chat(copilot, review, result.answer, user.username)
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ from app.reviews import ReviewConflict
 from app.runtime import Copilot, UnknownReview
 from app.tickets import TicketStore
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
-from app.web.review_watch import record_in_history
+from app.web.review_watch import answer_same_questions_in_chat, record_in_history
 from app.web.session import (
     WebKeys,
     csrf_token,
@@ -50,6 +51,8 @@ from app.web.session import (
 from graph.review import MAX_NOTE_CHARS, ReviewDecision
 
 log = logging.getLogger(__name__)
+REVIEW_ID_RE = re.compile(r"R-\d{5,}")
+"""A review id as `app.reviews` numbers them (query parameters are only shown if they are one)."""
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 """Jinja2 templates next to this module (autoescaped)."""
@@ -391,6 +394,7 @@ async def review_queue(
     done: str = "",
     kb: str = "",
     kb_error: bool = False,
+    also: str = "",
 ) -> HTMLResponse:
     """Pending escalations across all threads (after a decision, with what happened to it)."""
     notices: list[tuple[str, str]] = []
@@ -402,6 +406,11 @@ async def review_queue(
             notices.append(notice)
         if notice and kb_error:
             notices.append(("warn", "The answer was sent, but adding it to the knowledge base failed (see the log)."))
+        answered = [r for r in also.split(",")[:20] if REVIEW_ID_RE.fullmatch(r)]
+        if notice and answered:
+            notices.append(
+                ("ok", f"The same question was also waiting in {', '.join(answered)}: answered the same way.")
+            )
     return await _queue_page(request, keys, user, copilot, tickets, notices=notices)
 
 
@@ -508,6 +517,10 @@ async def decide(
         except Exception:  # noqa: BLE001 - the decision stands; the page says the KB step failed
             log.exception("adding %s to the knowledge base failed", review_id)
             target += "&kb_error=1"
+        else:
+            also = await answer_same_questions_in_chat(copilot, review, result.answer, user.username)
+            if also:
+                target += f"&also={quote(','.join(also))}"
     return RedirectResponse(target, status_code=303)
 
 

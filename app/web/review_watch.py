@@ -100,3 +100,25 @@ async def wait_for_review(
         later = [m for m in thread["messages"][seen_messages:] if m["role"] == "assistant"]
         return str(later[0]["content"]) if later else str(thread["last_answer"])
     return None
+
+
+async def answer_same_questions_in_chat(copilot: Any, review: dict[str, Any], answer: str, reviewer: str) -> list[str]:
+    """After "add to knowledge base": the same question's other pending reviews get the answer, in their chats too.
+
+    Returns the ids of the reviews answered (`app.kb.reviewed.answer_same_questions`); a failure leaves them in
+    the queue and is logged, never raised (the decision itself stands).
+    """
+    from app.kb.reviewed import answer_same_questions
+
+    try:
+        done = await answer_same_questions(copilot, review["review_id"], review["question"], answer, reviewer)
+    except Exception:  # noqa: BLE001 - the others stay in the queue for a reviewer
+        log.exception("answering the same question's other reviews after %s failed", review["review_id"])
+        return []
+    for other, outcome in done:
+        decided = await copilot.reviews.get(other)
+        try:  # for a requester who is away; a live chat posts the same message (same id) only once
+            await record_in_history({**(decided or {"review_id": other}), "decided_by": reviewer}, outcome.answer)
+        except Exception:  # noqa: BLE001 - the decision stands; a watching chat still shows it
+            log.exception("writing the outcome of %s to the chat history failed", other)
+    return [other for other, _ in done]

@@ -156,6 +156,9 @@ async def test_a_decision_through_the_api_can_add_the_answer_to_the_knowledge_ba
         staff = await bearer(web, "staff")
         asked = (await staff.post("/api/ask", json={"message": UNANSWERABLE})).json()
         assert asked["escalated"]
+        # the same question asked again before anyone answered it: a second review waits for the same answer
+        twin = (await staff.post("/api/ask", json={"message": UNANSWERABLE.upper() + "  "})).json()
+        assert twin["escalated"] and twin["review_id"] != asked["review_id"]
         reviewer = await bearer(web, "reviewer")
         decide = f"/api/reviews/{asked['review_id']}/decide"
         refused = await reviewer.post(decide, json={"action": "reject", "add_to_kb": True})
@@ -165,6 +168,10 @@ async def test_a_decision_through_the_api_can_add_the_answer_to_the_knowledge_ba
         assert decided.status_code == 200, decided.text
         document = decided.json()["kb_document"]
         assert document.startswith("reviewed-answers/") and (fresh_kb[1] / document).exists()
+        assert decided.json()["also_answered"] == [twin["review_id"]]
+        thread = (await staff.get(f"/api/threads/{twin['thread_id']}")).json()
+        assert thread["status"] == "complete" and text in thread["last_answer"]
+        assert (await reviewer.get("/api/reviews")).json()["reviews"] == []
         again = (await staff.post("/api/ask", json={"message": UNANSWERABLE})).json()
         assert not again["escalated"] and "partner programme" in again["answer"], again
         assert document in again["citations"]

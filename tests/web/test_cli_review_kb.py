@@ -20,7 +20,8 @@ async def test_edit_with_add_to_kb_from_the_command_line_stops_the_question_esca
     settings = make_settings(tmp_path, web_seeded_db, *fresh_kb)
     async with Copilot.open(settings, services=build_services(settings)) as copilot:
         asked = await copilot.ask(UNANSWERABLE, user_id="sam")
-    assert asked.escalated and asked.review_id
+        twin = await copilot.ask(UNANSWERABLE, user_id="lee")  # the same question, waiting too
+    assert asked.escalated and asked.review_id and twin.escalated
     for name, value in {
         "GTM_HOME": settings.home,
         "GTM_KB_DIR": settings.kb_dir,
@@ -36,9 +37,11 @@ async def test_edit_with_add_to_kb_from_the_command_line_stops_the_question_esca
     out = json.loads(capsys.readouterr().out)
     assert out["kb_document"].startswith("reviewed-answers/") and (fresh_kb[1] / out["kb_document"]).exists()
     assert edited in (fresh_kb[1] / out["kb_document"]).read_text(encoding="utf-8")
+    assert out["also_answered"] == [twin.review_id]
 
     async with Copilot.open(settings, services=build_services(settings)) as copilot:
         again = await copilot.ask(UNANSWERABLE, user_id="kim")
+        assert (await copilot.thread(twin.thread_id))["last_answer"] == edited
     assert not again.escalated and "partner programme" in again.answer, again.answer
     assert out["kb_document"] in again.citations
     get_settings.cache_clear()

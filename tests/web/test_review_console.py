@@ -91,13 +91,16 @@ async def test_edit_with_add_to_kb_resumes_thread_audits_and_stops_escalating(
     async with start_web(make_settings(tmp_path, web_seeded_db, *fresh_kb)) as web:
         copilot = await web.copilot()
         thread_id, review_id = await escalate(web, user="sam")
+        twin_thread, twin_id = await escalate(web, user="lee")  # the same question, asked again meanwhile
         client = await web.login("reviewer")
         status, html = await decide(
             client, review_id, action="edit", text=EDITED, note="partner programme", add_to_kb="1"
         )
         assert status == 303
         assert f"{review_id} edited by reviewer" in html and "Added to the knowledge base as reviewed-answers/" in html
+        assert f"The same question was also waiting in {twin_id}: answered the same way." in html
         assert "Nothing is waiting" in html
+        assert (await copilot.thread(twin_thread))["last_answer"] == EDITED
 
         thread = await copilot.thread(thread_id)
         assert thread["status"] == "complete" and thread["last_answer"] == EDITED

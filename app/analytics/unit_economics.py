@@ -936,7 +936,9 @@ def revenue(engine: Engine, period: Period, channel: str | None = None, segment:
         raise MetricUnavailableError(f"no revenue recorded for {period.label} ({scope.label})")
     prev = period.previous()
     prev_value = _subscription_revenue(engine, prev, scope) + _hardware(engine, prev, scope).revenue
-    change = _change(value, prev_value)
+    first_day = data_bounds(engine)[0]
+    # a previous period that starts before the data does holds only part of its revenue: no comparison
+    change = _change(value, prev_value) if prev.start >= first_day else None
     steps = [
         f"Subscription revenue ({period.label}, pro rata per day of MRR) = {_usd(subs)}",
         f"Hardware revenue ({hw.orders:,} orders) = {_usd(hw.revenue)}",
@@ -944,7 +946,11 @@ def revenue(engine: Engine, period: Period, channel: str | None = None, segment:
     ]
     if change is None:
         status: Status = "watch"
-        benchmark = "No revenue in the previous period to compare with."
+        benchmark = (
+            f"The data starts on {first_day}: no whole previous period ({_previous_label(prev)}) to compare with."
+            if prev.start < first_day
+            else "No revenue in the previous period to compare with."
+        )
     else:
         status = _status_high(change, 0.0, -10.0)
         benchmark = (

@@ -43,7 +43,7 @@ def _description_vectors(tools: list[dict[str, Any]]) -> np.ndarray:
 
 
 def _enum_bonus(tool: dict[str, Any], text: str) -> float:
-    """`ENUM_BONUS` for each enum argument the request names a value of.
+    """`ENUM_BONUS` for each enum argument the request names a value of, when it gives every required argument.
 
     "ROAS for paid search" names the metric and the channel of `compute_metric`: it beats the all-channel table.
     """
@@ -53,6 +53,9 @@ def _enum_bonus(tool: dict[str, Any], text: str) -> float:
         schema = _resolve(raw, params)
         if "enum" in schema and _enum_matches(schema["enum"], schema.get("x-aliases", {}), text):
             matched += 1
+    required = set(params.get("required", []))
+    if matched and required and not all(required <= set(args) for args in fill_arguments(params, text)):
+        return 0.0  # only a tool the request can call: a channel alone does not ask for a metric
     return ENUM_BONUS * matched
 
 
@@ -67,6 +70,17 @@ def _required_bonus(tool: dict[str, Any], text: str) -> float:
     return REQUIRED_BONUS if all(required <= set(args) for args in filled) else 0.0
 
 
+def _cue_bonus(tool: dict[str, Any], text: str) -> float:
+    """`ENUM_BONUS` for a tool whose strong cue words (`x-strong-cues`: "forecast", "estimate") the request uses."""
+    cues = tool["function"].get("parameters", {}).get("x-strong-cues")
+    return ENUM_BONUS if cues and _has_cue(cues, text) else 0.0
+
+
+def _has_cue(cues: list[str], text: str) -> bool:
+    lowered = text.lower()
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(cue.lower())}(?![a-z0-9])", lowered) for cue in cues)
+
+
 def _cue_penalty(tool: dict[str, Any], text: str) -> float:
     """`CUE_PENALTY` for a tool with cue words (`x-cues`) and a request without any of them.
 
@@ -75,9 +89,7 @@ def _cue_penalty(tool: dict[str, Any], text: str) -> float:
     cues = tool["function"].get("parameters", {}).get("x-cues")
     if not cues:
         return 0.0
-    lowered = text.lower()
-    found = any(re.search(rf"(?<![a-z0-9]){re.escape(cue.lower())}(?![a-z0-9])", lowered) for cue in cues)
-    return 0.0 if found else CUE_PENALTY
+    return 0.0 if _has_cue(cues, text) else CUE_PENALTY
 
 
 def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
@@ -87,7 +99,14 @@ def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, d
     query = get_embedder().encode([request])[0]
     sims = _description_vectors(tools) @ query
     scored = [
-        (float(s) + _enum_bonus(t, request) + _required_bonus(t, request) - _cue_penalty(t, request), t)
+        (
+            float(s)
+            + _enum_bonus(t, request)
+            + _required_bonus(t, request)
+            + _cue_bonus(t, request)
+            - _cue_penalty(t, request),
+            t,
+        )
         for s, t in zip(sims, tools, strict=True)
     ]
     return sorted(scored, key=lambda item: (-item[0], item[1]["function"]["name"]))

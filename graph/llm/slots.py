@@ -128,19 +128,31 @@ def _number_for(field: str, text: str) -> float | int | None:
 
 
 def _enum_matches(values: list[Any], aliases: dict[str, list[str]], text: str) -> list[Any]:
+    """Enum values the text names (by value or alias), in order of appearance.
+
+    A name inside a longer name of another value does not count: "net revenue retention" is NRR, not also
+    revenue; "LTV:CAC" is the ratio, not also LTV and CAC.
+    """
     lowered = f" {text.lower()} "
-    found: list[tuple[int, Any]] = []
+    spans: list[tuple[int, int, Any]] = []
     for value in values:
         if value is None:
             continue
         names = {str(value).lower(), str(value).lower().replace("_", " "), str(value).lower().replace("_", "-")}
         names.update(a.lower() for a in aliases.get(str(value), []))
-        positions = [
-            m.start() for n in names for m in re.finditer(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", lowered)
-        ]
-        if positions:
-            found.append((min(positions), value))
-    return [value for _, value in sorted(found, key=lambda item: item[0])]
+        for n in names:
+            spans += [
+                (m.start(), m.end(), value) for m in re.finditer(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", lowered)
+            ]
+    kept = [
+        (start, value)
+        for start, end, value in spans
+        if not any(o != value and s <= start and end <= e and (e - s) > (end - start) for s, e, o in spans)
+    ]
+    first: dict[Any, int] = {}
+    for start, value in kept:
+        first[value] = min(start, first.get(value, start))
+    return [value for value, _ in sorted(first.items(), key=lambda item: item[1])]
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

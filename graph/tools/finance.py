@@ -44,7 +44,14 @@ METRIC_ALIASES: dict[str, Any] = {
     "payback": ["payback period", "cac payback", "months to recover"],
     "burn": ["burn rate", "net burn", "cash burn", "burning"],
     "runway": ["months of cash", "cash runway"],
-    "nrr": ["net revenue retention", "net dollar retention", "ndr", "expansion"],
+    "nrr": [
+        "net revenue retention",
+        "net dollar retention",
+        "ndr",
+        "expansion",
+        "revenue retention",
+        "expansion revenue",
+    ],
     "gross_margin": ["gross margin", "margin", "margins"],
     "aov": ["average order value", "order value", "basket size"],
     "budget_variance": ["budget variance", "over budget", "under budget", "budget vs actual", "budget"],
@@ -97,6 +104,11 @@ class ChannelCacArgs(BaseModel):
 FORECAST_CUES: list[JsonValue] = [
     "forecast",
     "forecasts",
+    "estimate",
+    "estimated",
+    "estimates",
+    "projections",
+    "predictions",
     "projection",
     "project",
     "projected",
@@ -114,12 +126,28 @@ FORECAST_CUES: list[JsonValue] = [
 ]
 """Words of a request about the future. Without one, the offline model does not pick the forecast ("what was
 revenue in March?" asks for the revenue earned)."""
+FORECAST_STRONG_CUES: list[JsonValue] = [
+    "forecast",
+    "forecasts",
+    "estimate",
+    "estimated",
+    "estimates",
+    "projection",
+    "projections",
+    "project",
+    "projected",
+    "predict",
+    "prediction",
+    "predictions",
+    "outlook",
+]
+"""Words that ask for a forecast whatever else the request names ("estimate revenue for Q1 2027"): a bonus."""
 
 
 class ForecastArgs(BaseModel):
     """Arguments of `forecast_revenue`."""
 
-    model_config = ConfigDict(json_schema_extra={"x-cues": FORECAST_CUES})
+    model_config = ConfigDict(json_schema_extra={"x-cues": FORECAST_CUES, "x-strong-cues": FORECAST_STRONG_CUES})
 
     horizon_months: int = Field(default=6, ge=1, le=36, description="Months to forecast")
     kind: Literal["total", "subscription", "hardware"] = Field(default="total", description="Which revenue")
@@ -135,8 +163,30 @@ class CalcArgs(BaseModel):
     )
 
 
+SHEET_CUES: list[JsonValue] = [
+    "sheet",
+    "spreadsheet",
+    "csv",
+    "xlsx",
+    "excel",
+    "file",
+    "attached",
+    "attachment",
+    "upload",
+    "uploaded",
+    "select",
+    "column",
+    "columns",
+    "rows",
+]
+"""Words of a request about an uploaded file (the web chat adds "(attached: name.csv)"); without one the offline
+model does not pick `query_sheet` ("how much did we spend on events?" asks the books)."""
+
+
 class SheetArgs(BaseModel):
     """Arguments of `query_sheet`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-cues": SHEET_CUES})
 
     sql: str | None = Field(
         default=None, description="One read-only SELECT over table `sheet`; omit to describe and total the sheet"
@@ -171,6 +221,9 @@ def metric(deps: ToolDeps, metric: str, period: str | None = None, channel: str 
     from app.analytics.unit_economics import MetricUnavailableError, compute_metric
 
     p = deps.period(period or METRIC_DEFAULT_PERIOD.get(metric, "last quarter"), "last quarter")
+    if p.start > (last := deps.today()):
+        hint = " ask for a revenue forecast instead" if metric in ("revenue", "mrr") else " pick a period with data"
+        raise FatalToolError(f"{p.label} starts after the data ends ({last}): there is nothing to measure yet;{hint}")
     try:
         result = compute_metric(deps.engine, metric, p, channel=channel)
     except MetricUnavailableError as exc:
@@ -446,7 +499,8 @@ def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             channel_cac,
             "cac_by_channel",
-            "CAC and ROAS broken down by every marketing channel for a period, compared side by side with a chart.",
+            "Marketing spend, new customers, CAC and ROAS broken down by every marketing channel for a period: how much "
+            "we spent on each channel, compared side by side with a chart.",
             ChannelCacArgs,
         ),
         tool(

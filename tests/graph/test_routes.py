@@ -42,6 +42,9 @@ async def test_revenue_earned_and_runway_now_are_not_the_forecast(copilot: Copil
     assert "Revenue — March" in revenue.answer and "forecast" not in revenue.answer.lower(), revenue.answer
     assert "Subscription revenue (March" in revenue.answer and "Hardware revenue" in revenue.answer
 
+    future = await copilot.ask("What was CAC in Q1 2099?")
+    assert "Q1 2099 starts after the data ends" in future.answer, future.answer  # not a figure for the future
+
     runway = await copilot.ask("How many months of runway do we have?")
     assert "Runway — as of" in runway.answer, runway.answer
     from datetime import date

@@ -77,8 +77,9 @@ def test_revenue_is_subscriptions_pro_rata_plus_hardware_against_the_quarter_bef
     # the data starts on 1 December 2024: Q4 2024 holds one month of it, so there is no comparison (was +391.9%)
     assert result.benchmark.startswith("The data starts on 2024-12-01: no whole previous period (Q4 2024")
     assert result.status == "watch"
-    march, feb = ue.revenue(tiny, Period.between(date(2025, 3, 1), date(2025, 3, 31))), ue.revenue(
-        tiny, Period.between(date(2025, 2, 1), date(2025, 2, 28))
+    march, feb = (
+        ue.revenue(tiny, Period.between(date(2025, 3, 1), date(2025, 3, 31))),
+        ue.revenue(tiny, Period.between(date(2025, 2, 1), date(2025, 2, 28))),
     )
     change = (march.result - feb.result) / feb.result * 100
     assert f"February 2025 (2025-02-01 to 2025-02-28): ${feb.result:,.2f}, so revenue changed {change:+.1f}%" in (

@@ -129,7 +129,7 @@ def winback_status(account: dict[str, Any], as_of: dt.date, last_winback_at: dt.
         cutoff = min(dt.datetime.now(dt.UTC), dt.datetime.combine(as_of, dt.time.max, dt.UTC))
         if last_winback_at >= cutoff - dt.timedelta(days=WINBACK_COOLDOWN_DAYS):
             return WinbackStatus(
-                "excluded", "cooldown", f"a win-back was sent on {last_winback_at.date().isoformat()}", kept
+                "excluded", "cooldown", f"a win-back was staged or sent on {last_winback_at.date().isoformat()}", kept
             )
     if account.get("industry") in DISCOUNT_INDUSTRIES:
         return WinbackStatus(
@@ -139,7 +139,11 @@ def winback_status(account: dict[str, Any], as_of: dt.date, last_winback_at: dt.
 
 
 def last_winbacks(engine: Any, customer_ids: list[str] | None = None) -> dict[str, dt.datetime]:
-    """When each customer was last sent a win-back email (outbox rows `sent`, or `sending`: maybe delivered)."""
+    """When each customer was last offered a win-back (from the outbox).
+
+    Sent, being sent, failed (a retry may send it), or staged and waiting for approval in another campaign
+    (approving both would offer twice); dropped rows do not count.
+    """
     import sqlalchemy as sa
 
     from app.outbox import outbox
@@ -147,7 +151,7 @@ def last_winbacks(engine: Any, customer_ids: list[str] | None = None) -> dict[st
     if not sa.inspect(engine).has_table("outbox"):
         return {}
     query = sa.select(outbox.c.customer_id, outbox.c.sent_at, outbox.c.updated_at).where(
-        outbox.c.status.in_(("sent", "sending"))
+        outbox.c.status.in_(("draft", "approved", "sending", "sent", "failed"))
     )
     if customer_ids is not None:
         query = query.where(outbox.c.customer_id.in_(customer_ids))

@@ -152,6 +152,14 @@ def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with
         ("ltv", "Q1 2025"),
         ("ltv", "Q1 2026"),
     ]
+    # two channels: one call each; a year that is a count is not a second period
+    reply = finance.invoke([HumanMessage("Compare ROAS of paid search vs paid social last quarter")])
+    assert [(c["args"]["metric"], c["args"]["channel"]) for c in reply.tool_calls] == [
+        ("roas", "paid_search"),
+        ("roas", "paid_social"),
+    ]
+    reply = finance.invoke([HumanMessage("What is our CAC, LTV and payback for Q1 vs Q2 2026?")])
+    assert len(reply.tool_calls) == 6  # three metrics for two periods, none dropped
     marketing = OfflineChatModel(agent="marketing").bind_tools(build_marketing_tools(deps))
     reply = marketing.invoke([HumanMessage("Draft a personalised email for customer C00355")])
     assert [(c["name"], c["args"].get("customer_id")) for c in reply.tool_calls] == [("draft_email", "C00355")]
@@ -205,6 +213,8 @@ def test_find_period(text, expected):
         ("CAC last 30 days vs the previous 30 days", ["last 30 days"]),  # every metric compares with that anyway
         ("CAC and LTV last quarter", ["last quarter"]),
         ("the quarter before Q3 2025", ["the quarter before Q3 2025"]),
+        ("How did paid search perform last month with 2000 clicks a day?", ["last month"]),
+        ("CAC in 2025 vs 2024", ["2025", "2024"]),
     ],
 )
 def test_find_periods(text, expected):

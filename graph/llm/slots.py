@@ -51,8 +51,8 @@ _UNIT_WORDS = {
 
 MAX_FOUND = 20
 """Most ids an array field takes from one request."""
-MAX_CALLS = 4
-"""Most calls one request fans out to (metrics × periods)."""
+MAX_CALLS = 6
+"""Most calls one request fans out to (metrics × channels × periods: three metrics for two periods)."""
 
 
 def find_period(text: str) -> str | None:
@@ -75,14 +75,25 @@ def find_goal(text: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+_BARE_YEAR = re.compile(r"(?:19|20)\d{2}")
+_BEFORE_YEAR = re.compile(r"\b(?:in|for|vs\.?|versus|and|to|during|of|than|fy)\s*$", re.IGNORECASE)
+"""The word before a bare year that makes it a period ("Q1 2025 vs 2024"), not a count ("2000 clicks")."""
+
+
 def find_periods(text: str) -> list[str]:
     """Every distinct period phrase in `text`, in order ("Q1 2025 vs Q1 2026" → both).
 
     A later "previous 30 days" means the window before the first one, which every metric already
     compares with: it is left out.
     """
-    found = list(dict.fromkeys(m.group(0).strip() for m in _PERIOD_RE.finditer(text)))
-    return found[:1] + [p for p in found[1:] if not p.lower().startswith("previous")]
+    found: list[str] = []
+    for m in _PERIOD_RE.finditer(text):
+        phrase = m.group(0).strip()
+        if found and _BARE_YEAR.fullmatch(phrase) and not _BEFORE_YEAR.search(text[: m.start()]):
+            continue  # "... with 2000 clicks a day": a number, not a second period
+        if phrase not in found and not (found and phrase.lower().startswith("previous")):
+            found.append(phrase)
+    return found
 
 
 _WORD_OPERATORS = [
@@ -171,14 +182,14 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]]:
     """Argument sets for one tool: usually one; one per matched value of a "fan-out" enum field.
 
-    A field marked `x-fanout` in its schema (e.g. the metric of a metric tool) produces one call per
-    value found in the text ("CAC and LTV" → two calls), at most three. A request that names two or three
-    periods ("CAC Q1 2025 vs Q1 2026", "this quarter vs last quarter") gets one call per period, for each
-    fanned-out value, at most `MAX_CALLS` calls.
+    A field marked `x-fanout` in its schema (the metric and the channel of a metric tool) produces one call
+    per value found in the text ("CAC and LTV" → two calls, "paid search vs paid social" → two), at most three
+    each. A request that names two or three periods ("CAC Q1 2025 vs Q1 2026", "this quarter vs last
+    quarter") gets one call per period. Every combination is called, at most `MAX_CALLS`.
     """
     props: dict[str, Any] = parameters.get("properties", {})
     args: dict[str, Any] = {}
-    fanout: tuple[str, list[Any]] | None = None
+    spreads: list[tuple[str, list[Any]]] = []
     periods: tuple[str, list[str]] | None = None
     for field, raw_schema in props.items():
         schema = _resolve(raw_schema, parameters)
@@ -192,7 +203,7 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
             if matches:
                 args[field] = matches[0]
                 if schema.get("x-fanout") and len(matches) > 1:
-                    fanout = (field, matches[:3])
+                    spreads.append((field, matches[:3]))
         elif kind in ("integer", "number"):
             number = _number_for(field, text)
             if number is not None:
@@ -224,8 +235,6 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 if subject:
                     args[field] = subject[:1].upper() + subject[1:200]
     sets = [args]
-    for spread in (fanout, periods):
-        if spread is not None:
-            field, values = spread
-            sets = [{**one, field: value} for one in sets for value in values]
+    for field, values in [*spreads, *([periods] if periods else [])]:
+        sets = [{**one, field: value} for one in sets for value in values]
     return sets[:MAX_CALLS]

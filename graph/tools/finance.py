@@ -91,7 +91,7 @@ class MetricArgs(BaseModel):
     channel: Channel | None = Field(
         default=None,
         description="Restrict to one acquisition channel",
-        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+        json_schema_extra={"x-fanout": True, "x-aliases": CHANNEL_ALIASES},
     )
 
 

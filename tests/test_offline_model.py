@@ -223,6 +223,20 @@ def test_find_periods(text, expected):
     assert find_periods(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "goal"),
+    [
+        ("Give me 3 campaign ideas for Q1 to reach facilities managers", "reach facilities managers"),
+        ("Write a LinkedIn post announcing Lumio Air", "announcing Lumio Air"),
+        ("Draft a campaign for champions", None),  # no purpose stated: the segment's own goal
+    ],
+)
+def test_find_goal(text, goal):
+    from graph.llm.slots import find_goal
+
+    assert find_goal(text) == goal
+
+
 def test_find_expression_and_fill_arguments():
     assert find_expression("what is 12,000 * 1.2 + 300 for next year?") == "12,000 * 1.2 + 300"
     assert find_expression("no maths here") is None

@@ -185,6 +185,14 @@ def _previous_label(prev: Period) -> str:
     return f"{prev.label} ({prev.start} to {prev.end})"
 
 
+def _months_label(first: date, last: date, n: int) -> str:
+    """The label of `n` closed ledger months: "October 2026", or "Aug–Oct 2026 (3 closed months)"."""
+    if n == 1:
+        return f"{first:%B %Y}"
+    span = f"{first:%b}–{last:%b %Y}" if first.year == last.year else f"{first:%b %Y}–{last:%b %Y}"
+    return f"{span} ({n} closed months)"
+
+
 def _as_of(period: Period) -> str:
     """The label of a figure taken on one day ("as of 2026-11-26"), else the period's own label."""
     return f"as of {period.end}" if period.start == period.end else period.label
@@ -1068,6 +1076,9 @@ def burn(engine: Engine, period: Period) -> MetricResult:
     value = (costs - revenue) / n
     first, last = months["month"].iloc[0], months["month"].iloc[-1]
     month_after = (pd.Timestamp(last) + pd.offsets.MonthBegin(1)).date()
+    used = Period(first, month_after - timedelta(days=1), "")  # the closed months the figure is made of
+    covered = (used.start, used.end) == (period.start, period.end)
+    used = Period(used.start, used.end, period.label if covered else _months_label(first, last, n))
     arr_start = float(_mrr_on(engine, first - timedelta(days=1), _Scope(None, None)).sum()) * 12
     arr_end = float(_mrr_on(engine, month_after - timedelta(days=1), _Scope(None, None)).sum()) * 12
     net_new_arr = arr_end - arr_start
@@ -1096,9 +1107,9 @@ def burn(engine: Engine, period: Period) -> MetricResult:
         )
     return MetricResult(
         metric="Burn",
-        period=period.label,
-        start=period.start,
-        end=period.end,
+        period=used.label,
+        start=used.start,
+        end=used.end,
         scope="company",
         formula="Net burn = (COGS + marketing + payroll + other operating costs − revenue) / months",
         inputs={

@@ -62,7 +62,8 @@ def find_period(text: str) -> str | None:
 
 
 _GOAL_RE = re.compile(
-    r"\b(?:to|that will|so (?:that )?we can|in order to|aimed at|focused on)\s+"
+    r"\b((?:announcing|promoting|launching|introducing|featuring|highlighting)\s+[^.?!]+)"
+    r"|\b(?:to|that will|so (?:that )?we can|in order to|aimed at|focused on)\s+"
     r"((?:reach|win|re-?engage|grow|increase|drive|boost|promote|launch|upsell|cross-sell|sell|get|bring|convert|"
     r"retain|reduce|recover|reactivate|attract|target|announce|introduce|generate|build|raise|improve)\b[^.?!]*)",
     re.IGNORECASE,
@@ -72,7 +73,7 @@ _GOAL_RE = re.compile(
 def find_goal(text: str) -> str | None:
     """The purpose a request states ("… ideas for Q1 to reach facilities managers" → "reach facilities managers")."""
     match = _GOAL_RE.search(text)
-    return match.group(1).strip() if match else None
+    return next(g for g in match.groups() if g).strip() if match else None
 
 
 _BARE_YEAR = re.compile(r"(?:19|20)\d{2}")

@@ -377,9 +377,11 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     from app.kb.ingest import REVIEWED_FOLDER
 
     if doc.startswith(f"{REVIEWED_FOLDER}/"):  # a reviewer's answer to this question: quoted whole, as written
-        whole = [i for i, c in enumerate(candidates) if c.doc == doc]
-        if sum(len(candidates[i].text.split()) for i in whole) <= 90:
-            chosen = whole
+        written = " ".join(
+            dict.fromkeys(" ".join(str(p.get("text", "")).split()) for p in passages if str(p.get("doc", "")) == doc)
+        ).strip()
+        if written and len(written.split()) <= 90 and not _INSTRUCTION.search(written):
+            return f"{written} [{doc}] {HELPFUL}"  # every sentence, "Yes." included
     for score, _, i in scored if not chosen else ():
         if chosen and (score < best - 0.1 or len(chosen) >= 3):
             break

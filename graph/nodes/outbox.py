@@ -74,9 +74,9 @@ def _proposal_parts(state: GraphState, items: list[OutboxItem]) -> list[dict[str
                 item.customer_id,
                 item.name,
                 item.email or "(no address)",
-                c.get("segment", ""),
-                c.get("p_alive"),
-                c.get("clv_12m"),
+                c.get("plan", ""),
+                c.get("churned_date", ""),
+                c.get("value_12m", c.get("clv_12m")),
             ]
         )
     parts: list[dict[str, Any]] = []
@@ -88,7 +88,7 @@ def _proposal_parts(state: GraphState, items: list[OutboxItem]) -> list[dict[str
             "90 days, no win-back in the last 12 months)",
             "facts": [],
             "table": {
-                "columns": ["customer", "contact", "email", "segment", "P(alive)", "12-month CLV $"],
+                "columns": ["customer", "contact", "email", "plan", "cancelled", "12-month value $"],
                 "rows": rows,
             },
         }

@@ -330,7 +330,7 @@ def test_a_reviewed_answer_is_quoted_whole() -> None:
         "doc": "reviewed-answers/r-00007-do-you-ship-to-australia.md",
         "section": "Do you ship to Australia?",
         "text": (
-            "We don't ship to Australia yet. Contact sales@lumio.io and we will tell you when we do. "
+            "No. We don't ship to Australia yet. Contact sales@lumio.io and we will tell you when we do. "
             "Orders from New Zealand are not accepted either."
         ),
     }

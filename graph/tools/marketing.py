@@ -420,6 +420,12 @@ def email(deps: ToolDeps, customer_id: str, tone: str = "warm") -> ToolResult:
     if not ctx:
         raise FatalToolError(f"no customer {customer_id}")
     c = ctx[0]
+    if c.get("status") == "churned" and c.get("winback") == "none":
+        # a cancelled account the win-back policy leaves out (Enterprise, or its 90 days are over): no sales email
+        raise FatalToolError(
+            f"no email drafted for {c['name']} ({customer_id}): the account cancelled on {c['churned_date']} and "
+            f"gets no win-back email ({c['winback_reason']})"
+        )
     facts = [
         f"Plan: {c['plan'] or 'none'} ({c['status']}"
         + (f", cancelled {c['churned_date']}, data kept until {c['data_kept_until']})" if c["churned_date"] else ")"),

@@ -264,3 +264,15 @@ async def test_no_qualifying_account_means_no_emails_and_a_clear_reply(copilot: 
     assert await copilot.outbox_items(result.thread_id) == []
     assert "No account qualifies for a win-back" in result.answer
     assert "No win-back emails drafted" in result.answer
+
+
+def test_a_cancelled_account_the_policy_leaves_out_gets_no_sales_email(deps: ToolDeps):
+    from graph.tools.base import FatalToolError
+
+    with deps.engine.begin() as conn:
+        cid = conn.execute(
+            sa.text("select id from customers where status = 'churned' order by id limit 1")
+        ).scalar_one()
+        conn.execute(sa.text("update customers set plan = 'enterprise' where id = :id"), {"id": cid})
+    with pytest.raises(FatalToolError, match="no email drafted .* gets no win-back email"):
+        email(deps, cid)  # it recommended a battery pack to a cancelled Enterprise account

@@ -45,10 +45,15 @@ def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path, seeded_db: Path, kb_home: Path) -> Settings:
     """Settings for one test: the shared knowledge-base index, its own copy of the seeded database and
     its own checkpoint file."""
+    return offline_settings(tmp_path, seeded_db, kb_home)
+
+
+def offline_settings(tmp_path: Path, seeded_db: Path, home: Path) -> Settings:
+    """Offline settings over `home`, with this test's own copy of the seeded database and checkpoint file."""
     db = tmp_path / "business.db"
     shutil.copy(seeded_db, db)
     return Settings(
-        home=kb_home,
+        home=home,
         kb_dir=REPO_ROOT / "knowledge_base",
         database_url=f"sqlite:///{db}",
         checkpoint_url=str(tmp_path / "checkpoints.db"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,15 @@ from app.data.queries import data_bounds
 from app.outbox import outbox
 from app.runtime import Copilot
 from app.services import build_services
-from app.settings import REPO_ROOT, Settings
+from app.settings import Settings
 from graph.llm.writers import write_email
 from graph.nodes.winback import MAX_DRAFTS
 from graph.prompts import get_prompts
 from graph.tools.deps import ToolDeps
 from graph.tools.insights import churn
 from graph.tools.marketing import SENDER_NAME, SENDER_ROLE, contexts, email, email_values
+
+from .conftest import offline_settings
 
 WINBACK = "Launch a win-back campaign for churned customers"
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -45,17 +46,7 @@ NAMES = {"Lumio", "Growth", "Starter", *(dt.date(2000, m, 1).strftime("%B") for 
 @pytest.fixture
 def winback_settings(tmp_path: Path, seeded_db: Path) -> Settings:
     """Its own copy of the seeded database; no knowledge-base index (the win-back does not search it)."""
-    db = tmp_path / "business.db"
-    shutil.copy(seeded_db, db)
-    return Settings(
-        home=tmp_path / "home",
-        kb_dir=REPO_ROOT / "knowledge_base",
-        database_url=f"sqlite:///{db}",
-        checkpoint_url=str(tmp_path / "checkpoints.db"),
-        llm_provider="offline",
-        retry_wait_min_s=0.0,
-        retry_wait_max_s=0.0,
-    )
+    return offline_settings(tmp_path, seeded_db, tmp_path / "home")
 
 
 @pytest.fixture

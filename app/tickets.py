@@ -254,8 +254,6 @@ class TicketStore:
         Raises:
             TicketError: an unknown status/priority, or `limit` outside 1..500.
         """
-        _check(status, STATUSES, "status")
-        _check(priority, PRIORITIES, "priority")
         if not 1 <= limit <= MAX_LIST:
             raise TicketError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
         query = sa.select(tickets).order_by(tickets.c.created_at.desc(), tickets.c.id.desc()).limit(limit)
@@ -279,8 +277,6 @@ class TicketStore:
         Raises:
             TicketError: an unknown status/priority.
         """
-        _check(status, STATUSES, "status")
-        _check(priority, PRIORITIES, "priority")
         query = sa.select(sa.func.count()).select_from(tickets)
         query = query.where(*_filters(status, priority, category, customer_id, review_id, escalated))
         self._ensure()
@@ -301,7 +297,13 @@ def _filters(
     review_id: str | None,
     escalated: bool | None,
 ) -> list[sa.ColumnElement[bool]]:
-    """The WHERE clauses of `TicketStore.list` and `TicketStore.count`."""
+    """The WHERE clauses of `TicketStore.list` and `TicketStore.count`.
+
+    Raises:
+        TicketError: an unknown status/priority.
+    """
+    _check(status, STATUSES, "status")
+    _check(priority, PRIORITIES, "priority")
     values = {
         tickets.c.status: status,
         tickets.c.priority: priority,

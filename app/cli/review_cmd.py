@@ -126,21 +126,29 @@ def run_decide(args: argparse.Namespace) -> int:
         raise CliError(error_text(exc.errors()[0])) from exc
 
     async def decide() -> dict[str, Any]:
+        settings = get_settings()
         async with Copilot.open() as copilot:
             result = await copilot.decide(args.review_id, decision)
-        out = {"review_id": args.review_id, "decision": args.action, **result.to_json()}
-        review = {"review_id": args.review_id, "thread_id": out["thread_id"], "decided_by": args.reviewer}
-        try:  # the requester may be away from the chat: the outcome waits in their thread's history
-            out["in_chat_history"] = await record_in_chat_history(get_settings(), review, str(out["answer"]))
-        except Exception as exc:  # noqa: BLE001 - the decision stands; a connected chat still shows it live
-            log.warning("writing the outcome of %s to the chat history failed: %s", args.review_id, exc)
-            out["in_chat_history"] = False
-        if getattr(args, "add_to_kb", False):
-            from app.kb.reviewed import add_reviewed_answer
+            out = {"review_id": args.review_id, "decision": args.action, **result.to_json()}
+            outcomes = [(args.review_id, result)]
+            if getattr(args, "add_to_kb", False):
+                from app.kb.reviewed import add_reviewed_answer, answer_same_questions
 
-            question = await _question_of(args.review_id)
-            out["kb_document"] = await add_reviewed_answer(get_settings(), args.review_id, question, str(out["answer"]))
-            out["also_answered"] = await _answer_same_questions(args, question, str(out["answer"]))
+                decided = await copilot.reviews.get(args.review_id)
+                question = str(decided["question"]) if decided else ""
+                out["kb_document"] = await add_reviewed_answer(settings, args.review_id, question, result.answer)
+                also = await answer_same_questions(copilot, args.review_id, question, result.answer, args.reviewer)
+                out["also_answered"] = [other for other, _ in also]
+                outcomes += also
+        for review_id, outcome in outcomes:  # requesters may be away from the chat: it waits in their history
+            review = {"review_id": review_id, "thread_id": outcome.thread_id, "decided_by": args.reviewer}
+            try:
+                written = await record_in_chat_history(settings, review, outcome.answer)
+            except Exception as exc:  # noqa: BLE001 - the decision stands; a connected chat still shows it live
+                log.warning("writing the outcome of %s to the chat history failed: %s", review_id, exc)
+                written = False
+            if review_id == args.review_id:
+                out["in_chat_history"] = written
         return out
 
     try:
@@ -161,39 +169,11 @@ def run_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _answer_same_questions(args: argparse.Namespace, question: str, answer: str) -> list[str]:
-    """The other pending reviews of the same question get the answer just added (and their chat history)."""
-    from app.kb.reviewed import answer_same_questions
-    from app.runtime import Copilot
-    from app.settings import get_settings
-
-    async with Copilot.open() as copilot:
-        done = await answer_same_questions(copilot, args.review_id, question, answer, args.reviewer)
-    for other, outcome in done:
-        review = {"review_id": other, "thread_id": outcome.thread_id, "decided_by": args.reviewer}
-        try:
-            await record_in_chat_history(get_settings(), review, outcome.answer)
-        except Exception as exc:  # noqa: BLE001 - the decision stands; a watching chat still shows it
-            log.warning("writing the outcome of %s to the chat history failed: %s", other, exc)
-    return [other for other, _ in done]
-
-
 def _unquoted(message: str) -> str:
     """An error message without the quotes a `KeyError` wraps it in (and only those)."""
     if len(message) >= 2 and message[0] == message[-1] and message[0] in "'\"":
         return message[1:-1]
     return message
-
-
-async def _question_of(review_id: str) -> str:
-    """The question a decided review answered (from the review store)."""
-    from app.services import build_review_store
-    from app.settings import get_settings
-
-    review = await build_review_store(get_settings()).get(review_id)
-    if review is None:
-        raise CliError(f"no review with id {review_id!r}")
-    return str(review["question"])
 
 
 async def record_in_chat_history(settings: Settings, review: dict[str, Any], answer: str) -> bool:

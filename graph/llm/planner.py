@@ -42,7 +42,14 @@ def _description_vectors(tools: list[dict[str, Any]]) -> np.ndarray:
     return _description_cache[key]
 
 
-def _enum_bonus(tool: dict[str, Any], text: str) -> float:
+def _fills_required(tool: dict[str, Any], text: str) -> bool:
+    """Whether the request gives every required argument of `tool`."""
+    params = tool["function"].get("parameters", {})
+    required = set(params.get("required", []))
+    return not required or all(required <= set(args) for args in fill_arguments(params, text))
+
+
+def _enum_bonus(tool: dict[str, Any], text: str, callable_: bool) -> float:
     """`ENUM_BONUS` for each enum argument the request names a value of, when it gives every required argument.
 
     "ROAS for paid search" names the metric and the channel of `compute_metric`: it beats the all-channel table.
@@ -53,32 +60,23 @@ def _enum_bonus(tool: dict[str, Any], text: str) -> float:
         schema = _resolve(raw, params)
         if "enum" in schema and _enum_matches(schema["enum"], schema.get("x-aliases", {}), text):
             matched += 1
-    required = set(params.get("required", []))
-    if matched and required and not all(required <= set(args) for args in fill_arguments(params, text)):
-        return 0.0  # only a tool the request can call: a channel alone does not ask for a metric
-    return ENUM_BONUS * matched
+    return ENUM_BONUS * matched if callable_ else 0.0  # a channel alone does not ask for a metric
 
 
-def _required_bonus(tool: dict[str, Any], text: str) -> float:
+def _required_bonus(tool: dict[str, Any], callable_: bool) -> float:
     """A tool whose required (non-enum) arguments the request gives, every one of them (a ticket number, a subject)."""
     params = tool["function"].get("parameters", {})
     props = params.get("properties", {})
     required = set(params.get("required", []))
     if not required or all("enum" in _resolve(props.get(name, {}), params) for name in required):
         return 0.0  # enum arguments already earn the enum bonus
-    filled = fill_arguments(params, text)
-    return REQUIRED_BONUS if all(required <= set(args) for args in filled) else 0.0
+    return REQUIRED_BONUS if callable_ else 0.0
 
 
 def _cue_bonus(tool: dict[str, Any], text: str) -> float:
     """`ENUM_BONUS` for a tool whose strong cue words (`x-strong-cues`: "forecast", "estimate") the request uses."""
     cues = tool["function"].get("parameters", {}).get("x-strong-cues")
-    return ENUM_BONUS if cues and _has_cue(cues, text) else 0.0
-
-
-def _has_cue(cues: list[str], text: str) -> bool:
-    lowered = text.lower()
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(cue.lower())}(?![a-z0-9])", lowered) for cue in cues)
+    return ENUM_BONUS if cues and _enum_matches(cues, {}, text) else 0.0
 
 
 def _cue_penalty(tool: dict[str, Any], text: str) -> float:
@@ -89,7 +87,7 @@ def _cue_penalty(tool: dict[str, Any], text: str) -> float:
     cues = tool["function"].get("parameters", {}).get("x-cues")
     if not cues:
         return 0.0
-    return 0.0 if _has_cue(cues, text) else CUE_PENALTY
+    return 0.0 if _enum_matches(cues, {}, text) else CUE_PENALTY
 
 
 def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
@@ -98,17 +96,11 @@ def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, d
         return []
     query = get_embedder().encode([request])[0]
     sims = _description_vectors(tools) @ query
-    scored = [
-        (
-            float(s)
-            + _enum_bonus(t, request)
-            + _required_bonus(t, request)
-            + _cue_bonus(t, request)
-            - _cue_penalty(t, request),
-            t,
-        )
-        for s, t in zip(sims, tools, strict=True)
-    ]
+    scored = []
+    for s, t in zip(sims, tools, strict=True):
+        callable_ = _fills_required(t, request)  # fills the arguments once for both bonuses
+        bonus = _enum_bonus(t, request, callable_) + _required_bonus(t, callable_) + _cue_bonus(t, request)
+        scored.append((float(s) + bonus - _cue_penalty(t, request), t))
     return sorted(scored, key=lambda item: (-item[0], item[1]["function"]["name"]))
 
 

@@ -2,8 +2,9 @@
 
 The offline model cannot "understand" a request, so it fills tool arguments the way a form filler
 would: enum values (and their declared aliases) found in the text, ids matching a field's `x-find`
-pattern, numbers next to the unit a field names, period phrases, arithmetic expressions and SQL. Fields it cannot fill are left to their
-defaults; a missing required field fails validation and goes through the graph's retry path.
+pattern, numbers next to the unit a field names, period phrases, arithmetic expressions and SQL. Fields
+it cannot fill are left to their defaults; a missing required field fails validation and goes through
+the graph's retry path.
 """
 
 from __future__ import annotations
@@ -190,8 +191,7 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
     """
     props: dict[str, Any] = parameters.get("properties", {})
     args: dict[str, Any] = {}
-    spreads: list[tuple[str, list[Any]]] = []
-    periods: tuple[str, list[str]] | None = None
+    spreads: list[tuple[str, list[Any]]] = []  # (field, values): one call per combination
     for field, raw_schema in props.items():
         schema = _resolve(raw_schema, parameters)
         kind = schema.get("type")
@@ -215,7 +215,7 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 if found_periods := find_periods(text):
                     args[field] = found_periods[0]
                     if len(found_periods) > 1:
-                        periods = (field, found_periods[:3])
+                        spreads.append((field, found_periods[:3]))
             elif "expression" in lowered or "formula" in lowered:
                 if expr := find_expression(text):
                     args[field] = expr
@@ -236,6 +236,6 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 if subject:
                     args[field] = subject[:1].upper() + subject[1:200]
     sets = [args]
-    for field, values in [*spreads, *([periods] if periods else [])]:
+    for field, values in spreads:
         sets = [{**one, field: value} for one in sets for value in values]
     return sets[:MAX_CALLS]

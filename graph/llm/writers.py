@@ -382,7 +382,7 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
         ).strip()
         if written and len(written.split()) <= 90 and not _INSTRUCTION.search(written):
             return f"{written} [{doc}] {HELPFUL}"  # every sentence, "Yes." included
-    for score, _, i in scored if not chosen else ():
+    for score, _, i in scored:
         if chosen and (score < best - 0.1 or len(chosen) >= 3):
             break
         if weights.one_document and candidates[i].doc != doc:

@@ -101,47 +101,17 @@ class ChannelCacArgs(BaseModel):
     period: str = Field(default="last quarter", description="Period phrase")
 
 
+FORECAST_STRONG_CUES: list[JsonValue] = [
+    *("forecast", "forecasts", "estimate", "estimated", "estimates", "projection", "projections", "project"),
+    *("projected", "predict", "prediction", "predictions", "outlook"),
+]
+"""Words that ask for a forecast whatever else the request names ("estimate revenue for Q1 2027"): a bonus."""
 FORECAST_CUES: list[JsonValue] = [
-    "forecast",
-    "forecasts",
-    "estimate",
-    "estimated",
-    "estimates",
-    "projections",
-    "predictions",
-    "projection",
-    "project",
-    "projected",
-    "predict",
-    "prediction",
-    "outlook",
-    "next",
-    "coming",
-    "upcoming",
-    "future",
-    "will",
-    "expect",
-    "expected",
-    "going to",
+    *FORECAST_STRONG_CUES,
+    *("next", "coming", "upcoming", "future", "will", "expect", "expected", "going to"),
 ]
 """Words of a request about the future. Without one, the offline model does not pick the forecast ("what was
 revenue in March?" asks for the revenue earned)."""
-FORECAST_STRONG_CUES: list[JsonValue] = [
-    "forecast",
-    "forecasts",
-    "estimate",
-    "estimated",
-    "estimates",
-    "projection",
-    "projections",
-    "project",
-    "projected",
-    "predict",
-    "prediction",
-    "predictions",
-    "outlook",
-]
-"""Words that ask for a forecast whatever else the request names ("estimate revenue for Q1 2027"): a bonus."""
 
 
 class ForecastArgs(BaseModel):

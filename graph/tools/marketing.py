@@ -99,8 +99,6 @@ SEGMENT_PLAY: dict[str, str] = {
     "Promising": "activate",
 }
 """The play of each RFM segment (every other segment is re-engaged)."""
-WINBACK_INCENTIVE = "one free month of the plan you had"
-"""The brand-voice policy's win-back offer (one incentive, never on hardware); see `incentive_text`."""
 OFFER_VALID_DAYS = 14
 """Win-back offers are valid for 14 days from sending; the email names the real deadline date."""
 SENDER_NAME = "Maria Jensen"
@@ -178,11 +176,15 @@ class ContextArgs(BaseModel):
     customer_ids: list[str] = Field(description="Customers to look up", json_schema_extra={"x-find": CUSTOMER_ID_FIND})
 
 
-def headline_total(total: dict[str, Any], pct: Any) -> str:
-    """Spend, ROAS and blended CAC of all channels together, in words."""
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def _all_channels(total: dict[str, Any]) -> str:
+    """Spend, ROAS (with its change) and blended CAC of all channels together, in words."""
     return (
-        f"${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({pct(total['roas_change_pct'])}), "
-        f"blended CAC ${total['cac'] or 0:,.0f}"
+        f"${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({_pct(total['roas_change_pct'])} vs "
+        f"previous period), blended CAC ${total['cac'] or 0:,.0f}"
     )
 
 
@@ -196,9 +198,6 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
     report = channel_report(deps.engine, p)
     d = report.to_dict()
 
-    def pct(value: Any) -> str:
-        return "n/a" if value is None else f"{value:+.1f}%"
-
     rows = [
         [
             c["channel"],
@@ -207,16 +206,13 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
             f"{(c['conversion_rate'] or 0):.2%}",
             None if c["cac"] is None else round(c["cac"]),
             None if c["roas"] is None else round(c["roas"], 2),
-            pct(c["roas_change_pct"]),
+            _pct(c["roas_change_pct"]),
         ]
         for c in d["channels"]
     ]
     total = d["total"]
     frame = report.frame().drop(index="total", errors="ignore").reset_index()
-    headline = (
-        f"{p.label}: ${total['spend'] or 0:,.0f} spend, ROAS {total['roas'] or 0:.2f} ({pct(total['roas_change_pct'])} vs previous period), "
-        f"blended CAC ${total['cac'] or 0:,.0f}"
-    )
+    headline = f"{p.label}: {_all_channels(total)}"
     facts = list(d["notes"])
     if channel is not None:
         one = next((c for c in d["channels"] if c["channel"] == channel), None)
@@ -232,12 +228,12 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
             + (
                 ""
                 if one["roas"] is None
-                else f", ROAS {one['roas']:.2f} ({pct(one['roas_change_pct'])} vs previous period)"
+                else f", ROAS {one['roas']:.2f} ({_pct(one['roas_change_pct'])} vs previous period)"
             )
         )
         facts = [
             *([f"ROAS rank {rank} of {len(by_roas)} channels"] if rank else []),
-            f"All channels: {headline_total(total, pct)}",
+            f"All channels: {_all_channels(total)}",
             *facts,
         ]
         rows.sort(key=lambda row: row[0] != channel)  # the channel asked about first

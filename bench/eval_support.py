@@ -10,7 +10,8 @@
    hit@1, hit@5 for BM25, dense and the hybrid.
 3. plausible-docs (132 articles of a real help centre, CC BY-SA 4.0) with `bench/data/plausible_questions.jsonl`,
    held out (never fitted on): hit@1/3/5 and MRR per retriever, and the confidence model fitted on Lumio
-   against a max-cosine threshold, as the trade-off at 90 % unanswerable recall and at 5 % answerable.
+   against a max-cosine threshold, as the trade-off at 90 % unanswerable recall and at 5 % answerable, and
+   the offline model's answers (fact, gold citation).
 4. The offline model's extractive support answers on the Lumio questions: share holding the labelled
    fact (`answer_contains`) and share citing a gold document.
 5. The grounding check (`graph.llm.grounding`): what a model that reads the passages can add to the offline
@@ -416,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("plausible-docs", flush=True)
         p_store, _ = open_store(home, EXTERNAL / "plausible-docs", embedder)
         p_questions = load_questions(plausible_q)
-        plausible = (collect(Retriever(p_store, embedder), p_questions), p_questions)
+        p_retriever = Retriever(p_store, embedder)
+        plausible = (collect(p_retriever, p_questions), p_questions)
 
     weights = lumio.weights
     if args.tune:
@@ -532,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"of unanswerable also escalates {t['answerable_escalated_at_90_recall']:.1%} of answerable; at most 5% "
                 f"of answerable catches {t['recall_at_5pct_answerable']:.1%} of unanswerable"
             )
+        results["plausible_answers"] = a = answers(p_retriever, qs)
+        print(f"  offline answers: n={a['n']} fact {a['fact']:.3f}  cites gold {a['cites_gold']:.3f}")
 
     if sf_questions:
         skeys = ("mrr", "hit@1", "hit@5")

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     """All state: SQLite files, Chroma, uploads, the outbox (`GTM_HOME`)."""
     kb_dir: Path = REPO_ROOT / "knowledge_base"
     """Folder of markdown documents served by the Support agent (`GTM_KB_DIR`)."""
+    reviewed_dir: Path | None = None
+    """Reviewed answers added to the knowledge base, indexed with `kb_dir` as `reviewed-answers/<name>.md`
+    (`GTM_REVIEWED_DIR`); default `$GTM_HOME/reviewed-answers`: state, like the rest of the home."""
     database_url: str | None = None
     """SQLAlchemy URL of the business database; default `sqlite:///$GTM_HOME/business.db`."""
     checkpoint_url: str | None = None
@@ -157,6 +160,11 @@ class Settings(BaseSettings):
     def history_db_url(self) -> str:
         """The chat history database URL, defaulting to SQLite (aiosqlite) in `home`."""
         return self.history_url or f"sqlite+aiosqlite:///{self.home / 'chainlit.db'}"
+
+    @property
+    def reviewed_path(self) -> Path:
+        """Where reviewed answers are written: `reviewed_dir`, defaulting to `home/reviewed-answers`."""
+        return Path(self.reviewed_dir or self.home / "reviewed-answers")
 
     @property
     def checkpoint_path(self) -> str:

@@ -28,6 +28,7 @@ from app.text import valid_text
 MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
 """Files that are ingested (recursively; hidden folders are skipped)."""
 REVIEWED_FOLDER = "reviewed-answers"
+"""Name prefix of reviewed answers in the index (`reviewed-answers/<slug>.md`), wherever their folder is."""
 """Sub-folder of the KB where approved reviewer answers are written."""
 ENCODE_GROUP = 2048
 """Chunks encoded (and written) per group: bounds memory while keeping the model's batches full."""
@@ -220,14 +221,34 @@ def embed_and_store(
     return encoded
 
 
-def ingest(kb_dir: Path, store: ChromaStore, encoder: TextEncoder, *, batch_size: int = 64) -> IngestReport:
-    """Bring the store in line with the markdown files under `kb_dir`.
+def knowledge_files(kb_dir: Path, reviewed_dir: Path | None = None) -> dict[str, Path]:
+    """The documents of a knowledge base by name: `kb_dir`'s markdown, then the reviewed answers of `reviewed_dir`.
+
+    Reviewed answers are named `reviewed-answers/<file>` (a file of that name under `kb_dir` itself, as older
+    versions wrote them, is read too; the one in `reviewed_dir` wins).
+    """
+    files = find_documents(kb_dir)
+    if reviewed_dir is not None and Path(reviewed_dir).is_dir():
+        files.update({f"{REVIEWED_FOLDER}/{name}": path for name, path in find_documents(reviewed_dir).items()})
+    return dict(sorted(files.items()))
+
+
+def ingest(
+    kb_dir: Path,
+    store: ChromaStore,
+    encoder: TextEncoder,
+    *,
+    batch_size: int = 64,
+    reviewed_dir: Path | None = None,
+) -> IngestReport:
+    """Bring the store in line with the markdown files under `kb_dir` (and the reviewed answers).
 
     Args:
         kb_dir: Folder of markdown documents (searched recursively).
         store: The collection of this folder.
         encoder: The embedding model.
         batch_size: Texts per model batch.
+        reviewed_dir: Folder of reviewed answers indexed with `kb_dir` (see `knowledge_files`).
 
     Returns:
         What was added, updated, left unchanged and removed, and how long it took.
@@ -242,7 +263,7 @@ def ingest(kb_dir: Path, store: ChromaStore, encoder: TextEncoder, *, batch_size
     report = IngestReport(directory=str(root), collection=store.name)
     stored = store.doc_index()
     pending: list[tuple[str, str, list[Chunk]]] = []
-    files = find_documents(root)
+    files = knowledge_files(root, reviewed_dir)
     for doc, path in files.items():
         text = read_text(path)
         digest = content_hash(text)
@@ -274,24 +295,22 @@ def slugify(name: str, max_length: int = 80) -> str:
     return slug[:max_length].rstrip("-") or "untitled"
 
 
-def add_document(
-    kb_dir: Path, store: ChromaStore, encoder: TextEncoder, name: str, text: str, *, folder: str = REVIEWED_FOLDER
-) -> str:
-    """Write `text` as a markdown document in the KB folder and ingest it (and only it).
+def add_document(reviewed_dir: Path, store: ChromaStore, encoder: TextEncoder, name: str, text: str) -> str:
+    """Write `text` as a markdown document in the reviewed-answers folder and ingest it (and only it).
 
     Used for "add to knowledge base" on an approved reviewer answer: `name` is usually the question,
     which becomes the document's title. A document of the same name is replaced.
 
     Args:
-        kb_dir: The knowledge-base folder.
-        store: Its collection.
+        reviewed_dir: The reviewed-answers folder (`Settings.reviewed_path`, under the home: it is state, not
+            the documents' source folder).
+        store: The knowledge base's collection.
         encoder: The embedding model.
         name: Title of the new document (also gives its file name).
         text: The markdown body.
-        folder: Sub-folder of `kb_dir` to write into.
 
     Returns:
-        The document name (path relative to `kb_dir`).
+        The document name, `reviewed-answers/<slug>.md`.
 
     Raises:
         ValueError: `name` or `text` is empty.
@@ -300,11 +319,11 @@ def add_document(
     body = text.strip()
     if not title or not body:
         raise ValueError("a knowledge-base document needs a name and some text")
-    path = Path(kb_dir) / folder / f"{slugify(title)}.md"
+    path = Path(reviewed_dir) / f"{slugify(title)}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     content = body if body.lstrip().startswith("# ") else f"# {title}\n\n{body}"
     path.write_text(content.rstrip() + "\n", encoding="utf-8")
-    doc = path.relative_to(kb_dir).as_posix()
+    doc = f"{REVIEWED_FOLDER}/{path.name}"
     chunks = chunk_document(doc, content)
     vectors = encoder.encode([c.embed_text for c in chunks])
     store.replace_document(doc, content_hash(read_text(path)), chunks, vectors)

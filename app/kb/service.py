@@ -17,7 +17,7 @@ from typing import Any
 
 from app.kb.confidence import ConfidenceModel, answer_support, combine, load_model
 from app.kb.gaps import QuestionGaps, question_gaps
-from app.kb.ingest import REVIEWED_FOLDER, IngestReport, TextEncoder, add_document, find_documents, ingest
+from app.kb.ingest import REVIEWED_FOLDER, IngestReport, TextEncoder, add_document, ingest, knowledge_files
 from app.kb.retrieval import Passage, Retriever
 from app.kb.store import ChromaStore
 from app.settings import Settings
@@ -87,6 +87,8 @@ class KnowledgeBase:
         """
         self.settings = settings
         self.kb_dir = Path(kb_dir or settings.kb_dir)
+        self.reviewed_dir = settings.reviewed_path
+        """Reviewed answers added to this knowledge base (indexed with `kb_dir`)."""
         self._embedder = embedder
         self._model = model
         self._auto_ingest = auto_ingest
@@ -134,7 +136,7 @@ class KnowledgeBase:
         """
         folder = Path(directory) if directory is not None else self.kb_dir
         if folder.resolve() == self.kb_dir.resolve():
-            report = ingest(folder, self.store, self.embedder)
+            report = ingest(folder, self.store, self.embedder, reviewed_dir=self.reviewed_dir)
             if report.changed:
                 self.retriever.invalidate()
             return report
@@ -145,7 +147,12 @@ class KnowledgeBase:
             if self._checked_empty:
                 return
             self._checked_empty = True
-            if self._auto_ingest and self.store.count() == 0 and self.kb_dir.is_dir() and find_documents(self.kb_dir):
+            if (
+                self._auto_ingest
+                and self.store.count() == 0
+                and self.kb_dir.is_dir()
+                and knowledge_files(self.kb_dir, self.reviewed_dir)
+            ):
                 self.ingest()
 
     def search(self, query: str, k: int = 5, *, runner_up: bool = False) -> SearchResult:
@@ -180,15 +187,22 @@ class KnowledgeBase:
         return await asyncio.to_thread(functools.partial(self.search, query, k, runner_up=runner_up))
 
     def add_document(self, name: str, text: str) -> str:
-        """Write an approved answer as `reviewed-answers/<slug>.md` in the KB folder and index it.
+        """Write an approved answer as `<slug>.md` in the reviewed-answers folder and index it.
 
         Returns:
-            The document name (path relative to the KB folder).
+            The document name, `reviewed-answers/<slug>.md`.
         """
         with self._lock:
-            doc = add_document(self.kb_dir, self.store, self.embedder, name, text)
+            doc = add_document(self.reviewed_dir, self.store, self.embedder, name, text)
             self.retriever.invalidate()
             return doc
+
+    def document_path(self, name: str) -> Path | None:
+        """The markdown file of document `name` (a reviewed answer or a file of the KB folder), if there is one."""
+        try:
+            return knowledge_files(self.kb_dir, self.reviewed_dir).get(name)
+        except OSError:
+            return None
 
     def count(self) -> int:
         """Chunks in the index."""

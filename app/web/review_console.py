@@ -20,7 +20,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -49,6 +49,9 @@ from app.web.session import (
     start_session,
 )
 from graph.review import MAX_NOTE_CHARS, ReviewDecision
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger(__name__)
 REVIEW_ID_RE = re.compile(r"R-\d{5,}")
@@ -399,7 +402,7 @@ async def review_queue(
     """Pending escalations across all threads (after a decision, with what happened to it)."""
     notices: list[tuple[str, str]] = []
     if done:
-        is_doc = bool(kb) and await asyncio.to_thread(_is_kb_document, copilot.settings.kb_dir, kb)
+        is_doc = bool(kb) and await asyncio.to_thread(_is_kb_document, copilot.settings, kb)
         doc = kb[:300] if is_doc else ""
         notice = await _done_notice(copilot, tickets, done[:32], doc)
         if notice:
@@ -414,14 +417,13 @@ async def review_queue(
     return await _queue_page(request, keys, user, copilot, tickets, notices=notices)
 
 
-def _is_kb_document(kb_dir: Path, name: str) -> bool:
-    """Whether `name` is a markdown file inside the KB folder (query parameters are only shown if true)."""
-    root = Path(kb_dir).resolve()
-    try:
-        path = (root / name).resolve()
-        return path.suffix == ".md" and path.is_relative_to(root) and path.is_file()
-    except (OSError, ValueError):  # NUL bytes, names too long: not a document
+def _is_kb_document(settings: Settings, name: str) -> bool:
+    """Whether `name` is a document of the knowledge base (query parameters are only shown if true)."""
+    from app.kb.service import get_knowledge_base
+
+    if len(name) > 300 or "\x00" in name:
         return False
+    return get_knowledge_base(settings).document_path(name) is not None
 
 
 async def _conflict_text(copilot: Copilot, review_id: str, fallback: str) -> str:

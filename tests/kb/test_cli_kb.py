@@ -98,7 +98,8 @@ def test_add_document(cli_kb: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     body.write_text("Yes, Lumio ships to Iceland with Express only.", encoding="utf-8")
     assert main(["kb", "add", "Do you ship to Iceland?", str(body), "--json"]) == 0
     doc = _lines(capsys.readouterr().out)[0]["doc"]
-    assert (cli_kb / doc).is_file()
+    assert (get_settings().reviewed_path / doc.removeprefix("reviewed-answers/")).is_file()
+    assert not (cli_kb / "reviewed-answers").exists()
     assert main(["kb", "search", "shipping to iceland", "--json", "-k", "1"]) == 0
     assert _lines(capsys.readouterr().out)[0]["results"][0]["doc"] == doc
 

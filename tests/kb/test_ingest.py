@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.kb.chunking import chunk_document
-from app.kb.ingest import add_document, find_documents, ingest, read_text, slugify
+from app.kb.ingest import add_document, find_documents, ingest, knowledge_files, read_text, slugify
 from app.kb.retrieval import Retriever
 from app.kb.store import ChromaStore, collection_name
 
@@ -87,17 +87,41 @@ def test_add_document_writes_markdown_and_indexes_it(
 ) -> None:
     ingest(tiny_kb, store, counting)
     counting.reset()
-    doc = add_document(tiny_kb, store, counting, "Do you ship to Iceland?", "Yes: Express only, 4-6 business days.")
+    reviewed = tiny_kb.parent / "home" / "reviewed-answers"
+    doc = add_document(reviewed, store, counting, "Do you ship to Iceland?", "Yes: Express only, 4-6 business days.")
     assert doc == "reviewed-answers/do-you-ship-to-iceland.md"
-    assert (tiny_kb / doc).read_text(encoding="utf-8").startswith("# Do you ship to Iceland?\n")
+    assert (
+        (reviewed / "do-you-ship-to-iceland.md").read_text(encoding="utf-8").startswith("# Do you ship to Iceland?\n")
+    )
+    assert not (tiny_kb / "reviewed-answers").exists()
     assert len(counting.texts) == 1
     top = Retriever(store, counting.inner).retrieve("do you ship to iceland", k=3).passages[0]
     assert top.doc == doc
-    # The next full ingest sees the file as unchanged.
+    # The next full ingest, with the reviewed folder, sees the file as unchanged; without it, the answer is gone.
     counting.reset()
-    assert ingest(tiny_kb, store, counting).chunks_embedded == 0
+    report = ingest(tiny_kb, store, counting, reviewed_dir=reviewed)
+    assert report.chunks_embedded == 0 and doc in report.unchanged
+    assert ingest(tiny_kb, store, counting).removed == [doc]
     with pytest.raises(ValueError):
-        add_document(tiny_kb, store, counting, "  ", "text")
+        add_document(reviewed, store, counting, "  ", "text")
+
+
+def test_reviewed_answers_in_the_kb_folder_are_still_read_and_the_homes_copy_wins(
+    tiny_kb: Path, store: ChromaStore, counting: CountingEncoder
+) -> None:
+    """Older versions wrote reviewed answers into the KB folder: they stay indexed, under the same name."""
+    legacy = tiny_kb / "reviewed-answers" / "can-i-pay-in-bitcoin.md"
+    legacy.parent.mkdir()
+    legacy.write_text("# Can I pay in bitcoin?\n\nNo, cards and invoices only.\n", encoding="utf-8")
+    reviewed = tiny_kb.parent / "home-reviewed"
+    reviewed.mkdir()
+    (reviewed / "can-i-pay-in-bitcoin.md").write_text("# Can I pay in bitcoin?\n\nNot yet.\n", encoding="utf-8")
+    files = knowledge_files(tiny_kb, reviewed)
+    assert files["reviewed-answers/can-i-pay-in-bitcoin.md"] == reviewed / "can-i-pay-in-bitcoin.md"
+    assert knowledge_files(tiny_kb)["reviewed-answers/can-i-pay-in-bitcoin.md"] == legacy
+    ingest(tiny_kb, store, counting, reviewed_dir=reviewed)
+    top = Retriever(store, counting.inner).retrieve("pay with bitcoin", k=1).passages[0]
+    assert top.doc == "reviewed-answers/can-i-pay-in-bitcoin.md" and "Not yet" in top.text
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path, store: ChromaStore, counting: CountingEncoder) -> None:

@@ -152,7 +152,8 @@ async def test_escalation_listed_and_approved_through_the_api(web: Web):
 async def test_a_decision_through_the_api_can_add_the_answer_to_the_knowledge_base(
     start_web, tmp_path, web_seeded_db, fresh_kb
 ):
-    async with start_web(make_settings(tmp_path, web_seeded_db, *fresh_kb)) as web:
+    settings = make_settings(tmp_path, web_seeded_db, *fresh_kb)
+    async with start_web(settings) as web:
         staff = await bearer(web, "staff")
         asked = (await staff.post("/api/ask", json={"message": UNANSWERABLE})).json()
         assert asked["escalated"]
@@ -167,7 +168,8 @@ async def test_a_decision_through_the_api_can_add_the_answer_to_the_knowledge_ba
         decided = await reviewer.post(decide, json={"action": "edit", "text": text, "add_to_kb": True})
         assert decided.status_code == 200, decided.text
         document = decided.json()["kb_document"]
-        assert document.startswith("reviewed-answers/") and (fresh_kb[1] / document).exists()
+        assert document.startswith("reviewed-answers/") and (settings.reviewed_path / document.split("/")[1]).exists()
+        assert not (fresh_kb[1] / "reviewed-answers").exists()  # the source folder is never written
         assert decided.json()["also_answered"] == [twin["review_id"]]
         thread = (await staff.get(f"/api/threads/{twin['thread_id']}")).json()
         assert thread["status"] == "complete" and text in thread["last_answer"]

@@ -35,8 +35,9 @@ async def test_edit_with_add_to_kb_from_the_command_line_stops_the_question_esca
     review_id = str(asked.review_id)
     assert await _run(["review", "edit", review_id, "--text", edited, "--add-to-kb", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["kb_document"].startswith("reviewed-answers/") and (fresh_kb[1] / out["kb_document"]).exists()
-    assert edited in (fresh_kb[1] / out["kb_document"]).read_text(encoding="utf-8")
+    assert out["kb_document"].startswith("reviewed-answers/")
+    written = settings.home / out["kb_document"]  # under the home, not in the source folder
+    assert edited in written.read_text(encoding="utf-8") and not (fresh_kb[1] / "reviewed-answers").exists()
     assert out["also_answered"] == [twin.review_id]
 
     async with Copilot.open(settings, services=build_services(settings)) as copilot:

@@ -1,13 +1,15 @@
 """Okapi BM25 keyword retrieval over chunk texts, as a sparse matrix so one query costs a few column sums.
 
-Tokens are lower-cased runs of letters or of digits (`soc2` → `soc`, `2`, like `SOC 2`) without English stop words, reduced by a light suffix stemmer
-(plurals, `-ing`, `-ed`) so "refunds", "refunded" and "refund" meet. Scores use the Lucene IDF
+Tokens are lower-cased runs of letters (of any script, accents folded: `política` → `politica`) or of digits
+(`soc2` → `soc`, `2`, like `SOC 2`) without English stop words, reduced by a light suffix stemmer (plurals,
+`-ing`, `-ed`) so "refunds", "refunded" and "refund" meet. Scores use the Lucene IDF
 `log(1 + (N - df + 0.5) / (df + 0.5))`, so they are never negative.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
@@ -26,7 +28,20 @@ STOPWORDS = frozenset(
 )
 """English function words that carry no topic (kept small: domain words such as `not` matter little here)."""
 
-_TOKEN = re.compile(r"[a-z]+|[0-9]+")
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+"""A run of letters (any script) or of digits."""
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """Each word of `text` as written (lower-cased) and as a token (accents folded, so `política` is `politica`)."""
+    out = []
+    for word in _WORD.findall(text.lower()):
+        if word.isascii():
+            out.append((word, word))
+        else:  # `é` → `e` + a combining accent; `₂` → `2`, a token of its own as in `co2`
+            folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+            out.extend((word, token) for token in _WORD.findall(folded))
+    return out
 
 
 def stem(word: str) -> str:
@@ -50,15 +65,15 @@ def stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, split into letter and digit runs, drop stop words, stem."""
-    return [stem(token) for token in _TOKEN.findall(text.lower()) if token not in STOPWORDS]
+    return [stem(token) for _, token in _words(text) if token not in STOPWORDS]
 
 
 def term_words(text: str) -> dict[str, str]:
     """Each term `tokenize` finds in `text`, with the first word it came from (to show terms as written)."""
     words: dict[str, str] = {}
-    for token in _TOKEN.findall(text.lower()):
+    for word, token in _words(text):
         if token not in STOPWORDS:
-            words.setdefault(stem(token), token)
+            words.setdefault(stem(token), word)
     return words
 
 

@@ -168,6 +168,44 @@ _QUANTITY_CUES = (
 )
 
 
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_COUNT_WORDS |= {"nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_SPAN = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?:\s*|-)(?:business |calendar )?(day|week|month|year)s?\b"
+_ASKED_SPAN = re.compile(rf"\b{_SPAN}", re.IGNORECASE)
+_WINDOW = re.compile(
+    rf"\b(within|up to|in the first|during the first|after|later than|more than|beyond)\s+(?:the\s+first\s+)?{_SPAN}",
+    re.IGNORECASE,
+)
+_AFTER_WORDS = frozenset({"after", "later than", "more than", "beyond"})
+
+
+def _days(count: str, unit: str) -> int:
+    number = int(count) if count.isdigit() else _COUNT_WORDS[count.lower()]
+    return number * _UNIT_DAYS[unit.lower()]
+
+
+def _asked_days(query: str) -> int | None:
+    """The one time span a question states ("a refund after 3 weeks" → 21 days), if it states exactly one.
+
+    A count in words or digits: "most of a day" or "over a week" is a manner of speaking, not a span to check.
+    """
+    spans = {_days(count, unit) for count, unit in _ASKED_SPAN.findall(query)}
+    return spans.pop() if len(spans) == 1 else None
+
+
+def _window_fit(sentence: str, days: int) -> int:
+    """+1 if the sentence's time window ("within 30 days", "after the first 30 days") covers `days`, -1 if it
+    excludes it, 0 if it states none: "Can I get a refund after 3 weeks?" is answered by the "within 30 days"
+    rule, not by the "after the first 30 days" one (when some sentence covers the span, `write_support` favours
+    it and sets back the ones that exclude it)."""
+    fits = set()
+    for word, count, unit in _WINDOW.findall(sentence):
+        limit = _days(count, unit)
+        fits.add(days > limit if word.lower() in _AFTER_WORDS else days <= limit)
+    return 0 if len(fits) != 1 else (1 if fits.pop() else -1)
+
+
 def _sentence_vectors(sentences: list[str]) -> Any:
     """MiniLM vectors of sentences, cached (the knowledge base's sentences repeat across questions)."""
     from app.embeddings import get_embedder
@@ -355,10 +393,15 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     idf = _term_weights(query_terms, candidates) if weights.rare_terms else dict.fromkeys(query_terms, 1.0)
     total = sum(idf.values()) or 1.0
     cues = [answer for ask, answer in _QUANTITY_CUES if ask.search(query)]
+    asked_days = _asked_days(query)
+    fit = [0 if asked_days is None else _window_fit(c.text, asked_days) for c in candidates]
+    if 1 not in fit:
+        fit = [0] * len(candidates)  # no rule covers the asked span: a rule that excludes it still answers
     scored: list[tuple[float, int, int]] = []
     for i, c in enumerate(candidates):
         overlap = sum(idf[t] for t in query_terms & _tokens(c.text)) / total
         cue = weights.cue if any(pattern.search(c.text) for pattern in cues) else 0.0
+        cue += weights.cue * fit[i]
         score = (
             weights.meaning * float(cosine[i])
             + weights.heading * heading_cos[c.heading]

@@ -371,3 +371,31 @@ def test_a_list_item_is_quoted_with_its_lead_in() -> None:
     text = answer(question, [passage])
     assert "Battery life is shorter when the sensor is in a cold place, below about 10 °C." in text, text
     assert not re.search(r"(?:^|\. )[a-z]", CITATION.sub("", text)), text  # no sentence starts mid-sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "not_quoted"),
+    [
+        ("Can I get a refund on my annual plan after 3 weeks?", "refunded pro rata within 30 days", "are not refunded"),
+        ("Can I get a refund on my annual plan after two months?", "are not refunded", "pro rata within 30 days"),
+    ],
+)
+def test_a_question_with_a_time_span_quotes_the_rule_that_covers_it(
+    question: str, quoted: str, not_quoted: str
+) -> None:
+    """Three weeks is inside the 30-day window: "After the first 30 days … not refunded" told the customer no."""
+    passages = [
+        _section("refund-policy.md", "Refunds on annual Lumio Cloud plans"),
+        _section("refund-policy.md", "Example: refunding an annual Growth plan"),
+        _section("cancelling-your-subscription.md", "When a cancellation takes effect"),
+    ]
+    text = answer(question, passages)
+    assert_rules(text, passages)
+    assert quoted in text and not_quoted not in text, text
+
+
+def test_a_rule_that_excludes_the_asked_span_still_answers_when_no_rule_covers_it() -> None:
+    """After six weeks no sentence allows a return: the 30-day rule is the answer (it says no)."""
+    passage = _section("refund-policy.md", "Refunds on hardware")
+    text = answer("can I return a sensor after 6 weeks?", [passage])
+    assert "within 30 days of delivery" in text, text

@@ -29,6 +29,8 @@ MAX_PASSAGES = 5
 document's second best right after its best (`Retriever.retrieve(runner_up=True)`)."""
 
 
+CITED = re.compile(r"\[([^\[\]\n]{1,200}?\.md)\]")
+"""A document cited in an answer: `[refund-policy.md]`."""
 TICKET_REQUEST = re.compile(
     r"\btickets?\s*(?:#|no\.?|number)?\s*\d+"  # "ticket #12", "ticket 12"
     r"|\b(?:open|create|file|raise|log|submit)\s+(?:a\s+|an\s+|new\s+|support\s+)*ticket\b"
@@ -198,13 +200,15 @@ async def human_review(state: GraphState) -> dict[str, Any]:
     raw = interrupt(request.model_dump())
     decision = ReviewDecision.model_validate(raw)
     if decision.action == "approve":
-        answer = request.draft
-    elif decision.action == "edit":
+        return {"answer": request.draft, "review_outcome": decision.action}
+    if decision.action == "edit":
         answer = (decision.text or "").strip()
-    else:
-        note = f" Reviewer's note: {decision.note}" if decision.note else ""
-        answer = (
-            "A specialist reviewed your question and could not answer it from our documentation."
-            f"{note} Your request {request.review_id} stays open and the team will follow up."
-        )
-    return {"answer": answer, "review_outcome": decision.action}
+        # the reviewer's words: a document is cited only where the edit itself cites it, not for the draft's sake
+        cited = list(dict.fromkeys(CITED.findall(answer)))
+        return {"answer": answer, "citations": cited, "review_outcome": decision.action}
+    note = f" Reviewer's note: {decision.note}" if decision.note else ""
+    answer = (
+        "A specialist reviewed your question and could not answer it from our documentation."
+        f"{note} Your request {request.review_id} stays open and the team will follow up."
+    )
+    return {"answer": answer, "citations": [], "review_outcome": decision.action}

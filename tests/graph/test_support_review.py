@@ -65,6 +65,7 @@ async def test_approve_sends_the_draft(copilot: Copilot):
     draft = (await copilot.pending_reviews())[0]["draft"]
     result = await copilot.decide(review_id, ReviewDecision(action="approve", reviewer="rita"))
     assert result.answer == draft
+    assert result.citations and all(f"[{doc}]" in draft for doc in result.citations)  # the draft's own sources
     thread = await copilot.thread(thread_id)
     assert thread["status"] == "complete" and thread["last_answer"] == draft
     assert await copilot.pending_reviews() == []
@@ -79,6 +80,7 @@ async def test_edit_replaces_the_answer_and_is_audited(copilot: Copilot):
         review_id, ReviewDecision(action="edit", text=text, reviewer="rita", note="partner program")
     )
     assert result.answer == text
+    assert result.citations == []  # the reviewer's words, not the draft's: its sources are not cited for them
     assert (await copilot.thread(thread_id))["last_answer"] == text
     audit = (await copilot.reviews.audit(review_id))[0]
     assert audit["after_text"] == text and audit["before_text"] != text and audit["note"] == "partner program"
@@ -87,6 +89,7 @@ async def test_edit_replaces_the_answer_and_is_audited(copilot: Copilot):
 async def test_reject_tells_the_requester(copilot: Copilot):
     thread_id, review_id = await _escalate(copilot)
     result = await copilot.decide(review_id, ReviewDecision(action="reject", note="Sales will contact you"))
+    assert result.citations == []
     assert (
         "could not answer" in result.answer and "Sales will contact you" in result.answer and review_id in result.answer
     )
@@ -188,3 +191,10 @@ async def test_the_reviewer_who_loses_a_race_is_told_who_won(tmp_path: Path):
         (lost,) = [o for o in outcomes if isinstance(o, ReviewConflict)]
         winner = "ana" if outcomes[0] is None else "ben"
         assert str(lost) == f"review {review_id} is being decided by {winner} right now"
+
+
+async def test_an_edit_cites_the_documents_it_names(copilot: Copilot):
+    _, review_id = await _escalate(copilot)
+    text = "Resellers join the partner programme; prices are in [plans-and-pricing.md]. Was this helpful?"
+    result = await copilot.decide(review_id, ReviewDecision(action="edit", text=text, reviewer="rita"))
+    assert result.citations == ["plans-and-pricing.md"]

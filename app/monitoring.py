@@ -42,15 +42,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "escalated", "pending_approval", "degraded", "error"]
-"""How a request ended: answered; escalated to a reviewer; waiting for outbox approval; answered by the
-error handler (or with a failed report branch); raised."""
+Outcome = Literal["ok", "escalated", "pending_approval", "declined", "degraded", "error"]
+"""How a request ended: answered; escalated to a reviewer; waiting for outbox approval; refused by its tools as
+asked (an unknown customer, a period with no data: the user was told why); answered by the error handler (or
+with a failed report branch); raised."""
 
-OUTCOMES: tuple[Outcome, ...] = ("ok", "escalated", "pending_approval", "degraded", "error")
+OUTCOMES: tuple[Outcome, ...] = ("ok", "escalated", "pending_approval", "declined", "degraded", "error")
 """Every outcome."""
 
 FAILED_OUTCOMES: frozenset[str] = frozenset({"error", "degraded"})
-"""Outcomes that count towards the error rate."""
+"""Outcomes that count towards the error rate (`declined` does not: a typo in a customer id is not an outage)."""
 
 RequestKind = Literal["ask", "review", "outbox"]
 """What started the run: a question, a reviewer's decision, an outbox decision."""
@@ -226,6 +227,8 @@ class RequestTrace(BaseCallbackHandler):
         self.usage: dict[str, _Usage] = {}
         self.tools: list[dict[str, Any]] = []
         self.failed_agents: set[str] = set()
+        self.declined_agents: set[str] = set()
+        """Agents whose tools refused the request as asked (not failures: see `Outcome`)."""
         self.error_handler = False
         self._models: dict[UUID, str] = {}
         self._tools: dict[UUID, str] = {}
@@ -288,7 +291,7 @@ class RequestTrace(BaseCallbackHandler):
                 continue
             for agent, value in results.items():
                 if isinstance(value, dict) and value.get("ok") is False:
-                    self.failed_agents.add(str(agent))
+                    (self.declined_agents if value.get("declined") else self.failed_agents).add(str(agent))
             report = results.get("report")
             if isinstance(report, dict):
                 self.failed_agents.update(str(a) for a in report.get("failed") or [])
@@ -300,8 +303,10 @@ class RequestTrace(BaseCallbackHandler):
         agents = list(result.agents) if result is not None else []
         if error is not None:
             outcome: Outcome = "error"
-        elif self.error_handler or self.failed_agents:
+        elif self.failed_agents or (self.error_handler and not self.declined_agents):
             outcome = "degraded"
+        elif self.declined_agents:
+            outcome = "declined"
         elif result is not None and result.pending_approval:
             outcome = "pending_approval"
         elif result is not None and result.escalated and self.kind == "ask":

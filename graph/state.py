@@ -7,7 +7,7 @@ so a follow-up on the same thread starts clean while the message history accumul
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -76,6 +76,9 @@ class ToolCallRecord(TypedDict):
     """Attempts made so far for this call."""
     corrected: bool
     """Whether its arguments were already corrected once (invalid input is corrected only once)."""
+    declined: NotRequired[bool]
+    """The tool itself refused the request as asked (`FatalToolError`, `InvalidToolInput`: an unknown customer, a
+    period with no data): the user is told why, and monitoring does not count it as a failure of the service."""
 
 
 class InputState(TypedDict):

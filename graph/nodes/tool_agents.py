@@ -178,6 +178,13 @@ async def handle_error(state: GraphState) -> dict[str, Any]:
     update = {
         "answer": text,
         "messages": [AIMessage(text, name=agent)],
-        "results": {agent: {"ok": False, "error": failed[0]["error"] if failed else "no result"}},
+        "results": {
+            agent: {
+                "ok": False,
+                "error": failed[0]["error"] if failed else "no result",
+                # every failed call was the tool refusing the request as asked: the user's to fix, not an outage
+                "declined": bool(failed) and all(r.get("declined", False) for r in failed),
+            }
+        },
     }
     return finish_part(state, update)  # a compound message's other parts are still answered

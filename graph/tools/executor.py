@@ -14,7 +14,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from graph.state import AgentName, ToolCallRecord
-from graph.tools.base import classify_exception, to_jsonable
+from graph.tools.base import FatalToolError, InvalidToolInput, classify_exception, to_jsonable
 
 RETRYABLE = frozenset({"transient", "invalid_input", "invalid_result"})
 """Failure kinds worth another attempt."""
@@ -105,7 +105,7 @@ def check_result(result: Any) -> str | None:
 
 async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> ToolCallRecord:
     """Run one tool call (validating its arguments first) and return the updated record."""
-    out = ToolCallRecord(**{**record, "attempts": record["attempts"] + 1})
+    out = ToolCallRecord(**{**record, "attempts": record["attempts"] + 1, "declined": False})
     schema = tool.args_schema
     try:
         if isinstance(schema, type) and issubclass(schema, BaseModel):
@@ -131,7 +131,14 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             "error_kind": "transient",
         }
     except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes the graph
-        return {**out, "ok": False, "result": None, "error": _one_line(exc), "error_kind": classify_exception(exc)}
+        return {
+            **out,
+            "ok": False,
+            "result": None,
+            "error": _one_line(exc),
+            "error_kind": classify_exception(exc),
+            "declined": isinstance(exc, FatalToolError | InvalidToolInput),
+        }
     result = to_jsonable(result)
     problem = check_result(result)
     if problem:

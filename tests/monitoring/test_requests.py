@@ -106,6 +106,17 @@ async def test_winback_waits_for_approval_then_the_outbox_decision_is_recorded(w
     assert (decided.kind, decided.outcome, decided.user_id) == ("outbox", "ok", "rita")
 
 
+async def test_a_request_its_tools_refuse_is_declined_not_a_failure(web: Web):
+    """An unknown ticket number is the user's to fix: they are told why, and the error rate does not move."""
+    copilot = await web.copilot()
+    result = await copilot.ask("What's the status of ticket #987654?")
+    assert "987654" in result.answer and "couldn't complete" in result.answer, result.answer
+    (record,) = await records(copilot)
+    assert record.outcome == "declined" and record.failed_agents == [] and record.route == "support"
+    summary = await copilot.monitor.asummary()
+    assert summary["error_rate"]["value"] == 0.0 and summary["outcomes"]["declined"] == 1
+
+
 async def test_a_failed_report_branch_makes_the_report_degraded(web: Web, monkeypatch: Any):
     import graph.nodes.parallel as parallel
 

@@ -125,7 +125,7 @@ def test_bound_agent_tools_keep_the_hints_the_offline_model_fills_arguments_with
         ("What was revenue in March?", ("compute_metric", {"metric": "revenue", "period": "in March"})),
         ("How much revenue did we make last month?", ("compute_metric", {"metric": "revenue", "period": "last month"})),
         ("How many months of runway do we have?", ("compute_metric", {"metric": "runway"})),
-        ("What's our ARR?", ("compute_metric", {"metric": "mrr"})),
+        ("What's our ARR?", ("compute_metric", {"metric": "arr"})),
         (  # a named channel: the metric for it, not the all-channel table
             "ROAS for paid search in March 2026",
             ("compute_metric", {"metric": "roas", "channel": "paid_search", "period": "March 2026"}),

@@ -1,4 +1,4 @@
-"""Channel analytics: spend, impressions, CTR, conversion rate, CAC and ROAS by channel for a period.
+"""Channel analytics: spend, impressions, CTR, conversion rate, CPL, CAC and ROAS by channel for a period.
 
 Each metric is compared with the previous period of the same length (e.g. the 92 days before Q3). Everything
 comes from the daily `channel_performance` table:
@@ -6,6 +6,7 @@ comes from the daily `channel_performance` table:
 - CTR = clicks / impressions
 - conversion rate = conversions (leads) / clicks
 - lead-to-customer rate = new customers / conversions
+- CPL (cost per lead) = spend / conversions (leads)
 - CAC = spend / new customers
 - ROAS = attributed revenue / spend
 """
@@ -33,6 +34,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "ctr",
     "conversion_rate",
     "lead_to_customer_rate",
+    "cpl",
     "cac",
     "roas",
 )
@@ -50,6 +52,7 @@ def _metrics(sums: dict[str, float]) -> dict[str, float]:
     out["ctr"] = _ratio(out["clicks"], out["impressions"])
     out["conversion_rate"] = _ratio(out["conversions"], out["clicks"])
     out["lead_to_customer_rate"] = _ratio(out["new_customers"], out["conversions"])
+    out["cpl"] = _ratio(out["spend"], out["conversions"])
     out["cac"] = _ratio(out["spend"], out["new_customers"])
     out["roas"] = _ratio(out["attributed_revenue"], out["spend"])
     return out
@@ -121,6 +124,7 @@ class ChannelReport:
                 "ctr": "clicks / impressions",
                 "conversion_rate": "conversions (leads) / clicks",
                 "lead_to_customer_rate": "new customers / conversions",
+                "cpl": "spend / conversions (leads): cost per lead",
                 "cac": "spend / new customers",
                 "roas": "attributed revenue / spend",
             },
@@ -137,8 +141,19 @@ def _sums_by_channel(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(ch): {k: float(v) for k, v in row.items()} for ch, row in grouped.iterrows()}
 
 
+def _cpl_notes(rows: list[ChannelRow], total: ChannelRow) -> list[str]:
+    """Cost per lead of every channel with leads, cheapest first, and the blended CPL."""
+    with_leads = sorted((r for r in rows if math.isfinite(r.current["cpl"])), key=lambda r: r.current["cpl"])
+    if not with_leads:
+        return []
+    listed = ", ".join(
+        f"{r.channel} ${r.current['cpl']:,.0f} ({r.current['conversions']:,.0f} leads)" for r in with_leads
+    )
+    return [f"Cost per lead (CPL = spend / leads), cheapest first: {listed}; blended ${total.current['cpl']:,.0f}"]
+
+
 def channel_report(engine: Engine, period: Period, previous: Period | None = None) -> ChannelReport:
-    """Spend, impressions, CTR, conversion rate, CAC and ROAS by channel, vs the previous period.
+    """Spend, impressions, CTR, conversion rate, CPL, CAC and ROAS by channel, vs the previous period.
 
     Args:
         engine: the business database.
@@ -176,6 +191,7 @@ def channel_report(engine: Engine, period: Period, previous: Period | None = Non
             best = pick(ranked, key=lambda r, m=metric: r.current[m])  # type: ignore[misc]
             wording = "Cheapest customers" if metric == "cac" else "Best conversion"
             notes.append(f"{wording}: {best.channel} ({label} {fmt.format(best.current[metric])})")
+    notes += _cpl_notes(rows, total)
     cac_changes = [(r, r.change("cac")) for r in rows]
     moved = [(r, c) for r, c in cac_changes if c is not None]
     if moved:

@@ -201,3 +201,234 @@ def churn_analysis(
         bands=bands,
         notes=notes,
     )
+
+
+# ----------------------------------------------------------------------------- subscription churn risk
+RISK_FEATURES: tuple[str, ...] = (
+    "plan",
+    "billing_period",
+    "mrr",
+    "tenure_months",
+    "renews_in_horizon",
+    "mrr_change_180d",
+    "downgraded_180d",
+    "tickets_90d",
+    "hardware_p_alive",
+)
+"""What the subscription churn model learns from, per account and snapshot date."""
+TRAINING_SNAPSHOTS = 4
+"""Past snapshot dates (one horizon apart) whose outcomes the subscription churn model is trained on."""
+ELEVATED_RISK_MULTIPLE = 2.0
+"""An account whose probability of cancelling is at least this multiple of the base rate is "at risk"."""
+_LOOKBACK_DAYS = 180
+_TICKET_DAYS = 90
+_DAYS_PER_MONTH = 30.44
+
+
+@dataclass(frozen=True)
+class SubscriptionRiskResult:
+    """The probability that each live subscriber cancels within a horizon, learnt from past cancellations.
+
+    Attributes:
+        as_of: The scoring date (the last date in the data).
+        horizon_days: The horizon of `p_cancel`.
+        accounts: One row per account with a live subscription on `as_of`: customer_id, the `RISK_FEATURES`,
+            `p_cancel` (probability of cancelling within the horizon), `renewal_date` (next annual renewal, or
+            None for monthly billing) and `signals` (the risk signals in words), highest `p_cancel` first.
+        base_rate: Share of live subscribers that cancelled within the horizon over the training snapshots.
+        auc: ROC AUC of the model on held-out snapshot rows.
+        n_train: Snapshot rows the model was trained on.
+        snapshots: The training snapshot dates, oldest first.
+        coefficients: (feature, coefficient on the standardised / one-hot scale), largest magnitude first.
+        cancelled_recently: Accounts whose subscription was cancelled within the horizon before `as_of`.
+    """
+
+    as_of: dt.date
+    horizon_days: int
+    accounts: pd.DataFrame
+    base_rate: float
+    auc: float
+    n_train: int
+    snapshots: list[dt.date]
+    coefficients: list[tuple[str, float]]
+    cancelled_recently: int
+
+    @property
+    def risk_threshold(self) -> float:
+        """`p_cancel` from which an account counts as at risk: `ELEVATED_RISK_MULTIPLE` × the base rate."""
+        return ELEVATED_RISK_MULTIPLE * self.base_rate
+
+    def at_risk(self) -> pd.DataFrame:
+        """Live subscribers with `p_cancel` at or above `risk_threshold`, highest first."""
+        return self.accounts[self.accounts["p_cancel"] >= self.risk_threshold]
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, errors="coerce").dt.normalize()
+
+
+def _live_on(subs: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """The subscription row running on `day` per customer (the latest started one)."""
+    running = subs[(subs["start_date"] <= day) & (subs["end_date"].isna() | (subs["end_date"] > day))]
+    return running.sort_values(["start_date", "id"]).groupby("customer_id").tail(1).set_index("customer_id")
+
+
+def _hardware_p_alive(tx: pd.DataFrame, day: pd.Timestamp, model: BGNBD | None) -> pd.Series:
+    """BG/NBD probability-alive of each buyer from the orders up to `day` (NaN series without a model)."""
+    if model is None or tx.empty:
+        return pd.Series(dtype="float64")
+    past = tx[tx["order_date"] <= day]
+    if past.empty:
+        return pd.Series(dtype="float64")
+    summary = summary_from_transactions(past, "customer_id", "order_date", day, "W", merge_by="day")
+    x, t_x, t = (summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
+    return pd.Series(model.probability_alive(x, t_x, t), index=summary.index.astype(str))
+
+
+def _snapshot(
+    subs: pd.DataFrame, tx: pd.DataFrame, tickets: pd.DataFrame, day: pd.Timestamp, horizon: int, model: BGNBD | None
+) -> pd.DataFrame:
+    """The `RISK_FEATURES` of every account live on `day`, and whether it cancelled in the `horizon` days after."""
+    live = _live_on(subs, day)
+    frame = pd.DataFrame(index=live.index)
+    frame["plan"] = live["plan"].astype(str).str.lower()
+    frame["billing_period"] = live["billing_period"].astype(str).str.lower()
+    frame["mrr"] = live["mrr"].astype("float64")
+    first = subs.groupby("customer_id")["start_date"].min().reindex(live.index)
+    tenure_days = (day - first).dt.days.astype("float64")
+    frame["tenure_months"] = tenure_days / _DAYS_PER_MONTH
+    years = np.floor(tenure_days / 365.25) + 1.0
+    renewal = first + pd.to_timedelta(np.round(years * 365.25), unit="D")
+    annual = frame["billing_period"] == "annual"
+    frame["renewal_date"] = renewal.where(annual)
+    frame["renews_in_horizon"] = (~annual | ((renewal - day).dt.days <= horizon)).astype("float64")
+    before = _live_on(subs, day - pd.Timedelta(days=_LOOKBACK_DAYS))["mrr"].reindex(live.index)
+    frame["mrr_change_180d"] = (frame["mrr"] / before.astype("float64") - 1.0).fillna(0.0)
+    recent = subs[(subs["start_date"] > day - pd.Timedelta(days=_LOOKBACK_DAYS)) & (subs["start_date"] <= day)]
+    downgraded = set(recent.loc[recent["change_type"] == "downgrade", "customer_id"])
+    frame["downgraded_180d"] = frame.index.isin(list(downgraded)).astype("float64")
+    window = tickets[(tickets["created_at"] > day - pd.Timedelta(days=_TICKET_DAYS)) & (tickets["created_at"] <= day)]
+    frame["tickets_90d"] = window.groupby("customer_id").size().reindex(live.index).fillna(0).astype("float64")
+    frame["hardware_p_alive"] = _hardware_p_alive(tx, day, model).reindex(live.index)
+    end = day + pd.Timedelta(days=horizon)
+    cancelled = subs[(subs["status"] == "cancelled") & (subs["end_date"] > day) & (subs["end_date"] <= end)]
+    frame["cancelled"] = frame.index.isin(list(set(cancelled["customer_id"]))).astype("float64")
+    frame["snapshot"] = day
+    return frame.rename_axis("customer_id").reset_index()
+
+
+def _signals(row: pd.Series, horizon_days: int) -> str:
+    """The risk signals of one account, in words."""
+    out: list[str] = []
+    if row["billing_period"] == "annual":
+        if row["renews_in_horizon"] and pd.notna(row["renewal_date"]):
+            out.append(f"annual renewal {pd.Timestamp(row['renewal_date']).date()}")
+    else:
+        out.append("monthly billing")
+    if row["tenure_months"] < 3:
+        out.append("first 3 months")
+    if row["downgraded_180d"]:
+        out.append("downgraded in the last 6 months")
+    elif row["mrr_change_180d"] < -0.05:
+        out.append(f"MRR {row['mrr_change_180d']:+.0%} in 6 months")
+    if row["tickets_90d"] >= 2:
+        out.append(f"{int(row['tickets_90d'])} support tickets in 90 days")
+    if pd.notna(row["hardware_p_alive"]) and row["hardware_p_alive"] < CHURNED_THRESHOLD:
+        out.append(f"no recent hardware orders (P(alive) {row['hardware_p_alive']:.2f})")
+    return "; ".join(out)
+
+
+def subscription_churn_risk(
+    subscriptions: pd.DataFrame,
+    transactions: pd.DataFrame,
+    tickets: pd.DataFrame | None = None,
+    *,
+    as_of: str | dt.date | pd.Timestamp,
+    horizon_days: int = 91,
+    purchase_model: BGNBD | None = None,
+    snapshots: int = TRAINING_SNAPSHOTS,
+) -> SubscriptionRiskResult:
+    """The probability that each account with a live subscription cancels within `horizon_days`.
+
+    A logistic regression (`app.analytics.leads.score_leads`) is trained on past snapshot dates, one horizon
+    apart before `as_of`: the accounts live on each date, their `RISK_FEATURES` on that date (plan, billing
+    period, MRR, tenure, annual renewal inside the horizon, MRR change and downgrades over 180 days, support
+    tickets over 90 days, and the BG/NBD probability-alive of their hardware purchases) and whether they
+    cancelled in the horizon that followed. The model then scores the accounts live on `as_of`. Cancelled
+    accounts are churned, not at risk: they are not scored.
+
+    Args:
+        subscriptions: One row per subscription period: id, customer_id, plan, billing_period, mrr, start_date,
+            end_date (exclusive, empty while running), status (`active | changed | cancelled`), change_type.
+        transactions: Hardware orders: customer_id, order_date.
+        tickets: Support tickets: customer_id, created_at (none when `None`).
+        as_of: The scoring date.
+        horizon_days: The horizon of the probability.
+        purchase_model: A fitted BG/NBD model of the hardware purchases (`churn_analysis(...).model`); without
+            one, hardware purchases are not a feature.
+        snapshots: How many past snapshot dates to learn from (fewer when the data is shorter).
+
+    Returns:
+        The scored accounts, the base rate and the model's held-out AUC.
+
+    Raises:
+        AnalyticsInputError: no subscriptions, a horizon below 7 days, or too few past cancellations to learn
+            from.
+    """
+    from app.analytics.leads import score_leads
+
+    if horizon_days < 7:
+        raise AnalyticsInputError("the churn horizon must be at least 7 days")
+    require_columns(subscriptions, ["id", "customer_id", "plan", "billing_period", "mrr", "start_date", "end_date"])
+    if subscriptions.empty:
+        raise AnalyticsInputError("no subscriptions to score")
+    subs = subscriptions.assign(
+        customer_id=subscriptions["customer_id"].astype(str),
+        start_date=_dates(subscriptions["start_date"]),
+        end_date=_dates(subscriptions["end_date"]),
+    )
+    tx = transactions.assign(
+        customer_id=transactions["customer_id"].astype(str), order_date=_dates(transactions["order_date"])
+    )
+    tk = (
+        pd.DataFrame({"customer_id": pd.Series(dtype=str), "created_at": pd.Series(dtype="datetime64[ns]")})
+        if tickets is None or tickets.empty
+        else tickets.assign(customer_id=tickets["customer_id"].astype(str), created_at=_dates(tickets["created_at"]))
+    )
+    day = pd.Timestamp(as_of).normalize()
+    first_day = subs["start_date"].min()
+    dates = [day - pd.Timedelta(days=k * horizon_days) for k in range(snapshots, 0, -1)]
+    dates = [d for d in dates if d - first_day >= pd.Timedelta(days=_LOOKBACK_DAYS // 2)]
+    past = [_snapshot(subs, tx, tk, d, horizon_days, purchase_model) for d in dates]
+    now = _snapshot(subs, tx, tk, day, horizon_days, purchase_model).assign(cancelled=np.nan)
+    frame = pd.concat([*past, now], ignore_index=True)
+    frame["row"] = frame["customer_id"] + "@" + frame["snapshot"].dt.date.astype(str)
+    features = [f for f in RISK_FEATURES if f != "hardware_p_alive" or frame[f].notna().any()]
+    try:
+        fitted = score_leads(frame, "cancelled", id_col="row", feature_cols=features)
+    except AnalyticsInputError as exc:
+        raise AnalyticsInputError(f"too little subscription history to learn churn from: {exc}") from exc
+    scores = fitted.scores.set_index("lead")["score"]
+    accounts = frame[frame["cancelled"].isna()].copy()
+    accounts["p_cancel"] = scores.reindex(accounts["row"]).to_numpy(dtype="float64")
+    accounts["signals"] = [_signals(row, horizon_days) for _, row in accounts.iterrows()]
+    accounts["renewal_date"] = accounts["renewal_date"].dt.date.astype(object).where(accounts["renewal_date"].notna())
+    accounts = accounts.drop(columns=["cancelled", "snapshot", "row"])
+    accounts = accounts.sort_values(["p_cancel", "mrr", "customer_id"], ascending=[False, False, True])
+    labelled = frame["cancelled"].dropna()
+    recent = subs[
+        (subs["status"] == "cancelled")
+        & (subs["end_date"] > day - pd.Timedelta(days=horizon_days))
+        & (subs["end_date"] <= day)
+    ]
+    return SubscriptionRiskResult(
+        as_of=day.date(),
+        horizon_days=horizon_days,
+        accounts=accounts.reset_index(drop=True),
+        base_rate=float(labelled.mean()),
+        auc=fitted.auc,
+        n_train=len(labelled),
+        snapshots=[d.date() for d in dates],
+        coefficients=fitted.coefficients,
+        cancelled_recently=int(recent["customer_id"].nunique()),
+    )

@@ -144,7 +144,8 @@ class MetricResult:
 
     def summary(self) -> str:
         """One line: `CAC for Q3 2025 (all customers): $2,275.71 per customer (healthy)`."""
-        return f"{self.metric} for {self.period} ({self.scope}): {self.formatted()} ({self.status})"
+        when = self.period if self.period.startswith("as of ") else f"for {self.period}"
+        return f"{self.metric} {when} ({self.scope}): {self.formatted()} ({self.status})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (non-finite numbers become None, with `result_text` saying why)."""
@@ -216,6 +217,13 @@ def _fmt(value: float, unit: str) -> str:
     if unit == "x":
         return f"{value:,.2f}x"
     return f"{value:,.1f} {unit}"
+
+
+_NO_COMPARISON = (
+    "No earlier figure to compare with, so this says nothing about a rise or a fall: compare a period the data "
+    "covers in full with the one before it."
+)
+"""The recommendation of a metric whose status has no comparison behind it ("watch" only for lack of data)."""
 
 
 def _change(current: float, previous: float) -> float | None:
@@ -553,7 +561,9 @@ def cac(engine: Engine, period: Period, channel: str | None = None, segment: str
             "a rise above 10% needs watching, above 25% is concerning."
         )
     recommendation = None
-    if status != "healthy":
+    if change is None:
+        recommendation = _NO_COMPARISON
+    elif status != "healthy":
         recommendation = (
             "CAC is rising: shift budget from the highest-CAC channels (see CAC by channel) to the most efficient "
             "ones, and check conversion rates for a funnel leak."
@@ -867,7 +877,9 @@ def aov(engine: Engine, period: Period, channel: str | None = None, segment: str
         unit="USD/order",
         benchmark=benchmark,
         status=status,
-        recommendation=None
+        recommendation=_NO_COMPARISON
+        if change is None
+        else None
         if status == "healthy"
         else "Order values are falling: bundle sensors with mounting kits and batteries, and review discounting.",
     )
@@ -982,11 +994,18 @@ def revenue(engine: Engine, period: Period, channel: str | None = None, segment:
         unit="USD",
         benchmark=benchmark,
         status=status,
-        recommendation=None
+        recommendation=_NO_COMPARISON
+        if change is None
+        else None
         if status == "healthy"
         else "Revenue fell against the period before: check churn and contraction (NRR) and hardware order volume.",
         assumptions=["Subscriptions from the subscriptions table, hardware from orders; refunds not netted"],
     )
+
+
+def _mrr_baseline_day(period: Period) -> date:
+    """The day MRR (and ARR) is compared with: over a period its start; on one day ("what's our MRR?") a month before."""
+    return add_months(period.end, -1) if period.start == period.end else period.start - timedelta(days=1)
 
 
 def mrr(engine: Engine, period: Period, channel: str | None = None, segment: str | None = None) -> MetricResult:
@@ -997,8 +1016,7 @@ def mrr(engine: Engine, period: Period, channel: str | None = None, segment: str
         ValueError: unknown channel or segment, or both given.
     """
     scope = _Scope.of(channel, segment)
-    # over a period: its start; on one day ("what's our MRR?"): a month before
-    day0 = add_months(period.end, -1) if period.start == period.end else period.start - timedelta(days=1)
+    day0 = _mrr_baseline_day(period)
     end_mrr = _mrr_on(engine, period.end, scope)
     if end_mrr.empty:
         raise MetricUnavailableError(f"no MRR on {period.end} ({scope.label})")
@@ -1032,9 +1050,50 @@ def mrr(engine: Engine, period: Period, channel: str | None = None, segment: str
         unit="USD/month",
         benchmark=benchmark,
         status=status,
-        recommendation=None
+        recommendation=_NO_COMPARISON
+        if change is None
+        else None
         if status == "healthy"
         else "Recurring revenue is shrinking: look at churned and downgraded accounts (NRR) and at new-customer CAC.",
+    )
+
+
+def arr(engine: Engine, period: Period, channel: str | None = None, segment: str | None = None) -> MetricResult:
+    """Annual recurring revenue: MRR on the period's last day × 12, with the MRR figures as steps.
+
+    Raises:
+        MetricUnavailableError: no MRR on the period's last day.
+        ValueError: unknown channel or segment, or both given.
+    """
+    monthly = mrr(engine, period, channel=channel, segment=segment)
+    start_mrr, end_mrr = monthly.inputs["starting_mrr"].value, monthly.inputs["ending_mrr"].value
+    value = end_mrr * 12.0
+    change = _change(end_mrr, start_mrr)
+    benchmark = (
+        monthly.benchmark
+        if change is None
+        else f"ARR changed {change:+.1f}% since {_mrr_baseline_day(period)} (flat or falling ARR needs watching)."
+    )
+    return MetricResult(
+        metric="ARR",
+        period=monthly.period,
+        start=monthly.start,
+        end=monthly.end,
+        scope=monthly.scope,
+        formula="ARR = MRR × 12 (the monthly recurring revenue of the subscriptions running on the day, annualised)",
+        inputs={**monthly.inputs, "ending_arr": Quantity(value, "USD/year")},
+        steps=[
+            *monthly.steps[:2],
+            f"ARR = {_usd(end_mrr)} MRR × 12 = {_usd(value)}",
+            f"ARR on {_mrr_baseline_day(period)} = {_usd(start_mrr)} × 12 = "
+            f"{_usd(start_mrr * 12.0)}; net new ARR = {_usd(value - start_mrr * 12.0)}",
+        ],
+        result=value,
+        unit="USD/year",
+        benchmark=benchmark,
+        status=monthly.status,
+        recommendation=monthly.recommendation,
+        assumptions=["Annual plans count at their monthly equivalent (annual price / 12) in MRR"],
     )
 
 
@@ -1296,6 +1355,7 @@ METRICS: dict[str, MetricFunction] = {
     "budget_variance": budget_variance,
     "revenue": revenue,
     "mrr": mrr,
+    "arr": arr,
 }
 """Every metric by name."""
 
@@ -1315,6 +1375,7 @@ _ALIASES = {
     "return_on_ad_spend": "roas",
     "sales": "revenue",
     "monthly_recurring_revenue": "mrr",
+    "annual_recurring_revenue": "arr",
 }
 
 
@@ -1324,7 +1385,7 @@ def compute_metric(
     """Compute a metric by name.
 
     Names: `cac`, `ltv`, `ltv_cac`, `roas`, `payback`, `burn`, `runway`, `nrr`, `gross_margin`, `aov`,
-    `budget_variance`, `revenue`, `mrr` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
+    `budget_variance`, `revenue`, `mrr`, `arr` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
 
     Raises:
         ValueError: unknown metric, or a channel/segment for a company-wide metric (burn, runway).
@@ -1342,18 +1403,24 @@ def compute_metric(
 
 
 def cac_by_channel(engine: Engine, period: Period) -> pd.DataFrame:
-    """CAC and ROAS per channel for a period.
+    """CAC, CPL and ROAS per channel for a period.
 
     Returns:
         One row per channel (catalogue order): channel, spend, new_customers (signups from the customers table),
-        cac (NaN without new customers), revenue (attributed), roas (NaN without spend).
+        cac (NaN without new customers), leads (conversions in the channel table), cpl (spend / leads, NaN
+        without leads), revenue (attributed), roas (NaN without spend).
     """
     t = channel_performance
     with engine.connect() as conn:
         perf = dict(
-            (ch, (float(s), float(r)))
-            for ch, s, r in conn.execute(
-                sa.select(t.c.channel, sa.func.sum(t.c.spend), sa.func.sum(t.c.attributed_revenue))
+            (ch, (float(s), float(r), int(n or 0)))
+            for ch, s, r, n in conn.execute(
+                sa.select(
+                    t.c.channel,
+                    sa.func.sum(t.c.spend),
+                    sa.func.sum(t.c.attributed_revenue),
+                    sa.func.sum(t.c.conversions),
+                )
                 .where(t.c.date >= period.start, t.c.date <= period.end)
                 .group_by(t.c.channel)
             ).all()
@@ -1368,7 +1435,7 @@ def cac_by_channel(engine: Engine, period: Period) -> pd.DataFrame:
     channels = list(CHANNELS) + sorted(c for c in perf if c not in CHANNELS)
     rows = []
     for ch in channels:
-        spend, revenue = perf.get(ch, (0.0, 0.0))
+        spend, revenue, leads = perf.get(ch, (0.0, 0.0, 0))
         n = int(new.get(ch, 0))
         rows.append(
             {
@@ -1376,8 +1443,11 @@ def cac_by_channel(engine: Engine, period: Period) -> pd.DataFrame:
                 "spend": spend,
                 "new_customers": n,
                 "cac": spend / n if n else math.nan,
+                "leads": leads,
+                "cpl": spend / leads if leads else math.nan,
                 "revenue": revenue,
                 "roas": revenue / spend if spend else math.nan,
             }
         )
-    return pd.DataFrame(rows, columns=["channel", "spend", "new_customers", "cac", "revenue", "roas"])
+    columns = ["channel", "spend", "new_customers", "cac", "leads", "cpl", "revenue", "roas"]
+    return pd.DataFrame(rows, columns=columns)

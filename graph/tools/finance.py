@@ -33,6 +33,7 @@ Metric = Literal[
     "budget_variance",
     "revenue",
     "mrr",
+    "arr",
 ]
 Channel = Literal["paid_search", "paid_social", "email", "content_seo", "events", "partners", "display"]
 
@@ -56,7 +57,8 @@ METRIC_ALIASES: dict[str, Any] = {
     "aov": ["average order value", "order value", "basket size"],
     "budget_variance": ["budget variance", "over budget", "under budget", "budget vs actual", "budget"],
     "revenue": ["revenue", "sales", "turnover", "income", "did we make", "did we earn", "do we make"],
-    "mrr": ["monthly recurring revenue", "recurring revenue", "arr", "annual recurring revenue"],
+    "mrr": ["monthly recurring revenue", "recurring revenue"],
+    "arr": ["annual recurring revenue", "annualised recurring revenue", "annualized recurring revenue"],
 }
 """Phrases the offline model maps to each metric (JSON-schema `x-aliases`)."""
 CHANNEL_ALIASES: dict[str, Any] = {
@@ -69,8 +71,12 @@ CHANNEL_ALIASES: dict[str, Any] = {
     "display": ["banner", "display ads", "programmatic"],
 }
 
+CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomer\s+(?:id\s+)?#?(\d+)\b"
+"""Where the offline model finds a customer id in a request (JSON-schema `x-find`): the demo's "C00042", or an
+imported numeric id after "customer" ("customer 1234")."""
 
-METRIC_DEFAULT_PERIOD: dict[str, str] = {"runway": "today", "mrr": "today", "burn": "last 3 months"}
+
+METRIC_DEFAULT_PERIOD: dict[str, str] = {"runway": "today", "mrr": "today", "arr": "today", "burn": "last 3 months"}
 """Period of a metric asked without one: "what is our runway?" means now (cash at the latest closed ledger
 month), burn the last three closed months (the ones runway divides by), not last quarter; every other metric
 defaults to last quarter."""
@@ -86,12 +92,17 @@ class MetricArgs(BaseModel):
     period: str | None = Field(
         default=None,
         description="Period phrase, e.g. 'last quarter', 'Q3 2025', 'last 90 days' (default: last quarter; for "
-        "runway, MRR and burn the latest figures)",
+        "runway, MRR, ARR and burn the latest figures)",
     )
     channel: Channel | None = Field(
         default=None,
         description="Restrict to one acquisition channel",
         json_schema_extra={"x-fanout": True, "x-aliases": CHANNEL_ALIASES},
+    )
+    customer_id: str | None = Field(
+        default=None,
+        description="One customer's LTV (revenue to date + expected next 12 months), e.g. C00042",
+        json_schema_extra={"x-find": CUSTOMER_ID_FIND},
     )
 
 
@@ -185,14 +196,36 @@ class CampaignEconomicsArgs(BaseModel):
     cost_per_email: float = Field(default=0.05, ge=0, description="Sending cost per email")
 
 
+def metric(
+    deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None, customer_id: str | None = None
+) -> ToolResult:
+    """One unit-economics metric from the database, or one customer's LTV when a customer id is given.
+
+    Raises:
+        FatalToolError: an unknown customer, or a customer id with a metric that has no per-customer figure.
+    """
+    if customer_id:
+        from graph.tools.insights import customer_value, customer_value_result
+
+        if metric != "ltv":
+            raise FatalToolError(
+                f"{metric.upper()} is a company-wide metric with no per-customer figure; ask for the LTV or the "
+                f"churn risk of {customer_id}"
+            )
+        return customer_value_result(customer_value(deps, customer_id))
+    return _company_metric(deps, metric, period=period, channel=channel)
+
+
 @cached_result("transactions", "channels", "finance")
-def metric(deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None) -> ToolResult:
+def _company_metric(deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None) -> ToolResult:
     """One unit-economics metric from the database, in the seed's `metric_calculation` format."""
     from app.analytics.unit_economics import MetricUnavailableError, compute_metric
 
     p = deps.period(period or METRIC_DEFAULT_PERIOD.get(metric, "last quarter"), "last quarter")
     if p.start > (last := deps.today()):
-        hint = " ask for a revenue forecast instead" if metric in ("revenue", "mrr") else " pick a period with data"
+        hint = (
+            " ask for a revenue forecast instead" if metric in ("revenue", "mrr", "arr") else " pick a period with data"
+        )
         raise FatalToolError(f"{p.label} starts after the data ends ({last}): there is nothing to measure yet;{hint}")
     try:
         result = compute_metric(deps.engine, metric, p, channel=channel)
@@ -233,6 +266,8 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
             round(r.spend),
             int(r.new_customers),
             None if pd.isna(r.cac) else round(r.cac, 2),
+            int(r.leads),
+            None if pd.isna(r.cpl) else round(r.cpl, 2),
             None if pd.isna(r.roas) else round(r.roas, 2),
         ]
         for r in frame.itertuples()
@@ -244,6 +279,11 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
     facts = [
         f"Blended CAC {p.label}: ${total_cac:,.2f} (${frame['spend'].sum():,.0f} spend / {int(frame['new_customers'].sum()):,} new customers)"
     ]
+    if frame["leads"].sum() > 0:
+        facts.append(
+            f"Blended CPL (cost per lead): ${frame['spend'].sum() / frame['leads'].sum():,.2f} "
+            f"({int(frame['leads'].sum()):,} leads)"
+        )
     if best is not None and worst is not None:
         facts.append(
             f"Cheapest channel: {best['channel']} (${best['cac']:,.2f}); most expensive: {worst['channel']} (${worst['cac']:,.2f})"
@@ -253,8 +293,9 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
         if not valid.empty
         else f"Spend by channel for {p.label}",
         facts=facts,
-        table={"columns": ["channel", "spend $", "new customers", "CAC $", "ROAS"], "rows": rows},
-        method="CAC = channel spend / new customers acquired by the channel; ROAS = attributed revenue / spend",
+        table={"columns": ["channel", "spend $", "new customers", "CAC $", "leads", "CPL $", "ROAS"], "rows": rows},
+        method="CAC = channel spend / new customers acquired by the channel; CPL (cost per lead) = spend / leads "
+        "captured; ROAS = attributed revenue / spend",
         recommendation=f"Shift budget from {worst['channel']} towards {best['channel']} if volume allows."
         if best is not None and worst is not None and worst["cac"] > 2 * best["cac"]
         else None,

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.cache.tools import cached_result
 from graph.tools.base import FatalToolError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
+from graph.tools.finance import CHANNEL_ALIASES, CUSTOMER_ID_FIND, Channel
+
+if TYPE_CHECKING:
+    from app.analytics.churn import ChurnResult, SubscriptionRiskResult
 
 
 class RfmArgs(BaseModel):
@@ -22,9 +26,28 @@ class RfmArgs(BaseModel):
     segment: str | None = Field(default=None, description="Optional segment to list customers of, e.g. 'At Risk'")
 
 
+Plan = Literal["starter", "growth", "enterprise"]
+PLAN_ALIASES: dict[str, Any] = {
+    "starter": ["starter plan", "starter customers", "starter accounts"],
+    "growth": ["growth plan", "growth customers", "growth accounts"],
+    "enterprise": ["enterprise plan", "enterprise customers", "enterprise accounts"],
+}
+"""Phrases the offline model maps to each Lumio Cloud plan (JSON-schema `x-aliases`)."""
+
+
 class ChurnArgs(BaseModel):
     """Arguments of `churn_risk`."""
 
+    customer_id: str | None = Field(
+        default=None,
+        description="One customer's churn probability instead of the list, e.g. C00042",
+        json_schema_extra={"x-find": CUSTOMER_ID_FIND},
+    )
+    plan: Plan | None = Field(
+        default=None,
+        description="Only accounts on this Lumio Cloud plan",
+        json_schema_extra={"x-aliases": PLAN_ALIASES},
+    )
     top_n: int = Field(default=20, ge=1, le=500, description="How many at-risk customers to list")
     horizon_weeks: int = Field(default=13, ge=1, le=104, description="Horizon for expected purchases, in weeks")
     valuable_only: bool = Field(default=False, description="Only customers with above-median historical value")
@@ -42,10 +65,41 @@ class CohortArgs(BaseModel):
     months: int = Field(default=12, ge=2, le=36, description="How many months after the first purchase to show")
 
 
+class ClvArgs(BaseModel):
+    """Arguments of `customer_clv`."""
+
+    customer_id: str | None = Field(
+        default=None,
+        description="One customer's lifetime value instead of the ranking, e.g. C00042",
+        json_schema_extra={"x-find": CUSTOMER_ID_FIND},
+    )
+    top_n: int = Field(default=10, ge=1, le=200, description="How many customers to rank")
+
+
+COUNT_CUES: list[Any] = [
+    *("how many", "number of", "count", "acquire", "acquired", "signups", "sign-ups", "signed up", "new customers"),
+    *("churned in", "cancelled in", "canceled in", "lost in", "cancellations"),
+]
+"""Words of a request for a count of customers in a period ("how many customers churned in October")."""
+
+
+class CountArgs(BaseModel):
+    """Arguments of `customer_counts`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": COUNT_CUES})
+
+    period: str = Field(default="last month", description="Period phrase, e.g. 'October', 'last quarter', '2025'")
+
+
 class LeadArgs(BaseModel):
     """Arguments of `score_leads`."""
 
     top_n: int = Field(default=10, ge=1, le=200, description="How many open leads to list")
+    channel: Channel | None = Field(
+        default=None,
+        description="Only list open leads from this source channel (the model still learns from every lead)",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+    )
 
 
 def _transactions(deps: ToolDeps) -> pd.DataFrame:
@@ -300,37 +354,279 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
 
 def churn(
     deps: ToolDeps,
+    customer_id: str | None = None,
+    plan: str | None = None,
     top_n: int = 20,
     horizon_weeks: int = 13,
     valuable_only: bool = False,
     winback_eligible: bool = False,
 ) -> ToolResult:
-    """Probability alive (BG/NBD) and CLV (Gamma-Gamma) per customer; the repeat buyers most at risk.
+    """The live subscribers most likely to cancel (or one customer's churn risk), with their hardware P(alive).
 
-    With `winback_eligible`, the accounts the win-back policy allows instead (`winback_candidates`); that
-    answer reads the outbox, which no data version tracks, so it is never cached.
+    With `customer_id`, that customer's figures (an unknown id is an error). With `winback_eligible`, the
+    accounts the win-back policy allows instead (`winback_candidates`); that answer reads the outbox, which no
+    data version tracks, so it is never cached.
     """
+    if customer_id:
+        _require_customer(deps, customer_id)
+        return _churn_customer(deps, customer_id=customer_id, horizon_weeks=horizon_weeks)
     if winback_eligible:
         return winback_candidates(deps, top_n=top_n, horizon_weeks=horizon_weeks)
-    return _churn_ranked(deps, top_n=top_n, horizon_weeks=horizon_weeks, valuable_only=valuable_only)
+    return _churn_ranked(deps, top_n=top_n, horizon_weeks=horizon_weeks, valuable_only=valuable_only, plan=plan)
 
 
-@cached_result("transactions")
-def _churn_ranked(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_only: bool = False) -> ToolResult:
-    """`churn` for every repeat buyer (cached: depends on the transactions only)."""
-    from app.analytics.churn import churn_analysis
-    from app.analytics.rfm import rfm_segments
-    from app.data.queries import customers_frame
+def _require_customer(deps: ToolDeps, customer_id: str) -> None:
+    """Raise a clear error when the business database has no customer `customer_id`."""
+    import sqlalchemy as sa
+
+    from app.data.schema import customers
+
+    with deps.engine.connect() as conn:
+        found = conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id)).first()
+    if found is None:
+        raise FatalToolError(f"no customer {customer_id} in the business database: check the id")
+
+
+def _subscriptions_frame(deps: ToolDeps) -> pd.DataFrame:
+    """Every subscription period (see `app.data.schema.subscriptions`)."""
+    import sqlalchemy as sa
+
+    from app.data.schema import subscriptions
+
+    with deps.engine.connect() as conn:
+        result = conn.execute(sa.select(subscriptions))
+        return pd.DataFrame(result.fetchall(), columns=[str(k) for k in result.keys()])
+
+
+def _tickets_frame(deps: ToolDeps) -> pd.DataFrame:
+    """Support tickets: customer_id and created_at."""
+    import sqlalchemy as sa
+
+    from app.data.schema import tickets
+
+    with deps.engine.connect() as conn:
+        query = sa.select(tickets.c.customer_id, tickets.c.created_at).where(tickets.c.customer_id.is_not(None))
+        return pd.DataFrame(conn.execute(query).fetchall(), columns=["customer_id", "created_at"])
+
+
+@dataclass(frozen=True)
+class _ChurnModels:
+    """The purchase model (BG/NBD + Gamma-Gamma) and, with subscription data, the subscription churn model."""
+
+    purchases: ChurnResult
+    """The BG/NBD + Gamma-Gamma scores of the hardware orders."""
+    subscriptions: SubscriptionRiskResult | None
+    """The subscription churn model's scores, or None without subscription data."""
+    note: str | None
+    """Why there is no subscription model, when there is none."""
+
+
+def _churn_models(deps: ToolDeps, horizon_weeks: int) -> _ChurnModels:
+    """Fit the purchase model, then the subscription churn model on top of it when subscriptions exist."""
+    from app.analytics._validation import AnalyticsInputError
+    from app.analytics.churn import churn_analysis, subscription_churn_risk
 
     tx = _transactions(deps)
-    result = churn_analysis(tx, horizon_days=horizon_weeks * 7)
+    purchases = churn_analysis(tx, horizon_days=horizon_weeks * 7)
+    subs = _subscriptions_frame(deps)
+    if subs.empty:
+        return _ChurnModels(purchases, None, "no subscriptions in the database: churn is judged on purchases only")
+    try:
+        risk = subscription_churn_risk(
+            subs,
+            tx,
+            _tickets_frame(deps),
+            as_of=deps.today(),
+            horizon_days=horizon_weeks * 7,
+            purchase_model=purchases.model,
+        )
+    except AnalyticsInputError as exc:
+        return _ChurnModels(purchases, None, f"no subscription churn model ({exc}): churn is judged on purchases only")
+    return _ChurnModels(purchases, risk, None)
+
+
+def _subscription_method(horizon_weeks: int) -> str:
+    return (
+        f"P(cancel) = probability that a live subscriber cancels within {horizon_weeks} weeks: logistic regression "
+        "trained on past snapshot dates (who was subscribed then, who cancelled in the following "
+        f"{horizon_weeks} weeks) on plan, billing period, MRR, tenure, an annual renewal inside the horizon, "
+        "6-month MRR change and downgrades, support tickets in 90 days and the BG/NBD P(alive) of the account's "
+        "hardware purchases; cancelled accounts are churned, not at risk"
+    )
+
+
+@cached_result("transactions", "tickets")
+def _churn_ranked(
+    deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valuable_only: bool = False, plan: str | None = None
+) -> ToolResult:
+    """`churn` for every live subscriber, or every repeat buyer without subscription data (cached)."""
+    models = _churn_models(deps, horizon_weeks)
+    if models.subscriptions is None:
+        return _purchase_churn_ranked(deps, models, top_n, horizon_weeks, valuable_only, plan)
+    return _subscription_churn_ranked(
+        deps, models.subscriptions, models.purchases, top_n, horizon_weeks, valuable_only, plan
+    )
+
+
+def _names(deps: ToolDeps) -> pd.Series:
+    from app.data.queries import customers_frame
+
+    return customers_frame(deps.engine).assign(id=lambda f: f["id"].astype(str)).set_index("id")["name"]
+
+
+def _risk_chart(
+    accounts: pd.DataFrame, customers: list[dict[str, Any]], threshold: float, horizon_weeks: int
+) -> dict[str, Any] | None:
+    """Live subscribers per P(cancel) band, and the listed accounts' annual value at risk (P(cancel) × MRR × 12)."""
+    try:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+    except ImportError:
+        return None
+    p = accounts["p_cancel"]
+    bands = {
+        f"low (< {threshold / 2:.0%})": int((p < threshold / 2).sum()),
+        "watch": int(((p >= threshold / 2) & (p < threshold)).sum()),
+        f"at risk (≥ {threshold:.0%})": int((p >= threshold).sum()),
+    }
+    shown = customers[:15][::-1]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            f"Live subscribers by P(cancel), next {horizon_weeks} weeks",
+            "Annual value at risk (P(cancel) × MRR × 12)",
+        ),
+    )
+    fig.add_trace(go.Bar(x=list(bands), y=list(bands.values()), name="subscribers"), row=1, col=1)
+    fig.add_trace(
+        go.Bar(
+            x=[c["arr_at_risk"] for c in shown],
+            y=[c["customer_id"] for c in shown],
+            orientation="h",
+            name="value at risk $",
+            customdata=[[c["name"], c["p_cancel"]] for c in shown],
+            hovertemplate="%{y} %{customdata[0]}<br>P(cancel) %{customdata[1]:.0%}<br>$%{x:,.0f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_layout(showlegend=False)
+    chart: dict[str, Any] = fig.to_plotly_json()
+    return chart
+
+
+def _subscription_churn_ranked(
+    deps: ToolDeps,
+    risk: SubscriptionRiskResult,
+    purchases: ChurnResult,
+    top_n: int,
+    horizon_weeks: int,
+    valuable_only: bool,
+    plan: str | None,
+) -> ToolResult:
+    """The live subscribers most likely to cancel within the horizon, from the subscription churn model."""
+    accounts = risk.accounts
+    scope = "live subscribers"
+    if plan:
+        accounts = accounts[accounts["plan"] == plan.lower()]
+        scope = f"live {plan.title()} subscribers"
+    if valuable_only and not accounts.empty:
+        accounts = accounts[accounts["mrr"] >= accounts["mrr"].median()]
+        scope += " with above-median MRR"
+    threshold = risk.risk_threshold
+    at_risk = accounts[accounts["p_cancel"] >= threshold]
+    top = at_risk.head(top_n)
+    names = _names(deps)
+    clv = purchases.customers.set_index("customer_id")
+    hardware_churned = int(
+        (accounts["hardware_p_alive"].fillna(1.0) < 0.3).sum()  # what a purchases-only model would call churned
+    )
+    customers = [
+        {
+            "customer_id": str(row["customer_id"]),
+            "name": str(names.get(str(row["customer_id"]), row["customer_id"])),
+            "plan": str(row["plan"]).title(),
+            "billing_period": str(row["billing_period"]),
+            "mrr": round(float(row["mrr"]), 2),
+            "p_cancel": round(float(row["p_cancel"]), 4),
+            "p_alive": None if pd.isna(row["hardware_p_alive"]) else round(float(row["hardware_p_alive"]), 4),
+            "arr_at_risk": round(float(row["p_cancel"] * row["mrr"] * 12.0), 2),
+            "clv_12m": round(float(clv["clv"].get(str(row["customer_id"]), 0.0)), 2) if "clv" in clv else 0.0,
+            "signals": str(row["signals"]),
+        }
+        for _, row in top.iterrows()
+    ]
+    rows = [
+        [c["customer_id"], c["name"], c["plan"], c["mrr"], f"{c['p_cancel']:.0%}", c["p_alive"], c["signals"]]
+        for c in customers
+    ]
+    expected = float(accounts["p_cancel"].sum())
+    headline = (
+        f"{len(at_risk):,} of {len(accounts):,} {scope} are at risk of cancelling in the next {horizon_weeks} weeks "
+        f"(P(cancel) ≥ {threshold:.0%}, twice the {risk.base_rate:.1%} base rate)"
+    )
+    facts = [
+        f"Expected cancellations in the next {horizon_weeks} weeks: {expected:,.1f} of {len(accounts):,} {scope} "
+        f"(data to {risk.as_of})",
+        f"{risk.cancelled_recently:,} accounts cancelled in the last {horizon_weeks} weeks: they have churned and "
+        "are left out (see win-back)",
+        f"Model: held-out AUC {risk.auc:.2f} on {risk.n_train:,} account-snapshots from "
+        f"{risk.snapshots[0]} to {risk.snapshots[-1]}; strongest signals: "
+        + ", ".join(f"{name} ({coef:+.2f})" for name, coef in risk.coefficients[:4]),
+        f"Hardware purchases alone (BG/NBD) would call {hardware_churned:,} of these paying subscribers likely "
+        "churned: buying no more sensors is not cancelling the subscription, so P(alive) is shown as a signal only",
+    ]
+    if plan and accounts.empty:
+        headline = f"No live {plan.title()} subscribers to score"
+    return ToolResult(
+        headline=headline,
+        facts=facts,
+        table={
+            "columns": ["customer", "name", "plan", "MRR $", "P(cancel)", "hardware P(alive)", "signals"],
+            "rows": rows,
+        },
+        method=_subscription_method(horizon_weeks),
+        recommendation="Have Customer Success call the at-risk accounts before their renewal or next billing date, "
+        "starting with the highest MRR; check their open support tickets first.",
+        data={
+            "customers": customers,
+            "bands": purchases.bands,
+            "subscription_risk": {
+                "scope": scope,
+                "live_subscribers": len(accounts),
+                "at_risk": len(at_risk),
+                "threshold": round(threshold, 4),
+                "base_rate": round(risk.base_rate, 4),
+                "expected_cancellations": round(expected, 2),
+                "cancelled_recently": risk.cancelled_recently,
+                "auc": round(risk.auc, 4),
+            },
+            "model": purchases.model.to_dict(),
+        },
+        chart=_risk_chart(accounts, customers, threshold, horizon_weeks),
+    )
+
+
+def _purchase_churn_ranked(
+    deps: ToolDeps, models: _ChurnModels, top_n: int, horizon_weeks: int, valuable_only: bool, plan: str | None
+) -> ToolResult:
+    """The repeat buyers most at risk by the purchase model alone (no subscription data)."""
+    from app.analytics.rfm import rfm_segments
+
+    tx = _transactions(deps)
+    result = models.purchases
     ranked = result.at_risk(len(result.customers))
+    if plan and not ranked.empty:
+        on_plan = account_frame(deps.engine, [str(c) for c in ranked["customer_id"]])
+        keep = set(on_plan.loc[on_plan["plan"].astype(str).str.lower() == plan.lower(), "customer_id"])
+        ranked = ranked[ranked["customer_id"].astype(str).isin(keep)]
     if valuable_only and not ranked.empty:
         ranked = ranked[
             ranked["total_spend"] >= result.customers.loc[result.customers["frequency"] > 0, "total_spend"].median()
         ]
     top = ranked.head(top_n)
-    names = customers_frame(deps.engine).assign(id=lambda f: f["id"].astype(str)).set_index("id")["name"]
+    names = _names(deps)
     segments = rfm_segments(tx, order_col="order_id").customers.set_index("customer_id")["segment"]
     customers = [
         {
@@ -362,17 +658,213 @@ def _churn_ranked(deps: ToolDeps, top_n: int = 20, horizon_weeks: int = 13, valu
             f"r={m.r:.3f}, α={m.alpha:.2f}, a={m.a:.3f}, b={m.b:.3f}{gg_note}",
             f"Expected purchases in the next {horizon_weeks} weeks: {result.customers['expected_purchases'].sum():,.0f}",
             f"{bands.get('one_time_buyers', 0):,} one-time buyers are not ranked (one purchase says little about churn)",
+            *([models.note] if models.note else []),
             *result.notes,
         ],
         table={
             "columns": ["customer", "name", "segment", "P(alive)", "spend to date $", "12-month CLV $"],
             "rows": rows,
         },
-        method="BG/NBD (Fader, Hardie & Lee 2005) fitted by maximum likelihood; Gamma-Gamma spend model for CLV; "
-        "ranked by spend to date × (1 − P(alive))",
+        method="Based on purchases only: BG/NBD (Fader, Hardie & Lee 2005) probability that a customer still buys, "
+        "fitted by maximum likelihood; Gamma-Gamma spend model for CLV; ranked by spend to date × (1 − P(alive))",
         recommendation="Win back the high-value customers with low P(alive) before they are lost for good.",
         data={"customers": customers, "bands": bands, "model": m.to_dict()},
         chart=_chart("churn_chart", result),
+    )
+
+
+@cached_result("transactions", "tickets")
+def _churn_customer(deps: ToolDeps, customer_id: str, horizon_weeks: int = 13) -> ToolResult:
+    """One customer's churn figures: subscription state, P(cancel), hardware P(alive) and CLV."""
+    models = _churn_models(deps, horizon_weeks)
+    account = account_frame(deps.engine, [customer_id]).iloc[0].to_dict()
+    name = str(account["name"])
+    scores = models.purchases.customers.set_index("customer_id")
+    p_alive = float(scores.at[customer_id, "p_alive"]) if customer_id in scores.index else None
+    clv = float(scores.at[customer_id, "clv"]) if customer_id in scores.index and "clv" in scores else None
+    facts = [
+        "Hardware purchases (BG/NBD): "
+        + (
+            "no orders on file"
+            if p_alive is None
+            else f"P(alive) {p_alive:.2f}, {int(scores.at[customer_id, 'frequency'])} repeat purchases, "
+            f"12-month hardware CLV ${clv or 0.0:,.2f}"
+        )
+    ]
+    data: dict[str, Any] = {"customer_id": customer_id, "name": name, "status": account["status"], "p_alive": p_alive}
+    data["clv_12m"] = None if clv is None else round(clv, 2)
+    risk = models.subscriptions
+    live = None if risk is None else risk.accounts[risk.accounts["customer_id"] == customer_id]
+    if account["status"] == "churned" or (risk is not None and (live is None or live.empty)):
+        when = account["churned_date"]
+        headline = (
+            f"{customer_id} ({name}) has churned: the {str(account['plan'] or '').title()} subscription was "
+            f"cancelled{f' on {when}' if when else ''}"
+            if account["status"] == "churned"
+            else f"{customer_id} ({name}) has no live subscription"
+        )
+        method = "Subscription status from the subscriptions table; hardware P(alive) from BG/NBD"
+    elif risk is not None and live is not None:
+        row = live.iloc[0]
+        p_cancel = float(row["p_cancel"])
+        level = "at risk" if p_cancel >= risk.risk_threshold else "not at risk"
+        headline = (
+            f"{customer_id} ({name}): {p_cancel:.1%} probability of cancelling in the next {horizon_weeks} weeks "
+            f"({level}; base rate {risk.base_rate:.1%})"
+        )
+        facts.insert(
+            0,
+            f"Live {str(row['plan']).title()} subscription, {row['billing_period']} billing, MRR ${row['mrr']:,.2f}; "
+            f"signals: {row['signals'] or 'none'}",
+        )
+        data.update(p_cancel=round(p_cancel, 4), mrr=float(row["mrr"]), plan=str(row["plan"]), signals=row["signals"])
+        method = _subscription_method(horizon_weeks)
+    else:
+        headline = (
+            f"{customer_id} ({name}): P(alive) {p_alive:.2f} from hardware purchases"
+            if p_alive is not None
+            else f"{customer_id} ({name}) has no orders to score"
+        )
+        method = "Based on purchases only: BG/NBD probability that the customer still buys" + (
+            f" ({models.note})" if models.note else ""
+        )
+    return ToolResult(headline=headline, facts=facts, method=method, data=data)
+
+
+def customer_value(deps: ToolDeps, customer_id: str, horizon_weeks: int = 13) -> dict[str, Any]:
+    """One customer's lifetime value on a revenue basis: revenue to date + the expected next 12 months.
+
+    Revenue to date = subscription revenue (MRR per day subscribed) + hardware orders; next 12 months = MRR × 12
+    of a live subscription + the 12-month hardware CLV (BG/NBD × Gamma-Gamma).
+
+    Raises:
+        FatalToolError: no customer `customer_id`.
+    """
+    from app.analytics.churn import churn_analysis
+
+    _require_customer(deps, customer_id)
+    account = account_frame(deps.engine, [customer_id]).iloc[0].to_dict()
+    subs = _subscriptions_frame(deps)
+    subs = subs[subs["customer_id"].astype(str) == customer_id]
+    today = pd.Timestamp(deps.today())
+    ends = pd.to_datetime(subs["end_date"]).fillna(today + pd.Timedelta(days=1))
+    days = (ends.clip(upper=today + pd.Timedelta(days=1)) - pd.to_datetime(subs["start_date"])).dt.days.clip(lower=0)
+    subscription = float((subs["mrr"].astype(float) * days * 12.0 / 365.25).sum())
+    tx = _transactions(deps)
+    hardware = float(tx.loc[tx["customer_id"] == customer_id, "amount"].sum())
+    scores = churn_analysis(tx, horizon_days=horizon_weeks * 7).customers.set_index("customer_id")
+    clv = float(scores.at[customer_id, "clv"]) if customer_id in scores.index and "clv" in scores else 0.0
+    live_mrr = float(account["mrr"] or 0.0) if account["status"] == "active" else 0.0
+    return {
+        "customer_id": customer_id,
+        "name": str(account["name"]),
+        "status": str(account["status"]),
+        "plan": str(account["plan"] or ""),
+        "subscription_revenue_to_date": round(subscription, 2),
+        "hardware_revenue_to_date": round(hardware, 2),
+        "mrr": round(live_mrr, 2),
+        "hardware_clv_12m": round(clv, 2),
+        "next_12m": round(live_mrr * 12.0 + clv, 2),
+        "ltv": round(subscription + hardware + live_mrr * 12.0 + clv, 2),
+    }
+
+
+def customer_value_result(value: dict[str, Any]) -> ToolResult:
+    """`customer_value` as a tool result."""
+    return ToolResult(
+        headline=f"LTV of {value['customer_id']} ({value['name']}): ${value['ltv']:,.2f} "
+        f"(${value['subscription_revenue_to_date'] + value['hardware_revenue_to_date']:,.2f} to date + "
+        f"${value['next_12m']:,.2f} expected in the next 12 months)",
+        facts=[
+            f"Status: {value['status']}, plan {value['plan'].title() or 'none'}",
+            f"Revenue to date = subscriptions ${value['subscription_revenue_to_date']:,.2f} + hardware "
+            f"${value['hardware_revenue_to_date']:,.2f}",
+            f"Next 12 months = MRR ${value['mrr']:,.2f} × 12 + hardware CLV ${value['hardware_clv_12m']:,.2f} "
+            f"= ${value['next_12m']:,.2f}",
+        ],
+        method="Customer LTV (revenue basis) = revenue to date + MRR × 12 of a live subscription + 12-month hardware "
+        "CLV (BG/NBD expected purchases × Gamma-Gamma spend, 1% monthly discount)",
+        data=value,
+    )
+
+
+def clv(deps: ToolDeps, customer_id: str | None = None, top_n: int = 10) -> ToolResult:
+    """The customers with the highest predicted 12-month value, or one customer's LTV."""
+    if customer_id:
+        return customer_value_result(customer_value(deps, customer_id))
+    return _clv_ranked(deps, top_n=top_n)
+
+
+@cached_result("transactions")
+def _clv_ranked(deps: ToolDeps, top_n: int = 10) -> ToolResult:
+    """The top customers by 12-month CLV: MRR × 12 of a live subscription + hardware CLV (BG/NBD × Gamma-Gamma)."""
+    from app.analytics.churn import churn_analysis
+    from app.data.queries import mrr_by_customer
+
+    tx = _transactions(deps)
+    result = churn_analysis(tx, horizon_days=91)
+    scores = result.customers.set_index("customer_id")
+    hardware = scores["clv"] if "clv" in scores else scores["expected_value"]
+    mrr = mrr_by_customer(deps.engine, deps.today())
+    ids = hardware.index.union(mrr.index)
+    frame = pd.DataFrame(
+        {"hardware_clv_12m": hardware.reindex(ids).fillna(0.0), "mrr": mrr.reindex(ids).fillna(0.0)}, index=ids
+    )
+    frame["subscription_12m"] = frame["mrr"] * 12.0
+    frame["clv_12m"] = frame["hardware_clv_12m"] + frame["subscription_12m"]
+    frame["spend_to_date"] = scores["total_spend"].reindex(ids).fillna(0.0)
+    top = frame.sort_values(["clv_12m"], ascending=False, kind="stable").head(top_n)
+    names = _names(deps)
+    rows = [
+        [cid, str(names.get(cid, cid)), round(r.clv_12m, 2), round(r.subscription_12m, 2), round(r.hardware_clv_12m, 2)]
+        for cid, r in top.iterrows()
+    ]
+    return ToolResult(
+        headline=f"Top {len(rows)} customers by 12-month CLV: {rows[0][1]} leads with ${rows[0][2]:,.0f}"
+        if rows
+        else "No customers to rank",
+        facts=[
+            f"{len(frame):,} customers valued; total 12-month CLV ${frame['clv_12m'].sum():,.0f} "
+            f"(subscriptions ${frame['subscription_12m'].sum():,.0f}, hardware ${frame['hardware_clv_12m'].sum():,.0f})",
+        ],
+        table={"columns": ["customer", "name", "12-month CLV $", "subscription $", "hardware CLV $"], "rows": rows},
+        method="12-month CLV = MRR × 12 of the live subscription + hardware CLV (BG/NBD expected purchases × "
+        "Gamma-Gamma average spend, 1% monthly discount)",
+        data={"customers": [{"customer_id": r[0], "name": r[1], "clv_12m": r[2]} for r in rows]},
+    )
+
+
+@cached_result("transactions")
+def counts(deps: ToolDeps, period: str = "last month") -> ToolResult:
+    """New customers (signups) and churned customers (cancellations) in a period, from the customers table."""
+    import sqlalchemy as sa
+
+    from app.data.schema import customers
+
+    p = deps.period(period, "last month")
+    c = customers.c
+    with deps.engine.connect() as conn:
+        new = conn.execute(
+            sa.select(sa.func.count()).where(c.signup_date >= p.start, c.signup_date <= p.end)
+        ).scalar_one()
+        churned = conn.execute(
+            sa.select(sa.func.count()).where(c.status == "churned", c.churned_date >= p.start, c.churned_date <= p.end)
+        ).scalar_one()
+        active_end = conn.execute(
+            sa.select(sa.func.count()).where(
+                c.signup_date <= p.end, sa.or_(c.churned_date.is_(None), c.churned_date > p.end)
+            )
+        ).scalar_one()
+    return ToolResult(
+        headline=f"{p.label}: {new:,} new customers acquired, {churned:,} churned (net {new - churned:+,})",
+        facts=[
+            f"New customers = accounts whose signup date is {p.start} to {p.end}: {new:,}",
+            f"Churned = accounts whose subscription was cancelled {p.start} to {p.end}: {churned:,}",
+            f"Customers at the end of the period ({p.end}): {active_end:,}",
+        ],
+        method="Counts from the customers table: signup date for new customers, cancellation (churn) date for "
+        "churned ones",
+        data={"period": p.label, "start": str(p.start), "end": str(p.end), "new_customers": new, "churned": churned},
     )
 
 
@@ -523,18 +1015,21 @@ def cohorts(deps: ToolDeps, months: int = 12) -> ToolResult:
     facts = [f"{len(result.cohorts)} monthly cohorts, {sum(result.sizes):,} customers; data to {result.last_month}"]
     for month in (1, 3, 6, 12):
         if month < len(curve) and curve[month] is not None:
-            facts.append(f"Average retention in month {month}: {curve[month]:.1%}")
+            facts.append(f"Average hardware repeat-purchase rate in month {month}: {curve[month]:.1%}")
     rows = [
         [c, s, *[f"{v:.0%}" if v is not None else "" for v in r[1:7]]]
         for c, s, r in list(zip(result.cohorts, result.sizes, result.retention, strict=True))[-12:]
     ]
     return ToolResult(
-        headline=f"Month-1 retention averages {curve[1]:.1%}"
+        headline=f"Hardware repeat purchases: {curve[1]:.1%} of customers buy again in month 1 (purchase cohorts, "
+        "not subscription retention)"
         if len(curve) > 1 and curve[1] is not None
-        else "Cohort retention",
+        else "Purchase cohorts",
         facts=facts,
         table={"columns": ["cohort", "customers", *[f"M{i}" for i in range(1, 7)]], "rows": rows},
-        method="Customers grouped by first-purchase month; share purchasing again in each later month",
+        method="Customers grouped by first hardware-purchase month; share placing another hardware order in each "
+        "later month (a subscriber who buys no more hardware counts as not retained here: for subscription "
+        "retention see NRR and churn risk)",
         data=result.to_dict(),
         chart=_chart("cohort_heatmap", result),
     )
@@ -561,8 +1056,8 @@ def _open_leads(frame: pd.DataFrame, today: dt.date) -> tuple[pd.DataFrame, int]
 
 
 @cached_result("channels")
-def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
-    """Lead scoring with logistic regression; AUC on held-out leads."""
+def leads(deps: ToolDeps, top_n: int = 10, channel: str | None = None) -> ToolResult:
+    """Lead scoring with logistic regression; AUC on held-out leads; the best open leads (of one channel)."""
     from app.analytics.leads import score_leads
     from app.data.queries import leads_frame
 
@@ -572,7 +1067,12 @@ def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
     id_col = "lead_id" if "lead_id" in frame.columns else ("id" if "id" in frame.columns else None)
     frame, still_open = _open_leads(frame, deps.today())
     result = score_leads(frame, "converted", id_col=id_col)
-    top = result.top_leads(top_n)
+    top = result.top_leads(len(frame) if channel else top_n)
+    if channel and id_col and "source_channel" in frame.columns:
+        in_channel = set(frame.loc[frame["source_channel"] == channel, id_col].astype(str))
+        top = top[top["lead"].astype(str).isin(in_channel)]
+        still_open = int(frame.loc[frame["source_channel"] == channel, "converted"].isna().sum())
+    top = top.head(top_n)
     details = frame.set_index(id_col).reindex([str(r["lead"]) for _, r in top.iterrows()]) if id_col else None
     rows = []
     for position, (_, r) in enumerate(top.iterrows(), 1):
@@ -582,20 +1082,27 @@ def leads(deps: ToolDeps, top_n: int = 10) -> ToolResult:
             row += [str(info.get(c, ""))[:10] if c == "created_date" else info.get(c, "") for c in LEAD_DETAILS]
         rows.append(row)
     drivers = ", ".join(f"{name} ({coef:+.2f})" for name, coef in result.coefficients[:4])
+    source = f" from {channel}" if channel else ""
     return ToolResult(
-        headline=f"Top {len(rows)} open leads by conversion score (model AUC {result.auc:.3f} on {result.n_test:,} "
-        "held-out leads)"
+        headline=f"Top {len(rows)} open leads{source} by conversion score (model AUC {result.auc:.3f} on "
+        f"{result.n_test:,} held-out leads)"
         if rows
         else f"Lead-scoring model: AUC {result.auc:.3f} on {result.n_test:,} held-out leads; no open leads to rank",
         facts=[
             f"Trained on {result.n_train:,} labelled leads; conversion rate {result.conversion_rate:.1%}",
-            f"Open leads: {still_open:,} created in the last {OPEN_LEAD_DAYS} days without a conversion yet",
+            f"Open leads{source}: {still_open:,} created in the last {OPEN_LEAD_DAYS} days without a conversion yet",
             f"Strongest drivers: {drivers}",
         ],
         table={"columns": ["#", "lead", "score", *LEAD_COLUMNS][: len(rows[0]) if rows else 3], "rows": rows},
         method="Logistic regression on standardised numeric and one-hot categorical lead features",
         recommendation="Route the top-scored open leads to sales first.",
-        data={"auc": result.auc, "n_test": result.n_test, "open_leads": still_open, "top": [r[1] for r in rows]},
+        data={
+            "auc": result.auc,
+            "n_test": result.n_test,
+            "open_leads": still_open,
+            "channel": channel,
+            "top": [r[1] for r in rows],
+        },
     )
 
 
@@ -615,6 +1122,20 @@ def build_insights_tools(deps: ToolDeps) -> list[BaseTool]:
             "churn_risk",
             "Churn prediction: probability each customer is still active (BG/NBD), expected purchases and lifetime value; lists customers likely to churn or who stopped buying.",
             ChurnArgs,
+        ),
+        tool(
+            clv,
+            "customer_clv",
+            "Customer lifetime value (CLV, LTV) per customer: top customers ranked by predicted 12-month value "
+            "(subscription MRR × 12 + BG/NBD × Gamma-Gamma hardware CLV), or one customer's LTV.",
+            ClvArgs,
+        ),
+        tool(
+            counts,
+            "customer_counts",
+            "How many customers: new customers acquired (signups) and customers churned (cancellations) in a period, "
+            "with the net change.",
+            CountArgs,
         ),
         tool(
             cohorts,

@@ -35,6 +35,8 @@ from graph.routing import (
     seed_keyword_route,
 )
 from graph.routing.classifier import encode_cached
+from graph.routing.compound import split_compound
+from graph.routing.rules import arithmetic
 
 slow = pytest.mark.slow
 
@@ -346,3 +348,95 @@ async def test_llm_failure_falls_back_to_classifier(classifier: IntentClassifier
     assert decision.reason.startswith("LLM routing failed")
     decision = await adecide_route_llm("What was our CAC last quarter?", llm, classifier)
     assert decision.route == "finance" and decision.method != "llm"
+
+
+# --- found by exploratory testing through `gtm ask` ---------------------------------------------------
+
+
+@slow
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        # a campaign for at-risk customers, or a list of them, is no win-back (it staged 25 emails to cancelled accounts)
+        ("Write a campaign brief for a back-to-office campaign targeting at-risk customers", "marketing"),
+        ("Put together a campaign brief aimed at our at-risk accounts", "marketing"),
+        ("Give me the list of customers in the At Risk segment with their emails", "insights"),
+        ("List churned customers with their emails", "insights"),
+        # an explicit win-back still is one
+        ("Plan a win-back campaign for churned customers", SEQUENTIAL_WINBACK),
+        ("email the cancelled accounts an offer", SEQUENTIAL_WINBACK),
+        # arithmetic goes to Finance's calculator (it escalated to a reviewer)
+        ("What is 2+2?", "finance"),
+        ("1.2e6 / 250", "finance"),
+        ("what's 15% of 2,400", "finance"),
+        # one customer's account data is Insights', not a knowledge-base question
+        ("What plan is customer C00002 on?", "insights"),
+        ("What's the status of account C01020?", "insights"),
+    ],
+)
+def test_decide_route_exploratory_cases(classifier: IntentClassifier, text: str, route: str) -> None:
+    decision = decide_route(text, classifier)
+    assert decision.route == route, decision
+
+
+def test_win_back_rule_needs_customers_who_left_and_outreach() -> None:
+    assert (
+        detect_multi_agent("Write a campaign brief for a back-to-office campaign targeting at-risk customers") is None
+    )
+    assert detect_multi_agent("Give me the list of customers in the At Risk segment with their emails") is None
+    assert detect_multi_agent("list the cancelled accounts with their email addresses") is None
+    found = detect_multi_agent("email the cancelled accounts an offer")
+    assert found is not None and found.route == SEQUENTIAL_WINBACK
+
+
+@pytest.mark.parametrize(
+    ("text", "expression"),
+    [
+        ("What is 2+2?", "2+2"),
+        ("1.2e6 / 250", "1.2e6 / 250"),
+        ("calculate 12,000 * 1.15 - 3,000", "12,000 * 1.15 - 3,000"),
+    ],
+)
+def test_a_bare_calculation_is_finances(text: str, expression: str) -> None:
+    found = arithmetic(text)
+    assert found is not None and (found.route, found.phrases) == ("finance", (expression,))
+
+
+@pytest.mark.parametrize(
+    "text", ["2025-01-01", "is support 24/7?", "What's 20% of our Q3 budget?", "What was revenue in 2024-2025?"]
+)
+def test_numbers_in_a_request_are_not_a_calculation(text: str) -> None:
+    assert arithmetic(text) is None
+
+
+@slow
+@pytest.mark.parametrize("text", ["show me the numbers", "asdkjh qwpoeiru zmxncb", "hmm"])
+def test_an_unsure_classifier_never_starts_a_multi_agent_plan(classifier: IntentClassifier, text: str) -> None:
+    """The weekly report (four agents) or a win-back (staged emails) needs more than a coin flip."""
+    decision = decide_route(text, classifier)
+    assert decision.route in AGENTS, decision
+
+
+@slow
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "What's the refund policy and how many leads did we get last month?",
+            [("How many leads did we get last month?", "insights"), ("What's the refund policy", "support")],
+        ),
+        # two questions for one agent: each is planned from its own text ("paid search" is not the runway's)
+        (
+            "What was CAC for paid search and what is our runway?",
+            [("What was CAC for paid search", "finance"), ("What is our runway?", "finance")],
+        ),
+        ("What was CAC and LTV last quarter?", None),
+        ("What was our CAC last quarter and what was it the quarter before?", None),
+        ("Which of our accounts are most loyal, and which ones are slipping away?", None),
+    ],
+)
+async def test_compound_messages_split_into_their_own_requests(
+    classifier: IntentClassifier, text: str, parts: list[tuple[str, str]] | None
+) -> None:
+    found = await split_compound(text, lambda part: adecide_route(part, classifier))
+    assert (None if found is None else [(p.request, p.decision.route) for p in found]) == parts

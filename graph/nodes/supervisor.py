@@ -23,6 +23,10 @@ _SMALL_TALK_REASONS: dict[SmallTalk, str] = {
     "no_words": "no words in the message: the supervisor asks for a question",
     "keyboard_mash": "no recognisable words in the message: the supervisor asks for a question",
     "instructions": "an attempt to change the copilot's rules, not a request: no agent runs, nothing is escalated",
+    "vague": "a request for numbers that names none: the supervisor asks which, instead of running every agent",
+    "off_topic": "outside the copilot's work (travel, weather): no agent runs, nothing is escalated",
+    "data_change": "an order to delete records, which no agent does: no agent runs, nothing is escalated",
+    "not_english": "not in English, the language of the knowledge base and the router: the supervisor asks for English",
 }
 
 

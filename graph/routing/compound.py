@@ -6,10 +6,16 @@ different agents; the graph then answers the parts one after another in the same
 holds both, each under its request. A support part goes last, so that a part that escalates to a
 reviewer never holds up the others.
 
+Two questions for the same tool agent are split too when each side is a question of its own ("What was CAC
+for paid search and what is our runway?"): answered whole, the agent planned both from the whole message and
+carried "paid search" into the runway, which has no channel breakdown. Each part is now planned from its own
+text.
+
 The split is deliberately strict: a short side ("CAC and LTV"), a side that leans on the other ("... and
 their revenue"), a story told before the question ("our churn went up and ..."), what to put in a draft
-("write a newsletter ... and mention the warranty"), two sides for the same agent, or an unsure route keeps
-the message whole. `bench/eval_routing.py` reports how often single requests are split (they should not
+("write a newsletter ... and mention the warranty"), two sides for the same agent that are not both questions
+("show CAC by channel and what it was last year"), two Support questions (one search answers both), or an
+unsure route keeps the message whole. `bench/eval_routing.py` reports how often single requests are split (they should not
 be) and how often the compound examples are.
 """
 
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from graph.routing.decide import RouteDecision
-from graph.routing.routes import AGENTS
+from graph.routing.routes import AGENTS, Route
 
 MIN_LEFT_WORDS: Final = 2
 """Fewest words before the conjunction ("CAC and LTV" stays one finance request)."""
@@ -38,11 +44,11 @@ _BOUNDARY: Final = re.compile(
 )
 _LEANS_ON_THE_OTHER: Final = re.compile(
     r"^(?:that|this|the same|each|both|per|by|for|vs\.?|versus|compared|then|so|or|with|without)\b"
-    r"|\b(?:it|its|it's|they|their|theirs|them|those|these)\b",
+    r"|\b(?:it|its|it's|they|their|theirs|them|those|these|ones)\b",
     re.IGNORECASE,
 )
-"""The second side refers back to the first ("... and resell it", "... and their revenue") or only
-qualifies it ("... and by channel")."""
+"""The second side refers back to the first ("... and resell it", "... and their revenue", "... and which ones
+are slipping?") or only qualifies it ("... and by channel")."""
 _CONTEXT: Final = re.compile(
     r"^(?:we|i)(?:['’](?:re|ve|m|d))?\b"
     r"|^(?:our|my)\b.*\b(?:is|was|are|were|has|have|had|went|got|keeps?|kept|started|stopped|dropped|rose|fell)\b",
@@ -61,6 +67,12 @@ _EDIT: Final = re.compile(
 )
 """After a request for a draft, a side that says what to put in it ("... and add a section on the warranty")."""
 _WORD: Final = re.compile(r"[\w$%'’-]+")
+_QUESTION: Final = re.compile(
+    r"^(?:(?:and|also|plus)[,]?\s+)?(?:what|what's|whats|how|which|who|when|where|why)\b", re.I
+)
+"""A side that is a question of its own (both sides must be, for two questions to the same agent)."""
+SAME_AGENT_SPLITS: Final[frozenset[Route]] = frozenset({"marketing", "finance", "insights"})
+"""Agents whose two questions are split: each is planned on its own (Support searches once for both)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ def split_points(text: str) -> list[tuple[str, str]]:
 
 
 async def split_compound(text: str, route: Decide) -> list[Part] | None:
-    """The two parts of a message that asks two agents two things, support last; None for a single request.
+    """The two parts of a message that asks two things, support last; None for a single request.
 
     Args:
         text: The whole message (already known not to be a multi-agent plan such as the weekly report).
@@ -99,7 +111,9 @@ async def split_compound(text: str, route: Decide) -> list[Part] | None:
     """
     for left, right in split_points(text):
         first, second = await route(left), await route(right)
-        if first.route == second.route or not {first.route, second.route} <= set(AGENTS):
+        if not {first.route, second.route} <= set(AGENTS):
+            continue
+        if first.route == second.route and not _two_questions_for(first.route, left, right):
             continue
         if min(first.confidence, second.confidence) < MIN_PART_CONFIDENCE:
             continue
@@ -108,6 +122,11 @@ async def split_compound(text: str, route: Decide) -> list[Part] | None:
         parts = [Part(_as_request(left), first), Part(_as_request(right), second)]
         return sorted(parts, key=lambda p: p.decision.route == "support")  # support last; stable otherwise
     return None
+
+
+def _two_questions_for(route: Route, left: str, right: str) -> bool:
+    """Both sides are questions of their own for one tool agent, to be planned separately."""
+    return route in SAME_AGENT_SPLITS and bool(_QUESTION.match(left)) and bool(_QUESTION.match(right))
 
 
 def _as_request(part: str) -> str:

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graph.routing.classifier import IntentClassifier, Prediction
 from graph.routing.keywords import keyword_matches, keyword_scores
-from graph.routing.routes import ROUTES, SEQUENTIAL_WINBACK, Route
-from graph.routing.rules import RuleMatch, detect_multi_agent, single_domain_report
+from graph.routing.routes import AGENTS, PARALLEL, ROUTES, SEQUENTIAL_WINBACK, Route
+from graph.routing.rules import RuleMatch, arithmetic, detect_multi_agent, single_domain_report
 from graph.routing.text import normalize_request
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,9 @@ LLM_CONFIDENCE: Final = 0.9
 """Confidence reported for a valid structured answer from the LLM (it gives no probability)."""
 LOW_CONFIDENCE: Final = 0.4
 """Below this classifier probability, a clear keyword winner decides instead."""
+MIN_PLAN_CONFIDENCE: Final = 0.5
+"""Least classifier probability for a multi-agent plan (four agents, or a win-back that stages emails); below it
+the closest single agent answers ("show me the numbers" ran the whole weekly report at 0.30)."""
 FOLLOW_UP_MAX_WORDS: Final = 7
 """Longest request (in words) that can be a follow-up fragment."""
 
@@ -94,7 +97,10 @@ ROUTER_SYSTEM_PROMPT: Final = """You route requests from go-to-market staff at L
   API limits, troubleshooting, security, GDPR) and support tickets.
 - parallel: a report spanning several domains (weekly report, exec summary, overview of everything).
 - sequential:insights,marketing,finance: win-back / re-engagement of churned or lapsed customers (pick them,
-  draft the outreach, cost it). A campaign that does not target lapsed customers is marketing.
+  draft the outreach, cost it). A campaign that does not target lapsed customers is marketing, including one
+  for at-risk customers (they have not left); a list of customers with their emails is insights.
+One customer's account (plan, status, orders: "customer C00042") is insights, not support; a bare
+calculation ("2+2", "1.2e6 / 250") is finance.
 Answer with the route and one short reason."""
 """System prompt for `decide_route_llm` (the lead may substitute the supervisor prompt file)."""
 
@@ -103,9 +109,11 @@ def decide_route(text: str, classifier: IntentClassifier, previous_route: Route 
     """Decide the route of a request offline.
 
     Steps: keyword analysis; multi-agent rules (win-back, multi-domain report), which override; a periodic
-    report about a single domain ("weekly churn report") goes to that domain; a short follow-up fragment
-    ("and last month?") keeps `previous_route`; otherwise the intent classifier decides, or the keywords
-    when the classifier is unsure (probability < 0.4) and the keywords are clear.
+    report about a single domain ("weekly churn report") goes to that domain, a bare calculation ("2+2")
+    to Finance; a short follow-up fragment ("and last month?") keeps `previous_route`; otherwise the intent
+    classifier decides, or the keywords when the classifier is unsure (probability < 0.4) and the keywords
+    are clear. A multi-agent plan the classifier gives less than `MIN_PLAN_CONFIDENCE` goes to the closest
+    single agent instead.
 
     Args:
         text: The user request.
@@ -260,6 +268,15 @@ def _decide_without_classifier(text: str, previous_route: Route | None) -> Route
             keywords=list(single.phrases),
             reason=f"A {single.phrases[0]} about {single.phrases[1]} only, so {_ROUTE_LABELS[single.route]} runs it.",
         )
+    calculation = arithmetic(text)
+    if calculation is not None:
+        return RouteDecision(
+            route=calculation.route,
+            confidence=RULE_CONFIDENCE,
+            method="keywords",
+            keywords=list(calculation.phrases),
+            reason=f"A calculation ({_quote(list(calculation.phrases))}), so Finance's calculator works it out.",
+        )
     if previous_route is not None and is_follow_up(text):
         return RouteDecision(
             route=previous_route,
@@ -299,6 +316,18 @@ def _decide_with_prediction(text: str, prediction: Prediction, previous_route: R
                     f"{_quote(words)} point clearly to {_ROUTE_LABELS[keyword_choice]}."
                 ),
             )
+    if prediction.route in (PARALLEL, SEQUENTIAL_WINBACK) and prediction.confidence < MIN_PLAN_CONFIDENCE:
+        agent = max(AGENTS, key=lambda route: prediction.scores[route])
+        return RouteDecision(
+            route=agent,
+            confidence=prediction.scores[agent],
+            method="classifier",
+            keywords=_matched(text, agent),
+            reason=(
+                f"Closest to {_ROUTE_LABELS[prediction.route]} with probability only {prediction.confidence:.2f}, "
+                f"too unsure to start several agents; {_ROUTE_LABELS[agent]} is the closest single agent."
+            ),
+        )
     words = _matched(text, prediction.route)
     because = f" (keywords: {_quote(words)})" if words else ""
     return RouteDecision(

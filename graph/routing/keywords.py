@@ -128,6 +128,7 @@ _PHRASES: Final[dict[Route, tuple[tuple[str, float], ...]]] = {
         (r"cohorts?|retention (?:curve|matrix|heatmap|by)|still (?:active|around)|signup month|signed in", 2.0),
         (r"lead scor\w*|(?:scor|rank|rat|prioriti[sz])\w*(?: [\w']+){0,3} (?:leads|mqls|prospects|demo requests)", 2.0),
         (r"hot leads|sales-ready|most likely to (?:buy|close|convert)|likely to close", 2.0),
+        (r"(?:how many|number of|count of)(?: new| open| inbound)? leads|leads? (?:volume|count)", 1.5),
         (r"clv|customer lifetime value|predicted (?:lifetime value|spend)|expected (?:purchases|orders|spend)", 2.0),
         (r"purchase patterns?|repeat purchases?|buy again|reorder\w*|bought together|buying behaviou?r", 1.5),
         (r"come back for more|buy more|(?:repeat|second|follow-on) (?:orders?|purchases?)", 1.5),
@@ -135,6 +136,7 @@ _PHRASES: Final[dict[Route, tuple[tuple[str, float], ...]]] = {
         (r"champions|loyal\w*|hibernating|dormant|lapsed|gone quiet|slipping|drifting", 1.5),
         (r"propensity|likelihood|likely to|predict\w*|probability|bg/nbd|gamma-gamma", 1.2),
         (r"customers?|accounts?|buyers?", 0.4),
+        (r"c\d{4,6}|(?:customer|account|acct) #?\d{2,}", 1.5),  # one customer's data: "customer C00042"
     ),
     "support": (
         (r"refunds?|money back|return (?:window|policy|label|it|them|unused|\d+)|returns? policy", 2.0),

@@ -3,7 +3,9 @@
 Two plans need several agents: the win-back (Insights picks the customers, Marketing drafts, Finance costs
 it) and the multi-domain report (all agents in parallel). Both are recognised here by phrase patterns
 so they stay deterministic and explainable; anything vaguer is left to the intent classifier, which has
-its own examples of both.
+its own examples of both. One single-agent rule lives here too: a bare calculation ("What is 2+2?",
+"1.2e6 / 250") goes to Finance, whose calculator computes it (the classifier, trained on sentences, sent
+such messages to Support, which escalated them to a reviewer).
 """
 
 from __future__ import annotations
@@ -39,12 +41,18 @@ _LAPSED: Final = _words(
     r"|(?:customers|accounts|buyers|clients|subscribers|users) (?:we|that we|who) lost|we lost|cancell?ed"
     r"|hibernating|went (?:quiet|dark|silent)|gone (?:quiet|dark|silent)|drifted away|silent|stopped \w+ing"
     r"|haven'?t (?:bought|ordered|purchased|placed)|(?:customers|accounts) (?:who|that) left"
-    r"|(?:we're|we are) losing|about to (?:churn|leave)|at[- ]risk"
 )
+"""Customers who are gone. At-risk customers ("at risk", "about to churn") are still customers: a campaign for
+them is Marketing's and a list of them Insights' (the win-back policy covers cancelled accounts only)."""
 _OUTREACH: Final = _words(
     r"campaigns?|e-?mails?|outreach|offers?|messag\w*|sequences?|discounts?|coupons?|incentives?|promos?"
     r"|deals?|drip|reach(?:ing)? out|write (?:to )?(?:them|\w+)|nudge|draft\w*|send (?:them|something|a)"
 )
+_CONTACT_DETAILS: Final = _words(
+    r"(?:their|with|and|plus|incl(?:uding)?|show(?:ing)?) (?:their |the )?(?:e-?mail(?: address(?:es)?)?s?"
+    r"|contact (?:details|info)|phone numbers?)|e-?mail addresses"
+)
+"""Columns asked for in a list ("... with their emails"): data, not outreach."""
 # Questions about past win-backs are analysis (Insights/Finance), not a new win-back plan.
 _RETROSPECTIVE: Final = _words(
     r"how many|how (?:much|well) did|did (?:the|our|last|that|it|we)|(?:rate|results?|performance|roi) of"
@@ -105,6 +113,41 @@ _DOMAIN_ROUTES: Final[dict[str, Route]] = {
 }
 
 
+# --- arithmetic ---------------------------------------------------------------------------------------
+_NUMBER: Final = r"\(*[$€£]?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?\s*(?:%|[kmb]\b)?\)*"
+_OPERATOR: Final = r"\s*(?:\*\*|[-+*/×÷^x])\s*|(?<=%)\s+of\s+"
+_EXPRESSION: Final = re.compile(rf"{_NUMBER}(?:(?:{_OPERATOR}){_NUMBER})+", re.IGNORECASE)
+"""Numbers joined by operators: "2+2", "1.2e6 / 250", "12,000 * 1.15 - 3,000", "15% of 2,400"."""
+_DATE_LIKE: Final = re.compile(r"^\d{1,4}[-/]\d{1,2}(?:[-/]\d{1,4})?$|^24/7$")
+"""A date or "24/7", not a calculation."""
+_CALCULATION_WORDS: Final = frozenset(
+    "what whats what's is are was calculate calc compute work out how much please the result of equals equal to"
+    " solve evaluate tell me quick quickly can you could do math maths answer".split()
+)
+"""Words that may frame a bare calculation ("what is", "calculate", "please")."""
+
+
+def arithmetic(text: str) -> RuleMatch | None:
+    """A message that is a calculation and nothing else goes to Finance (it has the calculator).
+
+    Only the expression and a few framing words ("what is", "calculate") may appear: "What's 20% of our Q3
+    budget?" needs Finance's data and is left to the classifier.
+
+    Args:
+        text: The (normalised) request.
+
+    Returns:
+        A match routing to Finance, or None.
+    """
+    found = _EXPRESSION.search(text)
+    if found is None or _DATE_LIKE.match(found.group(0).strip()):
+        return None
+    rest = (text[: found.start()] + " " + text[found.end() :]).lower()
+    if any(word not in _CALCULATION_WORDS for word in re.findall(r"[a-z']+", rest)):
+        return None
+    return RuleMatch("finance", "arithmetic", (found.group(0).strip(),))
+
+
 @dataclass(frozen=True)
 class RuleMatch:
     """A multi-agent pattern found in a request."""
@@ -112,7 +155,7 @@ class RuleMatch:
     route: Route
     """The multi-agent route the rule selects."""
     rule: str
-    """Which rule fired (`win-back` or `report`)."""
+    """Which rule fired (`win-back`, `report`, `single-domain report` or `arithmetic`)."""
     phrases: tuple[str, ...]
     """The phrases that triggered it, lower-cased."""
 
@@ -175,7 +218,7 @@ def _match_winback(text: str) -> RuleMatch | None:
         found = pattern.search(text)
         if found:
             return RuleMatch(SEQUENTIAL_WINBACK, "win-back", (found.group(0).lower(),))
-    lapsed, outreach = _LAPSED.search(text), _OUTREACH.search(text)
+    lapsed, outreach = _LAPSED.search(text), _OUTREACH.search(_CONTACT_DETAILS.sub(" ", text))
     if lapsed and outreach:
         return RuleMatch(SEQUENTIAL_WINBACK, "win-back", (lapsed.group(0).lower(), outreach.group(0).lower()))
     return None

@@ -125,10 +125,10 @@ class AskResult:
 
 
 def agents_of(state: dict[str, Any]) -> list[str]:
-    """Which agents worked on the current request (every part's, for a compound message)."""
+    """Which agents worked on the current request (every part's, for a compound message; each agent once)."""
     parts = state.get("parts") or []
     if len(parts) > 1:
-        return [str(p["route"]) for p in parts]
+        return list(dict.fromkeys(str(p["route"]) for p in parts))  # two finance questions: finance worked
     route = state.get("route")
     if route == "parallel":
         report = state.get("results", {}).get("report", {})

@@ -44,7 +44,7 @@ async def test_arithmetic_goes_to_finances_calculator(copilot: Copilot) -> None:
 async def test_each_part_is_planned_from_its_own_text(copilot: Copilot) -> None:
     """The runway used to inherit "paid search" and fail: it has no channel breakdown."""
     result = await copilot.ask("What was CAC for paid search and what is our runway?")
-    assert result.agents == ["finance", "finance"]
+    assert result.agents == ["finance"]  # two parts, one agent (each agent is listed once)
     assert not any("runway" in error for error in result.errors), result.errors
     cac, runway = (
         result.answer.index("**What was CAC for paid search**"),

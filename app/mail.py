@@ -7,6 +7,11 @@ message and says how it failed. Two kinds of failure matter to the outbox:
   timeout, TLS or login failure): every remaining message would fail the same way, so the outbox stops
   trying and records the error for each of them.
 * `SendError` — this one message was refused (bad recipient, rejected content); the others may still go.
+
+Every marketing email also carries what the brand voice (`knowledge_base/brand-voice.md`, "Lumio email
+structure") and anti-spam law require, whoever wrote its body: a sign-off by the named sender, the company's
+postal address and the recipient's own unsubscribe link (`compliance_footer`, re-appended by
+`with_compliance_footer` to a body that lost them), and a `List-Unsubscribe` header (`unsubscribe_headers`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,23 @@ from email.utils import formatdate, parseaddr
 from typing import Protocol
 
 from app.settings import Settings
+
+SENDER_NAME = "Maria Jensen"
+"""Who signs Lumio's lifecycle emails: a named person, never "The Lumio team" (brand-voice.md)."""
+SENDER_ROLE = "Customer Success Lead"
+"""The sender's role, written under the name."""
+ADDRESS_US = "Lumio, Inc., Austin, Texas"
+"""Footer address for every contact outside the EU (including the UK and Canada)."""
+ADDRESS_EU = "Lumio B.V., Rotterdam"
+"""Footer address for contacts in the European Union."""
+EU_COUNTRIES = frozenset(
+    "Austria Belgium Bulgaria Croatia Cyprus Czechia Denmark Estonia Finland France Germany Greece Hungary "
+    "Ireland Italy Latvia Lithuania Luxembourg Malta Netherlands Poland Portugal Romania Slovakia Slovenia "
+    "Spain Sweden".split()
+)
+"""Countries whose contacts are served by Lumio B.V."""
+UNSUBSCRIBE_URL = "https://lumio.io/unsubscribe?customer={customer_id}"
+"""The unsubscribe link in every marketing email's footer (and its `List-Unsubscribe` header)."""
 
 
 class SendError(Exception):
@@ -57,6 +79,56 @@ def message_id(from_address: str, *parts: str) -> str:
     domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
     digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
     return f"<gtm.{digest}@{domain}>"
+
+
+def postal_address(country: str | None) -> str:
+    """The company address a contact in `country` gets in the footer (EU contacts: Lumio B.V.)."""
+    return ADDRESS_EU if country in EU_COUNTRIES else ADDRESS_US
+
+
+def unsubscribe_url(customer_id: str) -> str:
+    """The recipient's own unsubscribe link."""
+    return UNSUBSCRIBE_URL.format(customer_id=customer_id)
+
+
+def unsubscribe_headers(customer_id: str) -> dict[str, str]:
+    """The `List-Unsubscribe` header (RFC 2369) of a marketing email to `customer_id`."""
+    return {"List-Unsubscribe": f"<{unsubscribe_url(customer_id)}>"}
+
+
+def _footer_parts(customer_id: str, country: str | None) -> dict[str, tuple[str, str]]:
+    """Each required footer part: what shows it is there, and the text that adds it."""
+    address, link = postal_address(country), unsubscribe_url(customer_id)
+    return {
+        "sender signature": (SENDER_NAME, f"Best regards,\n{SENDER_NAME}\n{SENDER_ROLE}, Lumio"),
+        "postal address": (address, address),
+        "unsubscribe link": (link, f"Unsubscribe: {link}"),
+    }
+
+
+def compliance_footer(customer_id: str, country: str | None) -> str:
+    """The sign-off, postal address and unsubscribe link every marketing email ends with."""
+    sign_off, address, link = (text for _, text in _footer_parts(customer_id, country).values())
+    return f"{sign_off}\n\n{address}\n{link}"
+
+
+def missing_compliance(body: str, customer_id: str, country: str | None) -> list[str]:
+    """The required footer parts `body` lacks: "sender signature", "postal address", "unsubscribe link"."""
+    return [part for part, (marker, _) in _footer_parts(customer_id, country).items() if marker not in body]
+
+
+def with_compliance_footer(body: str, customer_id: str, country: str | None) -> tuple[str, list[str]]:
+    """`body` with the footer parts it lacks re-appended (in footer order), and the names of those parts.
+
+    A body that already has all of them is returned unchanged, so applying this twice changes nothing.
+    """
+    missing = missing_compliance(body, customer_id, country)
+    if not missing:
+        return body, []
+    parts = _footer_parts(customer_id, country)
+    sign_off = [parts["sender signature"][1]] if "sender signature" in missing else []  # a paragraph of its own
+    lines = [parts[name][1] for name in missing if name != "sender signature"]
+    return "\n\n".join([body.rstrip(), *sign_off, *(["\n".join(lines)] if lines else [])]), missing
 
 
 def compose(

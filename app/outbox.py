@@ -18,6 +18,11 @@ again with the same Message-ID, so a receiving server can still recognise a dupl
 
 A campaign id is the id of the request message that started it, so a second win-back on the same
 thread gets its own rows.
+
+Every email keeps its compliance footer (`app.mail.with_compliance_footer`: the sender's sign-off, the
+postal address and the recipient's unsubscribe link): a draft or an approver's edit without it gets the
+missing parts re-appended when it is staged or decided (`footer_gaps` says which, to tell the approver),
+and sending checks once more and adds a `List-Unsubscribe` header.
 """
 
 from __future__ import annotations
@@ -33,13 +38,25 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.data.schema import customers
-from app.mail import Sender, SendError, SenderUnavailable, compose, message_id
+from app.mail import (
+    Sender,
+    SendError,
+    SenderUnavailable,
+    compose,
+    message_id,
+    missing_compliance,
+    unsubscribe_headers,
+    with_compliance_footer,
+)
 
 OutboxStatus = Literal["draft", "approved", "dropped", "sending", "sent", "failed"]
 """Where one recipient's email stands."""
 
 OPEN_STATUSES = ("draft", "approved")
 """Rows a decision may still change."""
+
+WINBACK_STATUSES: tuple[OutboxStatus, ...] = ("sent", "sending", "failed", "approved", "draft")
+"""Rows that count as a customer's win-back (all but `dropped`), the furthest along first."""
 
 DEFAULT_SUBJECT = "A note from Lumio"
 """Subject used when a draft does not start with a `Subject:` line."""
@@ -180,19 +197,20 @@ class Outbox:
     def _stage(self, thread_id: str, campaign_id: str, drafts: dict[str, str]) -> list[OutboxItem]:
         self._ensure()
         with self.engine.begin() as conn:
-            contacts = {
-                str(r.id): r
-                for r in conn.execute(
-                    sa.select(customers.c.id, customers.c.name, customers.c.contact_name, customers.c.email).where(
-                        customers.c.id.in_(list(drafts))
-                    )
-                )
-            }
+            columns = (
+                customers.c.id,
+                customers.c.name,
+                customers.c.contact_name,
+                customers.c.email,
+                customers.c.country,
+            )
+            contacts = {str(r.id): r for r in conn.execute(sa.select(*columns).where(customers.c.id.in_(list(drafts))))}
             now = _now()
             rows = []
             for customer_id, text in drafts.items():
                 subject, body = split_draft(text)
                 contact = contacts.get(customer_id)
+                body, _ = with_compliance_footer(body, customer_id, contact.country if contact else None)
                 rows.append(
                     {
                         "thread_id": thread_id,
@@ -234,6 +252,44 @@ class Outbox:
         """Outbox rows, oldest first, optionally of one thread, campaign or status."""
         return await asyncio.to_thread(self._items, thread_id, campaign_id, status)
 
+    def _countries(self, conn: Connection, customer_ids: list[str]) -> dict[str, str | None]:
+        query = sa.select(customers.c.id, customers.c.country).where(customers.c.id.in_(customer_ids))
+        return {str(r.id): r.country for r in conn.execute(query)}
+
+    def _footer_gaps(self, edits: dict[str, str]) -> dict[str, list[str]]:
+        with self.engine.connect() as conn:
+            countries = self._countries(conn, list(edits))
+        gaps = {cid: missing_compliance(split_draft(text)[1], cid, countries.get(cid)) for cid, text in edits.items()}
+        return {cid: missing for cid, missing in gaps.items() if missing}
+
+    async def footer_gaps(self, edits: dict[str, str]) -> dict[str, list[str]]:
+        """For each edited draft (text by customer id) that lacks part of the compliance footer, the parts it lacks.
+
+        `decide` re-appends those parts; this tells the approver which (e.g. `["unsubscribe link"]`).
+        """
+        return await asyncio.to_thread(self._footer_gaps, dict(edits))
+
+    def _winback_statuses(self, customer_ids: list[str]) -> dict[str, OutboxStatus]:
+        self._ensure()
+        query = sa.select(outbox.c.customer_id, outbox.c.status).where(
+            outbox.c.customer_id.in_(customer_ids), outbox.c.status.in_(WINBACK_STATUSES)
+        )
+        best: dict[str, OutboxStatus] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                cid, status = str(row.customer_id), row.status
+                if cid not in best or WINBACK_STATUSES.index(status) < WINBACK_STATUSES.index(best[cid]):
+                    best[cid] = status
+        return best
+
+    async def winback_statuses(self, customer_ids: list[str]) -> dict[str, OutboxStatus]:
+        """How far each customer's win-back has gone, over every thread.
+
+        `sent` if one was sent, else `sending`, `failed`, `approved` (not sent yet) or `draft` (waiting for
+        approval); customers without one (or with only dropped ones) are left out.
+        """
+        return await asyncio.to_thread(self._winback_statuses, list(customer_ids))
+
     # -- the approver's decision ---------------------------------------------------------------
     def _decide(
         self,
@@ -260,8 +316,10 @@ class Outbox:
                 if action == "reject":
                     conn.execute(outbox.update().where(mine).values(status="dropped"))
                 else:
+                    countries = self._countries(conn, list(edits))
                     for customer_id, text in edits.items():
                         subject, body = split_draft(text)
+                        body, _ = with_compliance_footer(body, customer_id, countries.get(customer_id))
                         row = mine & (outbox.c.customer_id == customer_id)
                         conn.execute(
                             outbox.update()
@@ -293,7 +351,8 @@ class Outbox:
         """Apply an approver's decision to a campaign's drafts, once.
 
         Edits replace a draft's body (and its subject when the text starts with `Subject:`; the
-        original is kept), dropped recipients and every draft of a rejection become `dropped`, the
+        original is kept); an edit without the compliance footer gets its missing parts re-appended
+        (`footer_gaps` names them). Dropped recipients and every draft of a rejection become `dropped`, the
         other drafts `approved`. A campaign already decided is left unchanged, so applying the same
         decision again (a resumed node) or a second decision (a concurrent approver) is harmless.
 
@@ -319,7 +378,16 @@ class Outbox:
             if won != 1:
                 return None
             row = conn.execute(sa.select(outbox).where(key)).first()
-        return self._item(row) if row else None
+            if row is None:
+                return None
+            item = self._item(row)
+            # A row staged or edited without the compliance footer (by an older version, or by hand) gets it now,
+            # and the row keeps the text that is sent.
+            country = self._countries(conn, [customer_id]).get(customer_id)
+            item.body, added = with_compliance_footer(item.body, customer_id, country)
+            if added:
+                conn.execute(outbox.update().where(key).values(body=item.body))
+        return item
 
     def _finish(self, item: OutboxItem, error: str | None) -> None:
         key = (
@@ -369,7 +437,8 @@ class Outbox:
         """Send every `approved` email of a campaign through `sender`, each exactly once.
 
         Each row is claimed (`approved → sending`) before it is sent and marked `sent` or `failed`
-        right after. When the server is unavailable, the remaining rows are marked `failed` with the
+        right after. Every email has the compliance footer (re-appended if missing) and a
+        `List-Unsubscribe` header. When the server is unavailable, the remaining rows are marked `failed` with the
         same error without further attempts. Nothing raises for a failed email: the outcome is in the
         returned `Delivery` and in the rows.
         """
@@ -391,7 +460,11 @@ class Outbox:
                     subject=item.subject,
                     body=item.body,
                     msg_id=item.message_id,
-                    headers={"X-GTM-Thread": thread_id, "X-GTM-Customer": item.customer_id},
+                    headers={
+                        "X-GTM-Thread": thread_id,
+                        "X-GTM-Customer": item.customer_id,
+                        **unsubscribe_headers(item.customer_id),
+                    },
                 )
                 try:
                     await sender.send(message)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json
+
+if TYPE_CHECKING:
+    from app.outbox import Delivery, OutboxItem
+    from app.runtime import Copilot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="CUSTOMER=FILE",
-        help="replace a draft with the text of FILE (a first line 'Subject: ...' replaces the subject); repeatable",
+        help="replace a draft with the text of FILE (a first line 'Subject: ...' replaces the subject; a missing "
+        "sign-off, postal address or unsubscribe link is re-appended); repeatable",
     )
     approve.add_argument("--note", help="a note for the requester and the outbox record")
     approve.add_argument("--reviewer", default="cli-reviewer", help="who approves (recorded)")
@@ -121,10 +126,11 @@ def run_decide(args: argparse.Namespace) -> int:
     async def decide() -> dict[str, Any]:
         async with Copilot.open() as copilot:
             _, pending = await copilot.pending_approval(args.thread_id)
+            footer_added = await copilot.outbox.footer_gaps(decision.edits) if decision.action != "reject" else {}
             result = await copilot.decide_outbox(args.thread_id, decision)
             items = await copilot.outbox.items(args.thread_id, pending.campaign_id)
         statuses = {i.customer_id: i.status for i in items}
-        return {"decision": decision.action, **result.to_json(), "outbox": statuses}
+        return {"decision": decision.action, **result.to_json(), "outbox": statuses, "footer_added": footer_added}
 
     try:
         out = asyncio.run(decide())
@@ -132,9 +138,22 @@ def run_decide(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.json:
         emit_json(out)
-    else:
-        print(out["answer"])
+        return 0
+    for customer, parts in out["footer_added"].items():
+        print(f"note: your edit for {customer} had no {', '.join(parts)}: the compliance footer was re-appended")
+    print(out["answer"])
     return 0
+
+
+async def _record_retry(copilot: Copilot, thread_id: str, items: list[OutboxItem], delivery: Delivery) -> None:
+    """Write a retry's outcome into the thread (its outbox result, statuses and last answer), once it has finished."""
+    from graph.nodes.outbox import retry_update
+
+    config: Any = {"configurable": {"thread_id": thread_id}}
+    snapshot = await copilot.graph.aget_state(config)
+    if not snapshot.values or snapshot.next:
+        return  # unknown, or still running / waiting: the run itself records the outcome
+    await copilot.graph.aupdate_state(config, retry_update(snapshot.values, items, delivery), as_node="respond")
 
 
 def run_retry(args: argparse.Namespace) -> int:
@@ -159,7 +178,7 @@ def run_retry(args: argparse.Namespace) -> int:
                 raise CliError("no sender configured (GTM_SMTP_HOST / GTM_SMTP_PORT)")
             delivery = await copilot.outbox.retry_failed(args.thread_id, sender, only or None)
             after = await copilot.outbox.items(args.thread_id)
-            await copilot.record_send_status(args.thread_id, after)
+            await _record_retry(copilot, args.thread_id, after, delivery)
         return {
             "thread_id": args.thread_id,
             "sent": delivery.sent,

@@ -516,6 +516,37 @@ def _email_footer(values: dict[str, Any]) -> list[str]:
     ]
 
 
+def _purpose_subject(purpose: str) -> str:
+    """A subject for an email with a stated purpose: "invite you to our webinar" → "An invitation to our webinar"."""
+    verb, _, rest = purpose.partition(" ")
+    if verb == "invite" and rest.startswith("you to "):
+        return _email_subject(f"An invitation to {rest.removeprefix('you to ')}", "An invitation from Lumio")
+    if verb == "thank":
+        return "Thank you from Lumio"
+    if verb in ("announce", "introduce") and rest:
+        return _email_subject(f"Introducing {rest.removesuffix(' to you')}", "News from Lumio")
+    return "A note from Lumio"
+
+
+def _purpose_email(values: dict[str, Any], name: str) -> str:
+    """A short email for its stated purpose (an invitation, an announcement, a thank-you), with no offer.
+
+    It says what it is for in the requester's words and invents nothing else (no date, time or figures):
+    the reader replies for the details.
+    """
+    purpose = str(values["purpose"]).rstrip(".")
+    invitation = purpose.startswith("invite ")
+    paragraphs = [
+        f"I'm writing to {purpose}.",
+        "Reply to this email and I'll send you the date, the time and the link to join."
+        if invitation
+        else "If you have any questions, reply to this email and I'll get back to you.",
+    ]
+    cta = "→ Save your seat" if invitation else "→ Reply to this email"
+    subject = _purpose_subject(purpose)
+    return "\n\n".join([f"Subject: {subject}", f"Hi {name},", *paragraphs, cta, *_email_footer(values)])
+
+
 def write_email(values: dict[str, Any]) -> str:
     """`marketing.email_draft`, following the Lumio email structure and win-back policy (brand-voice.md).
 
@@ -524,9 +555,11 @@ def write_email(values: dict[str, Any]) -> str:
     real deadline, and points to Settings → Billing → Choose plan; any other customer gets a short note on what
     they bought, with no offer. Every email: subject of 50 characters or fewer in sentence case, "Hi <first
     name>," a signature by a named person with their role, the address and an unsubscribe link, dates written
-    "March 4".
+    "March 4". An email with a stated `purpose` (an invitation to a webinar) is written for that purpose instead.
     """
     name = str(values.get("customer_name") or "there").split(" ")[0] or "there"
+    if values.get("purpose"):
+        return _purpose_email(values, name)
     kind = values.get("winback")
     plan = str(values.get("plan") or "Lumio Cloud")
     if kind in ("offer", "reminder"):

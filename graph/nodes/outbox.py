@@ -7,10 +7,14 @@
   was selected, sample drafts, the cost and the ROI. It is a node of its own because a node runs again
   from its top on resume: its message must be committed before the pause.
 * `approve_send` only reads before `interrupt()`; on resume it applies the typed `OutboxDecision`
-  (approve all, drop some, edit some, or reject) to the outbox, once.
+  (approve all, drop some, edit some, or reject) to the outbox, once. An edit that lost the compliance
+  footer (sign-off, postal address, unsubscribe link) gets it back, and the outcome says so.
 * `send_emails` sends the `approved` rows through the configured sender. The outbox row is the source
   of truth: a row is claimed before it is sent and marked `sent` right after, so a resumed or retried
   run never sends the same email twice.
+
+`retry_update` is the state update that writes a later `gtm outbox retry` into the finished thread, so the
+thread's result and last answer show the current counts.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from app.outbox import Outbox, OutboxItem
+from app.outbox import Delivery, Outbox, OutboxItem
 from graph.context import Context, Services
 from graph.llm.resilience import LLMCallFailed
 from graph.llm.writers import OFFLINE_TAG
@@ -84,8 +88,8 @@ def _proposal_parts(state: GraphState, items: list[OutboxItem]) -> list[dict[str
         parts.append(results["finance"])
     parts.append(
         {
-            "headline": f"{len(items)} accounts selected for the win-back (Starter or Growth, cancelled in the last "
-            "90 days, no win-back in the last 12 months)",
+            "headline": f"{len(items)} account{'s' if len(items) != 1 else ''} selected for the win-back (Starter or "
+            "Growth, cancelled in the last 90 days, no win-back in the last 12 months)",
             "facts": [],
             "table": {
                 "columns": ["customer", "contact", "email", "plan", "cancelled", "12-month value $"],
@@ -177,6 +181,8 @@ async def approve_send(state: GraphState, runtime: Runtime[Context]) -> dict[str
         return {}
     request = _review_request(state, thread_id, campaign_id, drafts)
     decision = OutboxDecision.model_validate(interrupt(request.model_dump()))
+    edits = decision.edits if decision.action != "reject" else {}
+    footer_added = await outbox.footer_gaps(edits) if edits else {}
     items = await outbox.decide(
         thread_id,
         campaign_id,
@@ -188,8 +194,12 @@ async def approve_send(state: GraphState, runtime: Runtime[Context]) -> dict[str
     )
     return {
         "outbox_status": _statuses(items),
-        "results": {"outbox_decision": decision.model_dump()},
+        "results": {"outbox_decision": {**decision.model_dump(), "footer_added": footer_added}},
     }
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} or {parts[-1]}"
 
 
 def delivery_report(items: list[OutboxItem], decision: dict[str, Any] | None) -> dict[str, Any]:
@@ -203,11 +213,18 @@ def delivery_report(items: list[OutboxItem], decision: dict[str, Any] | None) ->
     if decision:
         note = f" — “{decision['note']}”" if decision.get("note") else ""
         facts.append(f"Decision: {decision.get('action')} by {decision.get('reviewer')}{note}")
+    footer_added: dict[str, list[str]] = (decision or {}).get("footer_added") or {}
+    for customer_id, parts in footer_added.items():
+        facts.append(
+            f"{customer_id}: the approver's edit had no {_listed(parts)}; the compliance footer was re-appended "
+            "before sending (every marketing email keeps the sender, postal address and unsubscribe link)"
+        )
     for i in items:
         who = f"{i.customer_id} {i.name} <{i.email or 'no address'}>"
         if i.status == "sent":
             when = i.sent_at.strftime("%Y-%m-%d %H:%M UTC") if i.sent_at else ""
             edited = ", edited by the approver" if i.original_body is not None else ""
+            edited += " (compliance footer re-appended)" if i.customer_id in footer_added else ""
             facts.append(f"{who}: sent {when}{edited} (Message-ID {i.message_id})")
         elif i.status == "failed":
             facts.append(f"{who}: FAILED — {i.error}")
@@ -242,4 +259,39 @@ async def send_emails(state: GraphState, runtime: Runtime[Context]) -> dict[str,
         "outbox_status": _statuses(items),
         "results": {"outbox": delivery_report(items, decision)},
         "errors": [f"outbox: email to {cid} failed: {error}" for cid, error in delivery.failed.items()],
+    }
+
+
+def _report_text(result: dict[str, Any]) -> str:
+    """A structured result as Markdown: the headline in bold, the facts as a list, the recommendation."""
+    lines = [f"**{result['headline']}**", *(f"- {fact}" for fact in result.get("facts", []))]
+    if result.get("recommendation"):
+        lines += ["", f"**Recommendation:** {result['recommendation']}"]
+    return "\n".join(lines)
+
+
+def retry_update(values: dict[str, Any], items: list[OutboxItem], delivery: Delivery) -> dict[str, Any]:
+    """The state update that records a retry (`gtm outbox retry`) in a finished win-back thread.
+
+    The per-recipient statuses (every campaign of the thread) and the outbox result and last answer (its latest
+    campaign, the one the thread's answer is about) are recomputed from the rows, so the thread no longer shows
+    the counts of before the retry.
+
+    Args:
+        values: the thread's current state.
+        items: the thread's outbox rows after the retry.
+        delivery: what the retry did.
+    """
+    decision = values.get("results", {}).get("outbox_decision")
+    latest = [i for i in items if i.campaign_id == items[-1].campaign_id] if items else []  # what the thread shows
+    report = delivery_report(latest, decision)
+    retried = f"Retried the failed emails: {len(delivery.sent)} sent now, {len(delivery.failed)} still failing"
+    report["facts"] = [retried, *report["facts"]]
+    answer = _report_text(report)
+    return {
+        "send_status": {i.customer_id: i.status == "sent" for i in items},
+        "outbox_status": _statuses(items),
+        "results": {"outbox": report},
+        "answer": answer,
+        "messages": [AIMessage(answer, name="marketing")],
     }

@@ -8,26 +8,43 @@ a named sender, the address and an unsubscribe link; Finance costs each account'
 plan price. `customer_ids`, `churned_customers`, `email_drafts`, `campaign_cost` and `roi_estimate`
 carry the real values from one agent to the next. When no account qualifies, nothing is drafted and
 the reply says why.
+
+A request that names customers ("a win-back email for C00409") drafts for those customers only, and says
+why the policy leaves any of them out. Accounts left out because of an earlier win-back are counted by how
+far it went (sent, or only drafted and waiting for approval: `Outbox.winback_statuses`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections import Counter
 from typing import Any
 
 from langgraph.runtime import Runtime
 
+from app.outbox import Outbox, OutboxStatus
 from graph.context import Context
 from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.state import AgentName, GraphState
 from graph.tools.executor import call_with_retries
-from graph.tools.marketing import email_values
+from graph.tools.marketing import customer_ids_in, email_values
 
 MAX_DRAFTS = 25
 """Drafts written per run (the rest of the list can be drafted on approval)."""
 DRAFT_CONCURRENCY = 5
 """Drafts written at once with a hosted model."""
+NAMED_POOL = 500
+"""Eligible accounts searched for the customers a request names (the tool's largest list)."""
+STATUS_WORDS: dict[OutboxStatus, str] = {
+    "sent": "sent",
+    "sending": "interrupted mid-send (may have been delivered)",
+    "failed": "failed to send (`gtm outbox retry` may still send it)",
+    "approved": "approved and not sent yet",
+    "draft": "drafted and waiting for approval, not sent",
+}
+"""How far an earlier win-back went, in words (by outbox status)."""
 
 
 async def _call(runtime: Runtime[Context], agent: AgentName, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -38,9 +55,108 @@ async def _call(runtime: Runtime[Context], agent: AgentName, name: str, args: di
     )
 
 
+def _policy_verdicts(engine: Any, customer_ids: list[str], as_of: dt.date) -> dict[str, tuple[str, str, str]]:
+    """The win-back policy's rule, reason and contact name for each of `customer_ids` that exists."""
+    from graph.tools.insights import account_frame, last_winbacks, winback_status
+
+    accounts = account_frame(engine, customer_ids=customer_ids).to_dict(orient="records")
+    sent = last_winbacks(engine, customer_ids)
+    verdicts = {}
+    for account in accounts:
+        cid = str(account["customer_id"])
+        verdict = winback_status(account, as_of, sent.get(cid))
+        verdicts[cid] = (verdict.rule, verdict.reason, str(account["contact_name"] or account["name"]))
+    return verdicts
+
+
+def _cooldown_ids(engine: Any, as_of: dt.date, window_days: int) -> list[str]:
+    """The accounts of the win-back window that the policy leaves out because of an earlier win-back."""
+    from graph.tools.insights import account_frame
+
+    pool = account_frame(engine, churned_since=as_of - dt.timedelta(days=window_days))
+    ids = [str(c) for c in pool["customer_id"]]
+    return [cid for cid, (rule, _, _) in _policy_verdicts(engine, ids, as_of).items() if rule == "cooldown"]
+
+
+def _status_counts(statuses: dict[str, OutboxStatus]) -> str:
+    counts = Counter(statuses.values())
+    return ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if counts[s])
+
+
+async def _explain_cooldown(outbox: Outbox, result: dict[str, Any]) -> dict[str, Any]:
+    """Say how far the earlier win-backs of the accounts left out went: sent, or only drafted (not sent)."""
+    data = result.get("data", {})
+    left_out = int(data.get("rules", {}).get("cooldown", 0))
+    if not left_out or "as_of" not in data:
+        return result
+    as_of = dt.date.fromisoformat(str(data["as_of"]))
+    ids = await asyncio.to_thread(_cooldown_ids, outbox.engine, as_of, int(data.get("window_days", 90)))
+    statuses = await outbox.winback_statuses(ids)
+    counts = Counter(statuses.values())
+    fact = f"Left out: {left_out} accounts with a win-back in the last 12 months ({_status_counts(statuses)})"
+    old = f"Left out: {left_out} "
+    facts = [fact if f.startswith(old) and "12 months" in f else f for f in result.get("facts", [])]
+    return {**result, "facts": facts, "data": {**data, "earlier_winbacks": dict(counts)}}
+
+
+async def _left_out_reasons(
+    runtime: Runtime[Context], missing: list[str], as_of: dt.date | None, outbox: Outbox | None
+) -> dict[str, str]:
+    """Why the policy leaves out each named customer that is not selected, in words."""
+    engine = runtime.context.services.extras.get("engine") or (outbox.engine if outbox else None)
+    verdicts = await asyncio.to_thread(_policy_verdicts, engine, missing, as_of) if engine and as_of else {}
+    statuses = await outbox.winback_statuses(missing) if outbox else {}
+    reasons: dict[str, str] = {}
+    for cid in missing:
+        rule, reason, name = verdicts.get(cid, ("unknown", "no customer with this id", cid))
+        if rule == "cooldown" and cid in statuses:
+            reason = f"{reason}; that win-back was {STATUS_WORDS[statuses[cid]]}"
+        elif rule in ("ok", "discount"):
+            reason = f"not among the {NAMED_POOL} most valuable qualifying accounts"
+        reasons[cid] = f"{cid} ({name}): no win-back email, {reason}"
+    return reasons
+
+
+async def _only_named(
+    runtime: Runtime[Context], result: dict[str, Any], named: list[str], outbox: Outbox | None
+) -> dict[str, Any]:
+    """Narrow the selection to the customers the request names; say why the policy leaves any of them out."""
+    data = result.get("data", {})
+    eligible = {str(c["customer_id"]): c for c in data.get("customers", [])}
+    chosen = [eligible[cid] for cid in named if cid in eligible][:MAX_DRAFTS]
+    missing = [cid for cid in named if cid not in eligible]
+    as_of = dt.date.fromisoformat(str(data["as_of"])) if data.get("as_of") else None
+    reasons = await _left_out_reasons(runtime, missing, as_of, outbox) if missing else {}
+    if chosen:
+        names = ", ".join(f"{c['customer_id']} ({c['name']})" for c in chosen)
+        headline = f"Win-back for the customer{'s' if len(chosen) > 1 else ''} you named: {names}"
+    else:
+        pronoun = "them" if len(named) > 1 else "it"
+        headline = f"No win-back email for {', '.join(named)}: the win-back policy leaves {pronoun} out"
+    narrowed = {
+        **result,
+        "headline": headline,
+        "facts": [*reasons.values(), *result.get("facts", [])[:1]],
+        "data": {**data, "customers": chosen, "requested": named, "left_out": reasons},
+    }
+    picked = {str(c["customer_id"]) for c in chosen}
+    if isinstance(result.get("table"), dict):
+        narrowed["table"] = {**result["table"], "rows": [r for r in result["table"]["rows"] if str(r[0]) in picked]}
+    if not chosen:
+        narrowed["recommendation"] = "Nothing to send to these customers now."
+    return narrowed
+
+
 async def winback_insights(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Insights: select the accounts the win-back policy allows, most valuable first."""
-    result = await _call(runtime, "insights", "churn_risk", {"top_n": MAX_DRAFTS, "winback_eligible": True})
+    """Insights: select the accounts the win-back policy allows, most valuable first (or the ones the request names)."""
+    outbox = runtime.context.services.outbox
+    named = customer_ids_in(state.get("request", ""))
+    top_n = NAMED_POOL if named else MAX_DRAFTS
+    result = await _call(runtime, "insights", "churn_risk", {"top_n": top_n, "winback_eligible": True})
+    if outbox is not None:
+        result = await _explain_cooldown(outbox, result)
+    if named:
+        result = await _only_named(runtime, result, named, outbox)
     customers = list(result.get("data", {}).get("customers", []))
     return {
         "current_agent": "insights",
@@ -56,11 +172,17 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
     """Marketing: one personalised email per selected account, with the offer the policy allows."""
     services = runtime.context.services
     if not state.get("customer_ids"):
-        skipped = {
+        skipped: dict[str, Any] = {
             "headline": "No win-back emails drafted: no account qualifies under the win-back policy",
             "facts": ["Win-backs go only to Starter and Growth accounts cancelled in the last 90 days, once a year."],
             "data": {"drafts": 0, "failed": 0},
         }
+        waiting = state.get("results", {}).get("insights", {}).get("data", {}).get("earlier_winbacks", {})
+        if waiting.get("draft"):
+            skipped["facts"].append(
+                f"{waiting['draft']} win-back emails drafted earlier are waiting for approval and were not sent: "
+                "approve or reject them in the outbox (`gtm outbox list --status draft`)"
+            )
         return {"current_agent": "marketing", "next_agent": "finance", "results": {"marketing": skipped}}
     contexts = await _call(
         runtime, "marketing", "customer_context", {"customer_ids": state.get("customer_ids", [])[:MAX_DRAFTS]}

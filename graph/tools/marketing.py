@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import partial
 from typing import Any, Literal, get_args
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from app.analytics.rfm import SEGMENTS
 from app.cache.tools import cached_result
+from app.mail import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL, postal_address  # the footer's facts
 from graph.tools.base import FatalToolError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 from graph.tools.finance import CHANNEL_ALIASES, Channel
@@ -101,22 +103,6 @@ SEGMENT_PLAY: dict[str, str] = {
 """The play of each RFM segment (every other segment is re-engaged)."""
 OFFER_VALID_DAYS = 14
 """Win-back offers are valid for 14 days from sending; the email names the real deadline date."""
-SENDER_NAME = "Maria Jensen"
-"""Who signs Lumio's lifecycle emails: a named person, never "The Lumio team" (brand-voice.md)."""
-SENDER_ROLE = "Customer Success Lead"
-"""The sender's role, written under the name."""
-ADDRESS_US = "Lumio, Inc., Austin, Texas"
-"""Footer address for every contact outside the EU (including the UK and Canada)."""
-ADDRESS_EU = "Lumio B.V., Rotterdam"
-"""Footer address for contacts in the European Union."""
-EU_COUNTRIES = frozenset(
-    "Austria Belgium Bulgaria Croatia Cyprus Czechia Denmark Estonia Finland France Germany Greece Hungary "
-    "Ireland Italy Latvia Lithuania Luxembourg Malta Netherlands Poland Portugal Romania Slovakia Slovenia "
-    "Spain Sweden".split()
-)
-"""Countries whose contacts are served by Lumio B.V."""
-UNSUBSCRIBE_URL = "https://lumio.io/unsubscribe?customer={customer_id}"
-"""The unsubscribe link in every marketing email's footer."""
 REACTIVATION_PATH = "Settings → Billing → Choose plan"
 """Where the Owner of a cancelled account reactivates it (within 90 days, everything is restored)."""
 
@@ -159,6 +145,48 @@ class CampaignArgs(BaseModel):
 CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomers?\s+(?:id\s+)?#?(\d+)\b"
 """Where the offline model finds customer ids in a request (JSON-schema `x-find`): the demo's "C00042", or an
 imported numeric id after "customer" ("customer 1234")."""
+_CUSTOMER_ID = re.compile(CUSTOMER_ID_FIND, re.IGNORECASE)
+
+
+def customer_ids_in(text: str) -> list[str]:
+    """The customer ids a request names, in order and without repeats ("c00042" is read as "C00042")."""
+    return list(dict.fromkeys(next(g for g in m.groups() if g).upper() for m in _CUSTOMER_ID.finditer(text)))
+
+
+PURPOSE_FIND = (
+    r"(?i)\b((?:invit(?:e|es|ing|ation)|announc(?:e|es|ing)|introduc(?:e|es|ing)|thank(?:s|ing)?"
+    r"|congratulat(?:e|es|ing))\b[^.?!\n]*)"
+)
+"""Where the offline model finds an email's stated purpose in a request ("... inviting them to our webinar")."""
+_PURPOSE_VERBS = {
+    "invit": "invite",
+    "announc": "announce",
+    "introduc": "introduce",
+    "thank": "thank",
+    "congratulat": "congratulate",
+}
+"""The verb a purpose starts with, by its stem."""
+_TO_READER = {"them": "you", "him": "you", "her": "you", "their": "your", "his": "your", "they": "you"}
+
+
+def purpose_phrase(text: str) -> str:
+    """A stated purpose as what the email does, written to the reader.
+
+    "inviting them to our webinar" → "invite you to our webinar", "an invitation to the launch" → "invite you
+    to the launch"; any other text is kept (without trailing punctuation).
+    """
+    words = " ".join(text.split()).strip(" .!?,;:").split(" ")
+    while len(words) > 1 and words[0].lower() in ("a", "an", "to"):  # "an invitation to ...", "to thank ..."
+        words.pop(0)
+    if not words[0]:
+        return ""
+    stem = next((s for s in _PURPOSE_VERBS if words[0].lower().startswith(s)), None)
+    if stem is not None:
+        words[0] = _PURPOSE_VERBS[stem]
+        if words[0].lower().startswith("invitation") or (len(words) > 1 and words[1].lower() == "to"):
+            words.insert(1, "you")  # "an invitation to X" / "invite to X": invite you to X
+    words = [_TO_READER.get(w.lower(), w) for w in words]
+    return " ".join(words)[:200]
 
 
 class EmailArgs(BaseModel):
@@ -168,6 +196,13 @@ class EmailArgs(BaseModel):
         min_length=1, description="Customer id, e.g. C00042", json_schema_extra={"x-find": CUSTOMER_ID_FIND}
     )
     tone: Literal["warm", "friendly", "professional", "urgent"] = "warm"
+    purpose: str = Field(
+        default="",
+        max_length=300,
+        description="What the email is for when the request says (e.g. 'invite them to our webinar'); empty for "
+        "the usual email: a win-back for a cancelled account, a product follow-up otherwise",
+        json_schema_extra={"x-find": PURPOSE_FIND},
+    )
 
 
 class ContextArgs(BaseModel):
@@ -351,20 +386,21 @@ def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
                 "offer_date": as_of.isoformat(),
                 "offer_deadline": deadline.isoformat() if kind == "offer" else None,
                 "sender": f"{SENDER_NAME}, {SENDER_ROLE}",
-                "address": ADDRESS_EU if account["country"] in EU_COUNTRIES else ADDRESS_US,
+                "address": postal_address(account["country"]),
                 "unsubscribe_url": UNSUBSCRIBE_URL.format(customer_id=cid),
             }
         )
     return ToolResult(headline=f"Context for {len(customers)} customers", facts=[], data={"customers": customers})
 
 
-def email_values(ctx: dict[str, Any], tone: str = "warm") -> dict[str, Any]:
+def email_values(ctx: dict[str, Any], tone: str = "warm", purpose: str = "") -> dict[str, Any]:
     """The `marketing.email_draft` values for one customer context (from `contexts`).
 
     The prompt's placeholders are fixed (graph/prompts.py), so the account line (`rfm_segment`), the offer with
     its deadline (`incentive`), the next step (`recommended_product`) and the sender, address and unsubscribe
     link (`channel`) carry the policy's facts in words for a hosted model; the same facts are added as
-    structured values for the offline writer.
+    structured values for the offline writer. An email with a stated `purpose` (an invitation, an
+    announcement) is written for that purpose: the next step says so, and it makes no offer.
     """
     kind = ctx.get("winback", "none")
     plan = ctx.get("plan") or "Lumio Cloud"
@@ -380,6 +416,10 @@ def email_values(ctx: dict[str, Any], tone: str = "warm") -> dict[str, Any]:
         offer = f"{ctx['incentive']}, if they choose a plan by {deadline} (the only offer: no discount, nothing on hardware)"
     else:
         offer = f"none: make no offer ({ctx.get('winback_reason', 'no win-back offer for this account')})"
+    purpose = purpose_phrase(purpose)
+    if purpose:
+        next_step = f"{purpose} (the email's purpose: write it for this, not as a win-back or a product follow-up)"
+        offer = "none: make no offer (the email has its own purpose)"
     sender = ctx.get("sender") or f"{SENDER_NAME}, {SENDER_ROLE}"
     address = ctx.get("address") or ADDRESS_US
     unsubscribe = ctx.get("unsubscribe_url") or UNSUBSCRIBE_URL.format(customer_id=ctx.get("customer_id", ""))
@@ -407,16 +447,21 @@ def email_values(ctx: dict[str, Any], tone: str = "warm") -> dict[str, Any]:
         "unsubscribe_url": unsubscribe,
         "reactivation_path": REACTIVATION_PATH,
         "recommended": ctx.get("recommended_product"),
+        "purpose": purpose,
     }
 
 
-def email(deps: ToolDeps, customer_id: str, tone: str = "warm") -> ToolResult:
-    """Everything a personalised email needs for one customer (a win-back offer only where the policy allows)."""
+def email(deps: ToolDeps, customer_id: str, tone: str = "warm", purpose: str = "") -> ToolResult:
+    """Everything a personalised email needs for one customer (a win-back offer only where the policy allows).
+
+    With a stated `purpose` ("invite them to our webinar") the email is written for that purpose, with no offer.
+    """
     ctx = contexts(deps, [customer_id])["data"]["customers"]
     if not ctx:
         raise FatalToolError(f"no customer {customer_id}")
     c = ctx[0]
-    if c.get("status") == "churned" and c.get("winback") == "none":
+    purpose = purpose_phrase(purpose)
+    if c.get("status") == "churned" and c.get("winback") == "none" and not purpose:
         # a cancelled account the win-back policy leaves out (Enterprise, or its 90 days are over): no sales email
         raise FatalToolError(
             f"no email drafted for {c['name']} ({customer_id}): the account cancelled on {c['churned_date']} and "
@@ -428,14 +473,16 @@ def email(deps: ToolDeps, customer_id: str, tone: str = "warm") -> ToolResult:
         f"Last purchase: {c['last_product']} on {c['last_order_date'] or 'no order on file'}",
         f"Win-back: {c['winback']} ({c['winback_reason']})",
     ]
-    if c["incentive"]:
+    if purpose:
+        facts.append(f"Purpose: {purpose} (no offer in this email)")
+    elif c["incentive"]:
         facts.append(f"Offer: {c['incentive']}, valid until {c['offer_deadline']}")
     return ToolResult(
         headline=f"Email draft for {c['name']} ({c['company']})",
         facts=facts,
         data=c,
         template="marketing.email_draft",
-        prompt_vars=email_values(c, tone),
+        prompt_vars=email_values(c, tone, purpose),
     )
 
 

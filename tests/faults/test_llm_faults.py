@@ -222,7 +222,9 @@ async def test_a_refused_draft_leaves_the_other_win_back_emails_staged(
     items = await copilot.outbox_items(result.thread_id)
     drafts = [r for r in server.requests[1:-1]]  # between the route call and the proposal
     assert len(items) == len(drafts) - 1 >= 1
-    assert {i.body for i in items} == {"Hi there, we miss you. Come back for 20% off."}
+    for item in items:  # the model's text, and the compliance footer it left out, re-appended when staged
+        assert item.body.startswith("Hi there, we miss you. Come back for 20% off.\n\nBest regards,\n")
+        assert item.body.endswith(f"Unsubscribe: https://lumio.io/unsubscribe?customer={item.customer_id}")
     assert result.answer.startswith("Hi there, we miss you.") and "waiting in the outbox" in result.answer
     assert metrics("gtm_llm_calls_total", agent="marketing", outcome="failed", error_kind="auth") == 1
     assert metrics("gtm_llm_calls_total", agent="marketing", outcome="ok", error_kind="none") == len(drafts)

@@ -25,6 +25,7 @@ from app.services import build_services
 from app.settings import REPO_ROOT, Settings
 from graph.context import Context
 from graph.review import OutboxDecision
+from graph.tools.marketing import SENDER_NAME, SENDER_ROLE
 
 WINBACK = "Launch a win-back campaign for churned customers"
 
@@ -144,11 +145,21 @@ async def test_approve_with_a_drop_and_an_edit_sends_each_approved_email_once(co
     assert smtp.inbox.to(emails[dropped]) == []
     [sent_edit] = smtp.inbox.to(emails[edited])
     assert sent_edit["Subject"] == "We saved you a seat"
-    assert sent_edit.get_content().strip() == "Hi there — a personal note from the team. Code WB-2024 inside."
+    # The approver's text is sent as written, and the compliance footer it lacked is re-appended.
+    content = sent_edit.get_content().replace("\r\n", "\n").strip()  # SMTP line endings
+    assert content.startswith("Hi there — a personal note from the team. Code WB-2024 inside.\n\nBest regards,")
+    assert f"{SENDER_NAME}\n{SENDER_ROLE}, Lumio" in content
+    assert content.endswith(f"Unsubscribe: https://lumio.io/unsubscribe?customer={edited}")
     assert sent_edit["From"] == "Lumio <hello@lumio.io>" and sent_edit["X-GTM-Customer"] == edited
+    for message in received:  # every marketing email: a List-Unsubscribe header and the footer's link
+        customer = message["X-GTM-Customer"]
+        assert message["List-Unsubscribe"] == f"<https://lumio.io/unsubscribe?customer={customer}>"
+        assert f"\nUnsubscribe: https://lumio.io/unsubscribe?customer={customer}" in message.get_content()
+    assert f"{edited}: the approver's edit had no sender signature, postal address or unsubscribe link" in result.answer
 
     items = {i.customer_id: i for i in await copilot.outbox_items(thread_id)}
     assert items[dropped].status == "dropped" and items[edited].original_body and items[edited].decided_by == "rita"
+    assert items[edited].body == content  # the outbox records the text that was sent
     assert {i.status for c, i in items.items() if c != dropped} == {"sent"}
     assert sorted(m["Message-ID"] for m in received) == sorted(i.message_id for c, i in items.items() if c != dropped)
 
@@ -325,4 +336,16 @@ async def test_outbox_retry_resends_only_failed_emails_once_each(
     async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:
         state = (await copilot.graph.aget_state({"configurable": {"thread_id": thread_id}})).values
         assert state["send_status"] == dict.fromkeys(emails, True)
-        assert (await copilot.thread(thread_id))["status"] == "complete"
+        thread = await copilot.thread(thread_id)
+        assert thread["status"] == "complete"
+        # The thread shows the outcome after the retries, not the failures from before them.
+        assert state["results"]["outbox"]["data"] == {
+            "sent": len(emails),
+            "dropped": 0,
+            "failed": 0,
+            "recipients": len(emails),
+        }
+        assert f"Win-back emails: sent {len(emails)}, dropped 0, failed 0" in thread["last_answer"]
+        assert f"Retried the failed emails: {len(rest)} sent now, 0 still failing" in thread["last_answer"]
+        assert "FAILED" not in thread["last_answer"] and f"failed {len(emails)}" not in thread["last_answer"]
+        assert thread["last_answer"] == state["answer"]

@@ -267,3 +267,75 @@ def test_a_cancelled_account_the_policy_leaves_out_gets_no_sales_email(deps: Too
         conn.execute(sa.text("update customers set plan = 'enterprise' where id = :id"), {"id": cid})
     with pytest.raises(FatalToolError, match="no email drafted .* gets no win-back email"):
         email(deps, cid)  # it recommended a battery pack to a cancelled Enterprise account
+
+
+async def test_accounts_left_out_for_an_earlier_win_back_are_counted_as_sent_or_only_drafted(copilot: Copilot):
+    engine = copilot.services.extras["engine"]
+    deps = ToolDeps(engine=engine, settings=copilot.services.settings)
+    eligible = [c["customer_id"] for c in churn(deps, top_n=500, winback_eligible=True)["data"]["customers"]]
+    sent, drafted = eligible[:2], eligible[2:]
+    now = dt.datetime.now(dt.UTC)
+    for cid in sent:
+        _send_winback(engine, cid, now)
+    for cid in drafted:  # staged in another thread, never approved
+        _send_winback(engine, cid, now, status="draft")
+
+    result = await copilot.ask("Send the win-back emails now")
+    assert result.route == "sequential:insights,marketing,finance" and not result.pending_approval
+    assert await copilot.outbox_items(result.thread_id) == []
+    assert f"Left out: {len(eligible)} accounts with a win-back in the last 12 months" in result.answer
+    assert f"{len(sent)} sent, {len(drafted)} drafted and waiting for approval, not sent" in result.answer
+    assert f"{len(eligible)} accounts already sent a win-back" not in result.answer
+    assert f"{len(drafted)} win-back emails drafted earlier are waiting for approval" in result.answer
+
+
+async def test_a_win_back_for_a_named_customer_drafts_for_that_customer_only(copilot: Copilot):
+    engine = copilot.services.extras["engine"]
+    deps = ToolDeps(engine=engine, settings=copilot.services.settings)
+    eligible = [c["customer_id"] for c in churn(deps, top_n=500, winback_eligible=True)["data"]["customers"]]
+    named = eligible[-1]  # the least valuable: not one the campaign would pick first
+
+    result = await copilot.ask(f"Draft a win-back email for {named}")
+    assert result.route == "sequential:insights,marketing,finance" and result.pending_approval
+    items = await copilot.outbox_items(result.thread_id)
+    assert [i.customer_id for i in items] == [named]
+    assert "1 account selected for the win-back" in result.answer
+
+
+async def test_a_named_customer_the_policy_leaves_out_gets_no_email_and_the_reason(copilot: Copilot):
+    engine = copilot.services.extras["engine"]
+    deps = ToolDeps(engine=engine, settings=copilot.services.settings)
+    named = churn(deps, top_n=1, winback_eligible=True)["data"]["customers"][0]["customer_id"]
+    _send_winback(engine, named, dt.datetime.now(dt.UTC))
+
+    result = await copilot.ask(f"Draft a win-back email for {named.lower()}")
+    assert result.route == "sequential:insights,marketing,finance" and not result.pending_approval
+    assert await copilot.outbox_items(result.thread_id) == []  # nobody else was staged instead
+    assert f"No win-back email for {named}: the win-back policy leaves it out" in result.answer
+    assert "a win-back was staged or sent on" in result.answer and "that win-back was sent" in result.answer
+
+
+def test_an_email_with_a_stated_purpose_is_written_for_that_purpose(deps: ToolDeps):
+    cid = churn(deps, top_n=1, winback_eligible=True)["data"]["customers"][0]["customer_id"]  # a cancelled account
+    result = email(deps, cid, purpose="inviting them to our webinar")
+    assert "Purpose: invite you to our webinar (no offer in this email)" in result["facts"]
+    values = result["prompt_vars"]
+    assert "invite you to our webinar" in values["recommended_product"] and values["incentive"].startswith("none")
+    draft = write_email(values)
+    first = result["data"]["name"].split()[0]
+    assert draft.startswith(f"Subject: An invitation to our webinar\n\nHi {first},\n\n")
+    assert "I'm writing to invite you to our webinar." in draft and "→ Save your seat" in draft
+    assert "free month" not in draft and "kept until" not in draft and "cancel" not in draft.lower()
+    assert not ISO_DATE.search(draft)
+    assert f"{SENDER_NAME}\n{SENDER_ROLE}, Lumio" in draft
+    assert draft.endswith(f"Unsubscribe: https://lumio.io/unsubscribe?customer={cid}")
+
+
+async def test_asking_for_an_invitation_email_gets_an_invitation(copilot: Copilot):
+    deps = ToolDeps(engine=copilot.services.extras["engine"], settings=copilot.services.settings)
+    cid = churn(deps, top_n=1, winback_eligible=True)["data"]["customers"][0]["customer_id"]
+    result = await copilot.ask(f"Draft an email to {cid} inviting them to our webinar")
+    assert result.route == "marketing" and not result.pending_approval
+    assert "Subject: An invitation to our webinar" in result.answer
+    assert "invite you to our webinar" in result.answer and "kept until" not in result.answer
+    assert f"Unsubscribe: https://lumio.io/unsubscribe?customer={cid}" in result.answer

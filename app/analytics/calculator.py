@@ -4,9 +4,10 @@ The input is parsed with Python's `ast` and evaluated by a small interpreter tha
 variables, `+ - * / // ^ **`, parentheses and a fixed set of functions; anything else (attributes,
 subscripts, strings, comprehensions, lambdas, names not defined) is rejected with a message saying
 what is allowed. Business notation is accepted: thousands separators (`1,200,000`), currency signs
-(`$49`), percentages (`15%` = 0.15), suffixes (`2.5k`, `1.2M`, `3bn`) and `^` for powers. Several
-statements can be separated by `;` or new lines, and `name = expression` defines a variable for the
-following ones (what-ifs: `price = 49; seats = 25; price * seats * 12`).
+(`$49`), percentages (`15%` = 0.15, `15% of 2.5k`), suffixes (`2.5k`, `1.2M`, `3bn`), `×` and `÷`, and `^`
+for powers; a date ("2026-03-15", "03/2026") is rejected as one. Several statements can be separated by
+`;` or new lines, and `name = expression` defines a variable for the following ones (what-ifs:
+`price = 49; seats = 25; price * seats * 12`).
 
 Limits keep every input cheap: 500 characters, 250 levels of nesting, exponents up to 1,000 in
 magnitude, and all arithmetic in floating point with an overflow check, so `9**9**9` is an error,
@@ -44,6 +45,9 @@ _THOUSANDS = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 _SUFFIX = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)(k|K|M|mn|bn|B)\b")
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+)\s*%")
 _SUFFIX_FACTORS = {"k": "1e3", "K": "1e3", "M": "1e6", "mn": "1e6", "bn": "1e9", "B": "1e9"}
+_PERCENT_OF = re.compile(r"%\s*of\b", re.IGNORECASE)
+_DATE = re.compile(r"(?<![\w.])(?:\d{4}-\d{2}-\d{2}|\d{4}-0\d|0\d/\d{4})(?![\w.])")
+"""A date ("2026-03-15", "2026-03", "03/2026"): digits and hyphens that are not arithmetic."""
 
 
 class CalculatorError(ValueError):
@@ -179,8 +183,8 @@ _ALLOWED_HELP = "numbers, variables, + - * / // ^ (power), %, parentheses and " 
 def normalize(text: str) -> str:
     """Rewrite business notation into plain arithmetic.
 
-    Removes currency signs and thousands separators, turns `15%` into `(15/100)`, `2.5k` into
-    `(2.5*1e3)` and `^` into `**`.
+    Removes currency signs and thousands separators, turns `15%` into `(15/100)`, `15% of x` into
+    `(15/100) * x`, `2.5k` into `(2.5*1e3)`, `×` and `÷` into `*` and `/`, and `^` into `**`.
 
     Args:
         text: One statement.
@@ -189,9 +193,12 @@ def normalize(text: str) -> str:
         The rewritten statement.
 
     Raises:
-        CalculatorError: if a `%` does not follow a number.
+        CalculatorError: if a `%` does not follow a number, or the text holds a date.
     """
+    if date := _DATE.search(text):
+        raise CalculatorError(f"{date.group(0)!r} is a date, not a number: the calculator takes arithmetic")
     out = re.sub(r"[$€£]", "", text)
+    out = _PERCENT_OF.sub("% *", out).replace("×", "*").replace("÷", "/")
     out = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), out)
     out = _SUFFIX.sub(lambda m: f"({m.group(1)}*{_SUFFIX_FACTORS[m.group(2)]})", out)
     out = _PERCENT.sub(lambda m: f"({m.group(1)}/100)", out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +48,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "calc",
         help="evaluate arithmetic safely (1,200 * 15%%, what-ifs with variables)",
         description="Safe calculator: numbers like $1,200 or 15%%, + - * / ^, round/min/max/abs/sqrt/log, "
-        "variables with --var or 'name = expr; ...'.",
+        "variables with --var or 'name = expr; ...'. EXPRESSION '-' reads the statements from stdin, one per line.",
     )
-    calc.add_argument("expression", help="e.g. 'price = 49; seats = 25; price * seats * 12'")
+    calc.add_argument(
+        "expression", help="e.g. 'price = 49; seats = 25; price * seats * 12', or '-' to read it from stdin"
+    )
     calc.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="predefined variable")
     calc.add_argument("--json", action="store_true", help="print one JSON object")
     calc.set_defaults(func=_run_calc)
@@ -61,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "table `sheet` (or the worksheet tables of a multi-sheet workbook).",
     )
     sheet.add_argument("file", type=Path, help="CSV, TSV or XLSX file")
-    sheet.add_argument("--sql", help="one SELECT statement")
+    sheet.add_argument("--sql", help="one SELECT statement, or '-' to read it from stdin")
     sheet.add_argument("--max-rows", type=int, default=1000, help="rows returned at most (default 1000)")
     sheet.add_argument("--json", action="store_true", help="print one JSON object")
     sheet.set_defaults(func=_run_sheet)
@@ -150,6 +153,11 @@ def _run_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text_arg(value: str) -> str:
+    """A TEXT argument as given, or all of stdin when it is `-` (a calculation's lines, a long query)."""
+    return sys.stdin.read().strip() if value == "-" else value
+
+
 def _parse_vars(items: list[str]) -> dict[str, float]:
     """`NAME=VALUE` options as a dict."""
     from app.analytics.calculator import CalculatorError, evaluate
@@ -171,7 +179,7 @@ def _run_calc(args: argparse.Namespace) -> int:
     from app.analytics.calculator import CalculatorError, calculate
 
     try:
-        result = calculate(args.expression, _parse_vars(args.var))
+        result = calculate(_text_arg(args.expression), _parse_vars(args.var))
     except CalculatorError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
@@ -186,17 +194,16 @@ def _run_sheet(args: argparse.Namespace) -> int:
     """Describe a sheet or run one query on it."""
     from app.analytics.sheets import SheetError, load_sheet
 
+    sql = _text_arg(args.sql) if args.sql else None
     try:
         with load_sheet(args.file) as db:
-            data: dict[str, Any] = (
-                db.query(args.sql, max_rows=args.max_rows).to_dict() if args.sql else db.describe().to_dict()
-            )
+            data: dict[str, Any] = db.query(sql, max_rows=args.max_rows).to_dict() if sql else db.describe().to_dict()
     except SheetError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
         emit_json(data)
         return 0
-    if args.sql:
+    if sql:
         print("\t".join(data["columns"]))
         for row in data["rows"]:
             print("\t".join("" if v is None else str(v) for v in row))

@@ -23,6 +23,27 @@ _UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month":
 _UNITS.update({"year": "year", "years": "year", "quarter": "quarter", "quarters": "quarter"})
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _NUMBER_WORDS.update({"nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1})
+_DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?"
+_MONTH_WORD = rf"\b(?:{_MONTH_RE})\b\.?"
+DATE_PATTERN = (
+    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}\b|{_DAY}\s+(?:of\s+)?{_MONTH_WORD}(?:,?\s*\d{{4}}\b)?"
+    rf"|{_MONTH_WORD}\s*{_DAY}(?![\d:])(?:,?\s*\d{{4}}\b)?)"
+)
+"""One calendar date: "2026-03-15", "15 March", "15th of March 2026", "March 15, 2026" (lower-case text)."""
+DATE_RANGE_PATTERN = (
+    rf"(?:\b(?:from|between)\s+)?({DATE_PATTERN})\s*(?:to|through|thru|until|till|and|-|–|—|\.\.)\s*({DATE_PATTERN})"
+)
+"""An explicit range of two dates: "2026-03-15 to 2026-04-15", "from 15 March to 15 April 2026"."""
+NUMERIC_MONTH_PATTERN = r"(?<![\d/.-])(?:(0?[1-9]|1[0-2])/(\d{4})|(\d{4})[/-](0[1-9]|1[0-2]))(?![\d/-])"
+"""A month in digits: "03/2026", "3/2026", "2026-03", "2026/03" (not a part of a longer date)."""
+NUMERIC_DATE_PATTERN = r"(?<![\d/])\d{1,2}/\d{1,2}/\d{2,4}(?![\d/])"
+"""A date in digits only ("15/03/2026", "3/4/26"): day-first or month-first cannot be told apart."""
+SAME_LAST_YEAR_PATTERN = (
+    r"\b(?:the\s+)?same\s+(month|quarter|half|week|period|dates?|days?|time)\s+"
+    r"(?:(?:of\s+)?last|a|one|the\s+previous|the\s+prior|previous|prior)\s+year\b"
+    r"|\b(?:a|one)\s+year\s+(?:ago|earlier|before)\b"
+)
+"""A period one year before another ("last month vs the same month last year", "vs a year ago")."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +81,33 @@ class Period:
 
         Whole calendar months step back by as many months (Q3 → Q2, October → September, 2025 → 2024), so a
         quarter is compared with the quarter before it, not with the 92 days before it (which started on
-        31 March). Any other period ("last 30 days", a quarter to date) is compared with the same number of
-        days ending the day before it starts.
+        31 March). A year to date (1 January to a day before 31 December) is compared with the same dates a
+        year earlier. Any other period ("last 30 days", a quarter to date) is compared with the same number
+        of days ending the day before it starts.
         """
+        if self._is_year_to_date():
+            return year_earlier(self)
         end = self.start - timedelta(days=1)
-        if self.start.day == 1 and self.end == month_end(self.end.year, self.end.month):
+        if self._is_whole_months():
             months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
             start = add_months(self.start, -months)
             return Period(start, end, _months_label(start, end, months))
         start = end - timedelta(days=self.days - 1)
         return Period(start, end, f"previous {self.days} days ({start.isoformat()} to {end.isoformat()})")
+
+    def _is_whole_months(self) -> bool:
+        """Whether the period runs from the first day of a month to the last day of a month."""
+        return self.start.day == 1 and self.end == month_end(self.end.year, self.end.month)
+
+    def _is_year_to_date(self) -> bool:
+        """Whether the period runs from 1 January to a day of the same year before 31 December.
+
+        A run of whole months from 1 January ("Q1 2025", "H1 2025") is not one, unless it is labelled as a
+        year to date (a YTD asked on the last day of a month).
+        """
+        if self.start != date(self.start.year, 1, 1) or self.end >= date(self.start.year, 12, 31):
+            return False
+        return not self._is_whole_months() or "year to date" in self.label
 
     @classmethod
     def between(cls, start: date, end: date, label: str | None = None) -> Period:
@@ -107,6 +145,33 @@ def quarter_period(year: int, quarter: int) -> Period:
     return Period(date(year, first, 1), month_end(year, first + 2), f"Q{quarter} {year}")
 
 
+def half_period(year: int, half: int) -> Period:
+    """The calendar half-year `half` (1: January–June, 2: July–December) of `year`."""
+    if half not in (1, 2):
+        raise ValueError(f"there is no H{half}: a year has two halves, H1 (January–June) and H2 (July–December)")
+    first = 6 * (half - 1) + 1
+    return Period(date(year, first, 1), month_end(year, first + 5), f"H{half} {year}")
+
+
+def year_earlier(period: Period) -> Period:
+    """The same dates one year before `period` ("last month" → that month a year earlier).
+
+    A run of whole months stays whole months (February 2024 → February 2023, to its 28th) and keeps a
+    calendar label ("October 2025", "Q3 2024"); a year to date becomes "same dates of 2025"; other periods
+    are labelled with their dates.
+    """
+    start = add_months(period.start, -12)
+    if period._is_year_to_date():
+        end = add_months(period.end, -12)
+        return Period(start, end, f"same dates of {start.year}")
+    if period._is_whole_months():
+        end = month_end(period.end.year - 1, period.end.month)
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        return Period(start, end, _months_label(start, end, months))
+    end = add_months(period.end, -12)
+    return Period(start, end, f"{start.isoformat()} to {end.isoformat()}")
+
+
 def unit_before(unit: str, period: Period) -> Period:
     """The calendar quarter, month or year (or the 7 days) just before `period` starts.
 
@@ -132,6 +197,8 @@ def _months_label(start: date, end: date, months: int) -> str:
         return f"{calendar.month_name[start.month]} {start.year}"
     if months == 3 and start.month % 3 == 1:
         return f"Q{quarter_of(start)} {start.year}"
+    if months == 6 and start.month in (1, 7):
+        return f"H{1 if start.month == 1 else 2} {start.year}"
     if months == 12 and start.month == 1:
         return str(start.year)
     return f"{start.isoformat()} to {end.isoformat()}"
@@ -181,14 +248,122 @@ def _quarter_and_year(t: str) -> tuple[int, int] | None:
     return q, int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
 
 
+def _half_and_year(t: str) -> tuple[int, int | None] | None:
+    """A half-year with its year if given: "h1 2026", "2026 h2", "1h '25", "first half of 2026", "h2"."""
+    year_re = r"(?:fy)?\s*('?\d{2}\b|\d{4})"
+    m = re.search(rf"\b(?:h([12])|([12])h)\b(?:[\s\-/]*{year_re})?", t)
+    if m:
+        half, year_text = int(m.group(1) or m.group(2)), m.group(3)
+    elif m := re.search(r"\b(\d{4})[\s\-/]*h([12])\b", t):
+        half, year_text = int(m.group(2)), m.group(1)
+    elif m := re.search(rf"\b(first|1st|second|2nd)\s+half\b(?:\s+of)?(?:\s+the\s+year)?(?:\s+{year_re})?", t):
+        half, year_text = (1 if m.group(1) in ("first", "1st") else 2), m.group(2)
+    else:
+        return None
+    if year_text is None:
+        return half, None
+    year_text = year_text.lstrip("'")
+    return half, int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
+
+
+def _reject_impossible(t: str) -> None:
+    """Raise for a quarter or half that does not exist ("Q7 2025", "H3 2026") or an ambiguous numeric date.
+
+    Without this, "revenue in Q7 2025" would silently answer for the year 2025.
+    """
+    if m := re.search(r"\bq(0|[5-9]|\d{2,})\b", t):
+        raise ValueError(f"there is no Q{m.group(1)}: a year has four quarters, Q1 to Q4")
+    if m := re.search(r"\bh(0|[3-9]|\d{2,})[\s\-/]*(?:fy)?\s*(?:'?\d{2}|\d{4})\b", t):
+        raise ValueError(f"there is no H{m.group(1)}: a year has two halves, H1 (January–June) and H2 (July–December)")
+    if m := re.search(NUMERIC_DATE_PATTERN, t):
+        raise ValueError(f"{m.group(0)!r} could be day/month or month/day: write the date as YYYY-MM-DD")
+
+
+def _date_parts(text: str) -> tuple[int | None, int, int]:
+    """(year or None, month, day) of one date matched by `DATE_PATTERN`."""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    year = re.search(r"\d{4}", text)
+    rest = text.replace(year.group(0), " ") if year else text
+    month = re.search(rf"\b({_MONTH_RE})\b", rest)
+    day = re.search(r"(?<!\d)(\d{1,2})(?!\d)", rest)
+    if month is None or day is None:
+        raise ValueError(f"{text!r} is not a date")
+    return (int(year.group(0)) if year else None), MONTHS[month.group(1)], int(day.group(1))
+
+
+def _make_date(year: int, month: int, day: int, text: str) -> date:
+    """`date(year, month, day)` with an error that names the text ("31 April" is not a date)."""
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(f"{text.strip()!r} is not a valid date ({exc})") from exc
+
+
+def _explicit_range(first: str, last: str, today: date) -> Period:
+    """The range between two dates of `DATE_RANGE_PATTERN`; a date without a year takes the other's year.
+
+    "15 March to 15 April 2026" is 2026-03-15 to 2026-04-15; "15 December to 15 January 2026" starts in 2025.
+    With no year at all, the most recent such range that has started by `today`.
+    """
+    (y1, m1, d1), (y2, m2, d2) = _date_parts(first), _date_parts(last)
+    wraps = (m1, d1) > (m2, d2)  # "15 December to 15 January": the end is in the next year
+    if y1 is not None and y2 is not None:
+        start_year, end_year = y1, y2
+    elif y2 is not None:
+        start_year, end_year = (y2 - 1 if wraps else y2), y2
+    else:
+        if y1 is None:
+            y1 = today.year if (m1, d1) <= (today.month, today.day) else today.year - 1
+        start_year, end_year = y1, (y1 + 1 if wraps else y1)
+    a, b = _make_date(start_year, m1, d1, first), _make_date(end_year, m2, d2, last)
+    return Period.between(min(a, b), max(a, b))
+
+
+def _year_ago(t: str, today: date) -> Period | None:
+    """A period one year before another, or before the unit of `today`.
+
+    "The same period a year before last month" is what the offline model writes for "last month vs the same
+    month last year"; "the same month last year" alone is the month (quarter, half, week) of `today` a year
+    earlier.
+    """
+    m = re.search(r"\bsame\s+(?:period|dates?|days?|time|month|quarter|half|week|year)\s+a\s+year\s+before\s+(.+)", t)
+    if m:
+        inner = parse_period(m.group(1).strip(" ?.!"), today)
+        return year_earlier(inner) if inner is not None else None
+    m = re.search(SAME_LAST_YEAR_PATTERN, t)
+    if not m or m.group(1) not in ("month", "quarter", "half", "week"):
+        return None
+    unit, day = m.group(1), add_months(today, -12)
+    if unit == "month":
+        return _month_period(day.year, day.month)
+    if unit == "quarter":
+        return quarter_period(day.year, quarter_of(day))
+    if unit == "half":
+        return half_period(day.year, 1 if day.month <= 6 else 2)
+    monday = day - timedelta(days=day.weekday())
+    return Period(monday, monday + timedelta(days=6), f"week of {monday.isoformat()}")
+
+
+def _numeric_month(t: str) -> Period | None:
+    """The month of "03/2026", "3/2026", "2026-03" or "2026/03", if the text names one."""
+    m = re.search(NUMERIC_MONTH_PATTERN, t)
+    if not m:
+        return None
+    year, month = (int(m.group(2)), int(m.group(1))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
+    return _month_period(year, month)
+
+
 def parse_period(text: str, today: date) -> Period | None:
     """Find a reporting period in free text.
 
     Understands, among others: "last quarter", "this quarter" (QTD), "Q3 2025", "2025 Q3", "Q3" (the most
     recent Q3), "last month", "this month" (MTD), "last 30 days", "past 6 months", "last week", "this week",
     "this year"/"YTD", "last year", "2025", "March 2025", "Mar 2025", "2025-03", "in March", "since January",
-    "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "yesterday", "today", "FY2025",
-    "the month before last", "the quarter before Q3 2025".
+    "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "from 15 March to 15 April 2026",
+    "2026-03-15" (one day), "03/2026", "H1 2026", "first half of 2025", "yesterday", "today", "FY2025",
+    "the month before last", "the quarter before Q3 2025", "the same month last year" and "the same period
+    a year before last month".
 
     Args:
         text: a phrase or a whole request.
@@ -196,8 +371,17 @@ def parse_period(text: str, today: date) -> Period | None:
 
     Returns:
         The first period found, or None when the text names none.
+
+    Raises:
+        ValueError: the text names a period that does not exist ("Q7 2025", "H3 2026", "31 April"), or a
+            numeric date that could be read two ways ("03/04/2026").
     """
     t = " ".join(text.lower().replace("’", "'").split())
+    _reject_impossible(t)
+
+    # "the same period a year before last month", "the same month last year": a year earlier.
+    if (year_ago := _year_ago(t, today)) is not None:
+        return year_ago
 
     # "the quarter before last quarter", "the month before March 2025": one unit before another period.
     m = re.search(r"\b(?:the\s+)?(quarter|month|year|week)\s+before\s+(.+)", t)
@@ -208,11 +392,10 @@ def parse_period(text: str, today: date) -> Period | None:
         if (inner := parse_period(inner_text, today)) is not None:
             return unit_before(m.group(1), inner)
 
-    # Explicit ranges: "2025-01-01 to 2025-03-31", "from 2025-01-01 until 2025-02-01", "between X and Y".
-    m = re.search(r"(\d{4}-\d{2}-\d{2})\s*(?:to|through|until|till|and|-|–|—|\.\.)\s*(\d{4}-\d{2}-\d{2})", t)
+    # Explicit ranges: "2025-01-01 to 2025-03-31", "from 15 March to 15 April 2026", "between X and Y".
+    m = re.search(DATE_RANGE_PATTERN, t)
     if m:
-        a, b = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
-        return Period.between(min(a, b), max(a, b))
+        return _explicit_range(m.group(1), m.group(2), today)
 
     # "since January", "since March 2025", "since Q2 2025", "since 2024", "since 2025-02-15".
     m = re.search(
@@ -238,6 +421,12 @@ def parse_period(text: str, today: date) -> Period | None:
         if start <= today:
             return Period(start, today, f"{label} ({start.isoformat()} to {today.isoformat()})")
 
+    # One day: "on 2026-03-15".
+    m = re.search(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])", t)
+    if m:
+        day = _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(0))
+        return Period(day, day, day.isoformat())
+
     # Rolling windows: "last 30 days", "past 6 months", "trailing twelve months", "last 2 quarters".
     numbers = "|".join(_NUMBER_WORDS)
     m = re.search(
@@ -259,15 +448,20 @@ def parse_period(text: str, today: date) -> Period | None:
         q, year = found
         return _clip(quarter_period(year, q), today)
 
-    # "March 2025", "mar 2025", "2025-03".
+    # "H1 2026", "2026 H2", "first half of 2025", "H1" (the most recent H1).
+    if (half_found := _half_and_year(t)) is not None:
+        half, half_year = half_found
+        if half_year is None:
+            half_year = today.year if half == 1 or today.month > 6 else today.year - 1
+        return _clip(half_period(half_year, half), today)
+
+    # "March 2025", "mar 2025", "2025-03", "03/2026".
     m = re.search(rf"\b({_MONTH_RE})\.?\s*,?\s*(\d{{4}})\b", t)
     if m:
         month, year = MONTHS[m.group(1)], int(m.group(2))
         return _clip(_month_period(year, month), today)
-    m = re.search(r"\b(\d{4})-(0[1-9]|1[0-2])\b(?!-\d)", t)
-    if m:
-        year, month = int(m.group(1)), int(m.group(2))
-        return _clip(_month_period(year, month), today)
+    if (numeric := _numeric_month(t)) is not None:
+        return _clip(numeric, today)
 
     # Relative calendar periods.
     this_q = quarter_of(today)

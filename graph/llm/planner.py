@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from app.data.periods import SAME_LAST_YEAR_PATTERN
 from app.embeddings import get_embedder
-from graph.llm.slots import _enum_matches, _resolve, fill_arguments, find_period
+from graph.llm.slots import _enum_matches, _resolve, fill_arguments, find_period, year_before
 
 ENUM_BONUS = 0.15
 """Added to a tool's score for each of its enum arguments the request names a value of."""
@@ -106,6 +107,8 @@ def rank_tools(request: str, tools: list[dict[str, Any]]) -> list[tuple[float, d
 
 _UNIT_BEFORE = re.compile(r"\b(?:the\s+)?(quarter|month|year|week)\s+before\b(?!\s+(?:last|this|q[1-4]|\d))", re.I)
 """A follow-up that steps back from the period just discussed ("and the quarter before?")."""
+_SAME_LAST_YEAR = re.compile(SAME_LAST_YEAR_PATTERN, re.I)
+"""A follow-up that asks for the period just discussed a year earlier ("and the same month last year?")."""
 
 
 def plan_follow_up(request: str, earlier: list[str], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -165,12 +168,18 @@ def _only_arguments(fragment: str) -> bool:
 
 
 def _layer(args: dict[str, Any], given: dict[str, Any], text: str) -> dict[str, Any]:
-    """`args` updated with what `text` gave; "the quarter before" steps back from the period in `args`."""
+    """`args` updated with what `text` gave.
+
+    "The quarter before" steps back from the period in `args`, "the same month last year" (or "a year
+    ago") takes it a year earlier.
+    """
     merged = {**args, **given}
     step_back = _UNIT_BEFORE.search(text)
     period = next((f for f in args if "period" in f.lower()), None)
     if step_back and period and period not in given:
         merged[period] = f"the {step_back.group(1).lower()} before {args[period]}"
+    elif period and isinstance(given.get(period), str) and _SAME_LAST_YEAR.fullmatch(given[period]):
+        merged[period] = year_before(args[period])
     return merged
 
 

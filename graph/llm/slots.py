@@ -12,12 +12,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.data.periods import DATE_RANGE_PATTERN, NUMERIC_DATE_PATTERN, NUMERIC_MONTH_PATTERN, SAME_LAST_YEAR_PATTERN
+
+_YEAR = r"(?:fy)?\s*(?:'?\d{2}\b|\d{4}\b)"
+_ISO_DATE = r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])"
 _PERIOD_PATTERNS = [
+    DATE_RANGE_PATTERN,  # "2026-03-15 to 2026-04-15", "from 15 March to 15 April 2026"
+    SAME_LAST_YEAR_PATTERN,  # "the same month last year": before "last year"
+    rf"\bsince\s+(?:{_ISO_DATE}|q[1-4](?:\s*\d{{4}})?\b|\d{{4}}\b)",
+    _ISO_DATE,
+    NUMERIC_DATE_PATTERN,  # "15/03/2026": the tool says how to write it
+    NUMERIC_MONTH_PATTERN,  # "03/2026", "2026-03"
+    rf"\bh[12]\b(?:[\s\-/]*{_YEAR})?|\b(?:h\d{{1,2}}|[12]h)[\s\-/]*{_YEAR}|\b\d{{4}}[\s\-/]*h[12]\b",  # "H1 2026"
+    rf"\b(?:the\s+)?(?:first|1st|second|2nd)\s+half\b(?:\s+of)?(?:\s+the\s+year)?(?:\s+{_YEAR})?",
     r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:(?:last|this|previous|past|current)\s+(?:\d{1,3}\s+(?:days|weeks|months)\b|\w+)|q[1-4]\s*\d{4}"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}|\d{4}(?:-\d{2}){0,2}(?:\s+to\s+\d{4}-\d{2}-\d{2})?)",
     r"\b(?:last|this|previous|past|current)\s+(?:fiscal\s+)?(?:quarter|month|week|year)\b",
     r"\b(?:last|past|previous)\s+\d{1,3}\s+(?:days|weeks|months)\b",
-    r"\bq[1-4](?:\s*(?:fy)?\s*'?\d{2,4})?\b",
+    r"\bq\d{1,2}(?:\s*(?:fy)?\s*'?\d{2,4})?\b",  # "Q7 2025" too: the tool says there is no Q7
     r"\b(?:ytd|year to date|month to date|mtd|qtd|quarter to date)\b",
     r"\bsince\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?\b",
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+\d{4}\b",
@@ -25,11 +37,20 @@ _PERIOD_PATTERNS = [
     r"\bfy\s*'?(?:\d{4}|\d{2})\b",
     r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:the\s+)?(?:last|previous)\b",
     r"\b(?:in|for|during)\s+(?:january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\.?,?\s*\d{4})",
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\.?,?\s*\d)",
     r"\b(?:yesterday|today|last weekend)\b",
 ]
 _PERIOD_RE = re.compile("|".join(f"(?:{p})" for p in _PERIOD_PATTERNS), re.IGNORECASE)
-_EXPR_RE = re.compile(r"[\d$(][\d\s.,+\-*/()%^$]*[\d)%]")
+_NUMBER = r"[$€£]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:k|K|M|mn|bn|B)?(?![A-Za-z\d])(?:\s*%)?"
+"""A number as people write it: "4,446", "$1.2M", "2.5k", "15%", "0.5"."""
+_OPERAND = rf"(?:\(\s*)*{_NUMBER}(?:\s*\))*"
+_EXPR_RE = re.compile(rf"{_OPERAND}(?:\s*(?:\*\*|//|[-+*/^])\s*{_OPERAND})*")
+"""Numbers joined by operators, with parentheses: "(12,000 - 3,000) * 1.2", "15% * 2.5k"."""
+_SAME_LAST_YEAR_RE = re.compile(SAME_LAST_YEAR_PATTERN, re.IGNORECASE)
+_DATE_LIKE_RE = re.compile(
+    f"{DATE_RANGE_PATTERN}|{_ISO_DATE}|{NUMERIC_DATE_PATTERN}|{NUMERIC_MONTH_PATTERN}", re.IGNORECASE
+)
+"""Dates, which hold digits, hyphens and slashes but are not arithmetic ("2026-03-15", "03/2026")."""
 _SQL_RE = re.compile(r"\bselect\b.*", re.IGNORECASE | re.DOTALL)
 _ATTACHED_RE = re.compile(r"\(attached: ([A-Za-z0-9._-]+\.(?:csv|xlsx))\)")
 """A file attached in the chat, as the web app appends it to the request."""
@@ -86,33 +107,49 @@ def find_periods(text: str) -> list[str]:
     """Every distinct period phrase in `text`, in order ("Q1 2025 vs Q1 2026" → both).
 
     A later "previous 30 days" means the window before the first one, which every metric already
-    compares with: it is left out.
+    compares with: it is left out. A later "the same month last year" (or "a year ago") means the first
+    period a year earlier: "the same period a year before last month".
     """
     found: list[str] = []
     for m in _PERIOD_RE.finditer(text):
         phrase = m.group(0).strip()
         if found and _BARE_YEAR.fullmatch(phrase) and not _BEFORE_YEAR.search(text[: m.start()]):
             continue  # "... with 2000 clicks a day": a number, not a second period
+        if found and _SAME_LAST_YEAR_RE.fullmatch(phrase):  # "last month vs the same month last year"
+            phrase = year_before(found[0])
         if phrase not in found and not (found and phrase.lower().startswith("previous")):
             found.append(phrase)
     return found
 
 
+def year_before(phrase: str) -> str:
+    """The period phrase for `phrase` one year earlier ("last month" → "the same period a year before last month")."""
+    return f"the same period a year before {phrase}"
+
+
 _WORD_OPERATORS = [
+    (re.compile(r"(\d)\s*(?:percent|per\s*cent|pct)\b", re.IGNORECASE), r"\1%"),
     (re.compile(r"(\d)\s*%\s+of\s+", re.IGNORECASE), r"\1% * "),
-    (re.compile(r"\s+(?:times|multiplied by|x)\s+(?=[\d$(])", re.IGNORECASE), " * "),
-    (re.compile(r"\s+divided by\s+", re.IGNORECASE), " / "),
+    (re.compile(r"\s*(?:\b(?:times|multiplied by|x)\b|×)\s*(?=[\d$€£(])", re.IGNORECASE), " * "),
+    (re.compile(r"\s*(?:\bdivided by\b|÷)\s*", re.IGNORECASE), " / "),
     (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "),
     (re.compile(r"\s+minus\s+", re.IGNORECASE), " - "),
+    (re.compile(r"\s+(?:to the power of|raised to)\s+", re.IGNORECASE), " ^ "),
 ]
+"""Operators in words ("$1.2M divided by 4,446", "15 percent of 2.5k") and their symbols."""
 
 
 def find_expression(text: str) -> str | None:
-    """The longest arithmetic-looking span of `text` that contains an operator ("12% of 48,000" too)."""
+    """The longest arithmetic-looking span of `text` that contains an operator ("12% of 48,000" too).
+
+    Dates are not arithmetic: "2026-03-15" and "03/2026" are left out, so a request that only names
+    dates has no expression.
+    """
+    text = _DATE_LIKE_RE.sub(" date ", text)
     for pattern, replacement in _WORD_OPERATORS:
         text = pattern.sub(replacement, text)
     spans = [m.group(0).strip() for m in _EXPR_RE.finditer(text)]
-    spans = [s for s in spans if re.search(r"[+\-*/^%]", s.strip("%")) and re.search(r"\d", s)]
+    spans = [s for s in spans if re.search(r"[+\-*/^]", s)]
     return max(spans, key=len) if spans else None
 
 

@@ -195,10 +195,12 @@ def _asked_days(query: str) -> int | None:
 
 
 def _window_fit(sentence: str, days: int) -> int:
-    """+1 if the sentence's time window ("within 30 days", "after the first 30 days") covers `days`, -1 if it
-    excludes it, 0 if it states none: "Can I get a refund after 3 weeks?" is answered by the "within 30 days"
-    rule, not by the "after the first 30 days" one (when some sentence covers the span, `write_support` favours
-    it and sets back the ones that exclude it)."""
+    """Whether the sentence's time window covers `days`: +1 yes, -1 no, 0 it states no window.
+
+    "Can I get a refund after 3 weeks?" is answered by the "within 30 days" rule, not by the "after the first
+    30 days" one (when some sentence covers the span, `write_support` favours it and sets back the ones that
+    exclude it).
+    """
     fits = set()
     for word, count, unit in _WINDOW.findall(sentence):
         limit = _days(count, unit)

@@ -18,6 +18,8 @@ from pathlib import PurePosixPath
 
 import yaml
 
+OUTLINE_SECTION = "Outline (each section's first sentence)"
+"""Section name of a document's outline, a passage retrieval builds for a question about the whole document."""
 CHUNKER_VERSION = "3"
 """Part of every content hash: changing the chunker re-embeds every document on the next ingest."""
 

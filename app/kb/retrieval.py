@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from app.kb.alignment import PieceIdf, TokenEncoder, count_piece_idf, passage_text, token_recall
 from app.kb.bm25 import BM25Index, tokenize
-from app.kb.chunking import context_prefix
+from app.kb.chunking import OUTLINE_SECTION, context_prefix
 from app.kb.confidence import split_sentences
 from app.kb.ingest import TextEncoder
 from app.kb.store import ChromaStore
@@ -278,6 +278,9 @@ class Retriever:
         passages: list[Passage] = []
         for n, hit in enumerate(ranked[:k]):
             rows = orders.get(hit.doc, [hit.best_row])[: 2 if runner_up and n == 0 else 1]
+            if runner_up and n == 0 and names_document(query, snap.titles[hit.best_row]):
+                passages.append(_outline(snap, hit))  # the whole topic first, then its best chunk
+                rows = rows[:1]
             passages.extend(
                 Passage(
                     doc=hit.doc,
@@ -371,6 +374,59 @@ def _best_row(hit: DocHit, sims: dict[int, float], keyword_norm: NDArray[np.floa
         return sims.get(row, 0.0) + 0.5 * float(keyword_norm[row])
 
     return max((hit.best_dense_row, hit.best_keyword_row), key=value)
+
+
+NAMED_SHARE = 0.4
+"""Share of a title's words a question must use to ask for the whole document (`names_document`)."""
+OUTLINE_WORDS = 160
+"""Length cap of a document's outline (`_outline`)."""
+_OVERVIEW_WORDS = frozenset(
+    tokenize("policy policies overview summary rules terms details information info explain tell about lumio")
+)
+"""Words that ask for a whole topic rather than add one ("What is the refund policy?" = "Refund policy")."""
+
+
+def names_document(query: str, title: str) -> bool:
+    """Whether the question asks for a document as a whole.
+
+    Beside words such as "policy" or "overview", its words are all in the title and make up at least
+    `NAMED_SHARE` of it: "What is the refund policy?" → "Refund policy", "Tell me about SSO and SCIM" →
+    "Single sign-on (SSO) and SCIM provisioning", "webhooks" → "Webhooks".
+    """
+    asked = {t for t in tokenize(query) if len(t) > 1} - _OVERVIEW_WORDS  # not the "s" of "what's"
+    named = set(tokenize(title)) - _OVERVIEW_WORDS
+    # and they are much of the title: "check" alone does not ask for "Desk tags and check-in"
+    return bool(asked) and asked <= named and len(asked) >= NAMED_SHARE * len(named)
+
+
+def _outline(snap: ChunkSnapshot, hit: DocHit) -> Passage:
+    """A document's outline: each section's heading and first sentence, in order, as one passage (chunk -1).
+
+    What a question about the whole topic needs ("What is the refund policy?" → the monthly, annual, hardware
+    and installation rules), where its best chunks by similarity only repeat the question's words.
+    """
+    pieces: list[str] = []
+    words = 0
+    for row in sorted(snap.rows_of_doc.get(hit.doc, [hit.best_row]), key=lambda r: snap.indexes[r]):
+        sentences = split_sentences(snap.texts[row])
+        if not sentences:
+            continue
+        heading = snap.sections[row].split(" > ")[-1].strip()
+        piece = f"{heading}: {sentences[0]}" if heading and heading != snap.titles[row] else sentences[0]
+        words += len(piece.split())
+        if pieces and words > OUTLINE_WORDS:
+            break
+        pieces.append(piece)
+    return Passage(
+        doc=hit.doc,
+        section=OUTLINE_SECTION,
+        text=" ".join(pieces),
+        score=round(hit.score, 6),
+        dense_score=0.0,
+        keyword_score=0.0,
+        title=snap.titles[hit.best_row],
+        chunk=-1,
+    )
 
 
 CHUNK_CHOICE_DOCS = 1

@@ -369,6 +369,30 @@ def _numbers(text: str) -> set[str]:
     return set(re.findall(r"\d[\d,.]*", text))
 
 
+def _outline_answer(candidates: list[_Candidate], scored: list[tuple[float, int, int]], doc: str) -> str:
+    """The outline's best section sentences (up to four, 75 words), in the document's order.
+
+    "What is the refund policy?" gets the monthly, annual and hardware rules, not the two sentences that best
+    repeat "refund policy".
+    """
+    from app.kb.chunking import OUTLINE_SECTION
+
+    chosen: list[int] = []
+    words = 0
+    for _, _, i in scored:
+        c = candidates[i]
+        if (c.doc, c.heading) != (doc, OUTLINE_SECTION) or len(chosen) >= 4:
+            continue
+        n_words = len(c.text.split())
+        if words + n_words > 75:
+            continue
+        chosen.append(i)
+        words += n_words
+    chosen.sort()
+    body = " ".join(s if (s := candidates[i].text).endswith((".", "!", "?")) else s + "." for i in chosen)
+    return f"{body} [{doc}] {HELPFUL}"
+
+
 def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIGHTS) -> str:
     """`support.answer_query`: extractive answer from the best passages, cited, under 100 words.
 
@@ -417,6 +441,10 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     if best <= 0.15:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
     doc = candidates[scored[0][2]].doc
+    from app.kb.chunking import OUTLINE_SECTION
+
+    if passages[0].get("section") == OUTLINE_SECTION:  # a question about the whole document: its outline
+        return _outline_answer(candidates, scored, str(passages[0].get("doc", "")))
     chosen: list[int] = []
     words = 0
     from app.kb.ingest import REVIEWED_FOLDER

@@ -14,7 +14,9 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from app.embeddings import Embedder
+from app.kb.chunking import OUTLINE_SECTION
 from app.kb.confidence import split_sentences
+from app.kb.retrieval import names_document
 from app.kb.service import KnowledgeBase, SearchResult
 from app.settings import REPO_ROOT, Settings
 from graph.llm.offline import OfflineChatModel
@@ -399,3 +401,37 @@ def test_a_rule_that_excludes_the_asked_span_still_answers_when_no_rule_covers_i
     passage = _section("refund-policy.md", "Refunds on hardware")
     text = answer("can I return a sensor after 6 weeks?", [passage])
     assert "within 30 days of delivery" in text, text
+
+
+def test_a_question_about_a_whole_document_gets_its_outline(lumio_kb: KnowledgeBase) -> None:
+    """ "What's your shipping and delivery policy?" wants the rules, not the two chunks that best repeat "shipping"."""
+    question = "what's your shipping and delivery policy"
+    found = search(lumio_kb, question)
+    outline = found.passages[0]
+    assert (outline.doc, outline.section) == ("shipping-and-delivery.md", OUTLINE_SECTION)
+    source = (REPO_ROOT / "knowledge_base" / "shipping-and-delivery.md").read_text(encoding="utf-8")
+    headings = [line[3:].strip() for line in source.splitlines() if line.startswith("## ")]
+    at = [outline.text.index(f"{h}: ") for h in headings if f"{h}: " in outline.text]
+    assert len(at) >= 4 and at == sorted(at), outline.text  # each section's heading and first sentence, in order
+    passages = passages_of(found)
+    text = answer(question, passages)
+    assert_rules(text, passages)
+    assert sum(f"{h}: " in text for h in headings) >= 3, text  # several of its rules, not one
+    specific = search(lumio_kb, "how long does standard shipping take")
+    assert all(p.section != OUTLINE_SECTION for p in specific.passages)  # a precise question keeps its passages
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "named"),
+    [
+        ("What is the refund policy?", "Refund policy", True),
+        ("what's your shipping and delivery policy", "Shipping and delivery", True),
+        ("Tell me about SSO and SCIM", "Single sign-on (SSO) and SCIM provisioning", True),
+        ("webhooks", "Webhooks", True),
+        ("how do webhook retries work", "Webhooks", False),
+        ("where can I check if lumio is down", "Desk tags and check-in", False),
+        ("policy", "Refund policy", False),
+    ],
+)
+def test_names_document(question: str, title: str, named: bool) -> None:
+    assert names_document(question, title) is named

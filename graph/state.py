@@ -35,8 +35,9 @@ WINBACK_ROUTE: Route = "sequential:insights,marketing,finance"
 """The win-back pipeline: Insights → Marketing → Finance."""
 
 CLARIFY_ROUTE: Route = "clarify"
-"""A greeting, thanks, "what can you do?", emoji or keyboard mash: the supervisor answers it itself
-(`graph.routing.small_talk`), no agent runs."""
+"""No request an agent can serve (a greeting, thanks, "what can you do?", emoji, keyboard mash, a rule change,
+a vague "show me the numbers", travel or weather, an order to delete records, a message not in English): the
+supervisor answers it itself (`graph.routing.small_talk`), no agent runs."""
 
 
 def merge_results(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:

@@ -244,3 +244,63 @@ def test_find_expression_and_fill_arguments():
     assert fill_arguments(schema, "ROAS on paid search for last year") == [
         {"metric": "roas", "period": "last year", "channel": "paid_search"}
     ]
+
+
+class NoteArgs(BaseModel):
+    """Draft a personalised note for one customer."""
+
+    customer_id: str = Field(json_schema_extra={"x-find": r"\b(C\d{5})\b"})
+
+
+def _thread(*turns: tuple[str, str | None]) -> list:
+    """Human turns, each followed by its answer (`None`: the supervisor's small-talk reply)."""
+    messages: list = []
+    for text, agent in turns:
+        messages += [
+            HumanMessage(text),
+            AIMessage("answer" if agent else "You're welcome!", name=agent or "supervisor"),
+        ]
+    return messages
+
+
+@pytest.mark.slow
+def test_a_follow_up_keeps_every_argument_set_of_the_turn_before():
+    model = OfflineChatModel(agent="finance").bind_tools([MetricArgs, ForecastArgs])
+    history = _thread(("What was our CAC on email last quarter?", "finance"), ("Q2 2025 vs Q3 2025", "finance"))
+    reply = model.invoke([*history, HumanMessage("and what about paid search in the same period?")])
+    assert [c["args"] for c in reply.tool_calls] == [
+        {"metric": "cac", "period": "Q2 2025", "channel": "paid_search"},
+        {"metric": "cac", "period": "Q3 2025", "channel": "paid_search"},
+    ]
+
+
+@pytest.mark.slow
+def test_small_talk_is_no_part_of_the_thread_and_a_period_for_a_tool_without_one_is_a_reply():
+    model = OfflineChatModel(agent="marketing").bind_tools([NoteArgs, MetricArgs])
+    history = _thread(("Draft a note for customer C00042", "marketing"), ("thanks!", None))
+    reply = model.invoke([*history, HumanMessage("and in October?")])
+    assert not reply.tool_calls and "does not depend on a period" in str(reply.content)
+    assert "for October: MetricArgs can be asked for a period" in str(reply.content)
+    metric = _thread(("What was our LTV last quarter?", "finance"), ("thanks!", None))
+    reply = model.invoke([*metric, HumanMessage("and in October?")])
+    assert [c["args"] for c in reply.tool_calls] == [{"metric": "ltv", "period": "in October"}]
+
+
+@pytest.mark.parametrize(
+    ("unit", "phrase", "expected"),
+    [
+        ("quarter", "for March", "Q4 2025"),  # not Q1 2026, which holds March
+        ("quarter", "January 2026", "Q4 2025"),
+        ("quarter", "Q1 2026", "Q4 2025"),
+        ("month", "March 2026", "February 2026"),
+        ("year", "March 2026", "2025"),
+    ],
+)
+def test_a_step_back_never_lands_on_the_period_it_steps_back_from(unit, phrase, expected):
+    from datetime import date
+
+    from app.data.periods import parse_period
+    from graph.llm.planner import step_back_from
+
+    period = parse_period(step_back_from(unit, phrase), date(2026, 5, 15))
+    assert period is not None and period.label == expected

@@ -27,9 +27,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
-from graph.llm.planner import plan_follow_up, plan_tool_calls
+from graph.llm.planner import continues_thread, plan_follow_up, plan_tool_calls
 from graph.llm.writers import OFFLINE_TAG, WRITERS, write_analysis
 from graph.routing.decide import is_follow_up
+from graph.routing.small_talk import small_talk
 from graph.routing.text import normalize_request
 
 _TOKEN = re.compile(r"\S+\s*|\s+")
@@ -99,7 +100,10 @@ class OfflineChatModel(BaseChatModel):
             request = str(human.content)
             earlier = _thread_of(request, messages[:last_human])
             if earlier:  # "and the quarter before?": planned with the requests it follows
-                calls = plan_follow_up(request, earlier, self.bound_tools)
+                follow_up = plan_follow_up(request, earlier, self.bound_tools)
+                if follow_up.reply is not None:  # only a period, for a tool that takes none
+                    return self._text(follow_up.reply, "follow_up")
+                calls = follow_up.calls
             else:
                 calls = plan_tool_calls(request, self.bound_tools)
             if calls:
@@ -226,15 +230,34 @@ class OfflineChatModel(BaseChatModel):
 def _thread_of(request: str, before: Sequence[BaseMessage]) -> list[str]:
     """The earlier requests a follow-up fragment continues, oldest first: back to the last whole request.
 
-    Empty when `request` is a whole request itself ("What was our CAC last quarter?").
+    Empty when `request` is a whole request itself ("What was our CAC last quarter?"). Small talk in
+    between ("thanks!", answered by the supervisor without an agent) is no part of the thread: "and in
+    October?" after it still continues the request before it.
     """
-    if not is_follow_up(normalize_request(request)):
+    if not _continues(request):
         return []
     earlier: list[str] = []
-    for message in reversed(before):
-        if isinstance(message, HumanMessage):
-            text = str(message.content)
-            earlier.insert(0, text)
-            if not is_follow_up(normalize_request(text)):
-                break
+    for i in range(len(before) - 1, -1, -1):
+        message = before[i]
+        if not isinstance(message, HumanMessage) or _small_talk_turn(message, before[i + 1 : i + 2]):
+            continue
+        text = str(message.content)
+        earlier.insert(0, text)
+        if not _continues(text):
+            break
     return earlier
+
+
+def _continues(text: str) -> bool:
+    """Whether `text` continues the request before it.
+
+    A follow-up fragment does, and so do only periods ("Q2 vs Q3") and a request that points back at the period
+    just discussed ("... in the same period?").
+    """
+    return is_follow_up(normalize_request(text)) or continues_thread(text)
+
+
+def _small_talk_turn(message: HumanMessage, reply: Sequence[BaseMessage]) -> bool:
+    """Whether `message` was small talk: answered by the supervisor itself, or a greeting, thanks, help..."""
+    answered_by_supervisor = bool(reply) and isinstance(reply[0], AIMessage) and reply[0].name == "supervisor"
+    return answered_by_supervisor or small_talk(str(message.content)) is not None

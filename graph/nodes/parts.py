@@ -2,8 +2,8 @@
 
 The supervisor splits such a message (`graph.routing.compound`) into `parts`; each part then takes its
 agent's usual path, and `respond` (or `handle_error`) hands back to the supervisor while parts remain.
-Only the last part appends the reply, which holds every part's answer under its request; a support part
-goes last, so an escalation never holds the other answers back, and its notice carries them.
+Only the last part appends the reply, which holds every part's answer under its request, in the order asked; a
+support part runs last, so an escalation never holds the other answers back, and its notice carries them.
 """
 
 from __future__ import annotations
@@ -56,9 +56,20 @@ def finish_part(state: GraphState, update: dict[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in update.items() if k != "messages"}, "part_answers": answers}
     if state.get("escalated"):  # a reviewed answer: the escalation notice already carried the other parts
         return {**update, "part_answers": answers}
-    combined = combine(answers)
+    combined = combine(in_asked_order(state["parts"], answers))
     name = next((m.name for m in update.get("messages", []) if isinstance(m, AIMessage)), None)
     return {**update, "answer": combined, "part_answers": answers, "messages": [AIMessage(combined, name=name)]}
+
+
+def in_asked_order(parts: list[dict[str, Any]], answers: list[str]) -> list[str]:
+    """The parts' answers in the order the message asked them (a support part runs last, not always asked last)."""
+
+    def asked(i: int) -> int:
+        place = parts[i].get("asked") if i < len(parts) else None
+        return place if isinstance(place, int) else i
+
+    order = sorted(range(len(answers)), key=lambda i: (asked(i), i))
+    return [answers[i] for i in order]
 
 
 def combine(answers: list[str]) -> str:

@@ -75,6 +75,7 @@ async def supervise(state: GraphState, runtime: Runtime[Context]) -> dict[str, A
                     "route": p.decision.route,
                     "route_confidence": p.decision.confidence,
                     "route_reason": f"two requests in one message, answered in turn: {described}",
+                    "asked": p.asked,
                 }
                 for p in parts
             ]

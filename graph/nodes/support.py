@@ -20,7 +20,7 @@ from graph.context import Context
 from graph.llm.grounding import grade_context, grounded_confidence
 from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
-from graph.nodes.parts import combine, part_in_progress, under_its_request
+from graph.nodes.parts import combine, in_asked_order, part_in_progress, under_its_request
 from graph.review import ReviewDecision, ReviewRequest
 from graph.state import GraphState
 
@@ -161,7 +161,8 @@ async def escalate(state: GraphState, runtime: Runtime[Context]) -> dict[str, An
     if ticket is not None:
         notice += f"\n\nTicket **#{ticket}** is open for it."
     if part_in_progress(state):  # the last part of a compound message: the notice carries the others' answers
-        notice = combine([*(state.get("part_answers") or []), under_its_request(state, notice)])
+        answers = [*(state.get("part_answers") or []), under_its_request(state, notice)]
+        notice = combine(in_asked_order(state.get("parts") or [], answers))
     return {"escalated": True, "review_id": review_id, "messages": [AIMessage(notice, name="support")]}
 
 

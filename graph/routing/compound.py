@@ -81,6 +81,8 @@ class Part:
 
     request: str
     decision: RouteDecision
+    asked: int = 0
+    """Its place in the message (0 = first asked): answers are shown in the order asked, whatever order runs."""
 
 
 Decide = Callable[[str], Awaitable[RouteDecision]]
@@ -119,7 +121,7 @@ async def split_compound(text: str, route: Decide) -> list[Part] | None:
             continue
         if "follow-up" in (first.method, second.method):
             continue
-        parts = [Part(_as_request(left), first), Part(_as_request(right), second)]
+        parts = [Part(_as_request(left), first, 0), Part(_as_request(right), second, 1)]
         return sorted(parts, key=lambda p: p.decision.route == "support")  # support last; stable otherwise
     return None
 

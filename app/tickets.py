@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
@@ -247,9 +247,13 @@ class TicketStore:
         customer_id: str | None = None,
         review_id: str | None = None,
         escalated: bool | None = None,
+        created_from: date | None = None,
+        created_to: date | None = None,
         limit: int = 50,
     ) -> builtins.list[dict[str, Any]]:
         """Tickets matching every filter given, newest first.
+
+        `created_from` and `created_to` keep tickets created on or after / on or before those days (inclusive).
 
         Raises:
             TicketError: an unknown status/priority, or `limit` outside 1..500.
@@ -257,7 +261,9 @@ class TicketStore:
         if not 1 <= limit <= MAX_LIST:
             raise TicketError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
         query = sa.select(tickets).order_by(tickets.c.created_at.desc(), tickets.c.id.desc()).limit(limit)
-        query = query.where(*_filters(status, priority, category, customer_id, review_id, escalated))
+        query = query.where(
+            *_filters(status, priority, category, customer_id, review_id, escalated, created_from, created_to)
+        )
         self._ensure()
         with self.engine.connect() as conn:
             return [_as_json(r) for r in conn.execute(query)]
@@ -271,6 +277,8 @@ class TicketStore:
         customer_id: str | None = None,
         review_id: str | None = None,
         escalated: bool | None = None,
+        created_from: date | None = None,
+        created_to: date | None = None,
     ) -> int:
         """How many tickets match every filter given (`list` returns at most `limit` of them).
 
@@ -278,7 +286,9 @@ class TicketStore:
             TicketError: an unknown status/priority.
         """
         query = sa.select(sa.func.count()).select_from(tickets)
-        query = query.where(*_filters(status, priority, category, customer_id, review_id, escalated))
+        query = query.where(
+            *_filters(status, priority, category, customer_id, review_id, escalated, created_from, created_to)
+        )
         self._ensure()
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
@@ -296,8 +306,10 @@ def _filters(
     customer_id: str | None,
     review_id: str | None,
     escalated: bool | None,
+    created_from: date | None = None,
+    created_to: date | None = None,
 ) -> list[sa.ColumnElement[bool]]:
-    """The WHERE clauses of `TicketStore.list` and `TicketStore.count`.
+    """The WHERE clauses of `TicketStore.list` and `TicketStore.count` (created dates inclusive).
 
     Raises:
         TicketError: an unknown status/priority.
@@ -314,4 +326,8 @@ def _filters(
     out: list[sa.ColumnElement[bool]] = [column == value for column, value in values.items() if value is not None]
     if escalated is not None:
         out.append(tickets.c.review_id.is_not(None) if escalated else tickets.c.review_id.is_(None))
+    if created_from is not None:
+        out.append(tickets.c.created_at >= datetime.combine(created_from, time.min))
+    if created_to is not None:  # the whole last day: before midnight of the day after
+        out.append(tickets.c.created_at < datetime.combine(created_to + timedelta(days=1), time.min))
     return out

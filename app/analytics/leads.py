@@ -1,10 +1,13 @@
-"""Lead scoring: a logistic regression of conversion on lead features, with a held-out AUC.
+"""Lead scoring (a logistic regression of conversion on lead features, with a held-out AUC) and lead counts.
 
 Generic over the feature columns: numeric (and boolean) columns are median-imputed and standardised,
 text and categorical columns are one-hot encoded (unknown categories ignored). Labelled leads are
 split into training and held-out sets with a fixed seed, stratified by outcome; the AUC on the
 held-out leads says how well the score ranks converters above non-converters (0.5 = chance). Leads
 whose outcome is missing (still open) are scored but not used for training.
+
+`count_leads` counts the leads created in a period, by source channel (or another column), with how many
+of them converted so far and the count of a comparison period.
 """
 
 from __future__ import annotations
@@ -227,4 +230,92 @@ def score_leads(
         numeric_features=numeric,
         categorical_features=categorical,
         dropped_features=dropped,
+    )
+
+
+@dataclass(frozen=True)
+class LeadCounts:
+    """How many leads were created in a period, in total and by a grouping column, vs the period before.
+
+    Attributes:
+        total: Leads created in the period.
+        previous_total: Leads created in the comparison period (`None` when none was given).
+        converted: Of the period's leads, how many have converted so far.
+        by_group: (group value, leads, converted so far), most leads first (ties by name).
+        group_col: The column grouped by.
+    """
+
+    total: int
+    previous_total: int | None
+    converted: int
+    by_group: list[tuple[str, int, int]]
+    group_col: str
+
+    @property
+    def change_pct(self) -> float | None:
+        """Percentage change of `total` vs `previous_total` (None when there is no previous count or it is 0)."""
+        if not self.previous_total:
+            return None
+        return (self.total - self.previous_total) / self.previous_total * 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "total": self.total,
+            "previous_total": self.previous_total,
+            "change_pct": None if self.change_pct is None else round(self.change_pct, 2),
+            "converted": self.converted,
+            "group_col": self.group_col,
+            "by_group": [{"group": g, "leads": n, "converted": c} for g, n, c in self.by_group],
+        }
+
+
+def count_leads(
+    df: pd.DataFrame,
+    start: Any,
+    end: Any,
+    *,
+    date_col: str = "created_date",
+    group_col: str = "source_channel",
+    target_col: str | None = "converted",
+    previous: tuple[Any, Any] | None = None,
+) -> LeadCounts:
+    """Count the leads created between two dates (inclusive), by `group_col`.
+
+    Args:
+        df: One row per lead.
+        start: First day of the period (a date or anything `pd.Timestamp` reads).
+        end: Last day of the period, inclusive (a lead created at any time that day counts).
+        date_col: When each lead was created.
+        group_col: Column to break the count down by (the source channel by default).
+        target_col: Outcome column (1/True = converted) for the converted-so-far counts; `None` to skip.
+        previous: (start, end) of a comparison period, counted the same way.
+
+    Returns:
+        The counts.
+
+    Raises:
+        AnalyticsInputError: on missing columns.
+    """
+    require_columns(df, [date_col, group_col, *([target_col] if target_col else [])], what="leads")
+    created = pd.to_datetime(df[date_col], errors="coerce")
+
+    def within(lo: Any, hi: Any) -> pd.Series:
+        first = pd.Timestamp(lo).normalize()
+        after_last = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
+        return (created >= first) & (created < after_last)
+
+    rows = df[within(start, end)]
+    won = _to_label(rows[target_col], target_col).fillna(0.0) if target_col else pd.Series(0.0, index=rows.index)
+    groups = rows[group_col].astype("string").fillna("(missing)")
+    table = pd.DataFrame({"group": groups, "won": won}).groupby("group")["won"].agg(["size", "sum"])
+    by_group = sorted(
+        ((str(g), int(r["size"]), int(r["sum"])) for g, r in table.iterrows()), key=lambda item: (-item[1], item[0])
+    )
+    return LeadCounts(
+        total=len(rows),
+        previous_total=int(within(*previous).sum()) if previous is not None else None,
+        converted=int(won.sum()),
+        by_group=by_group,
+        group_col=group_col,
     )

@@ -1,4 +1,4 @@
-"""Insights tools: RFM segments, churn risk (BG/NBD + Gamma-Gamma), cohort retention, lead scoring."""
+"""Insights tools: RFM segments, churn risk (BG/NBD + Gamma-Gamma), cohort retention, lead scoring and counts."""
 
 from __future__ import annotations
 
@@ -91,13 +91,54 @@ class CountArgs(BaseModel):
     period: str = Field(default="last month", description="Period phrase, e.g. 'October', 'last quarter', '2025'")
 
 
+LEAD_SCORE_CUES: list[Any] = [
+    *("score", "scores", "scoring", "scored", "rate the", "rank leads", "hot", "hottest", "call first"),
+    *(
+        "likelihood",
+        "likely to convert",
+        "prioritize",
+        "prioritise",
+        "deserve",
+        "best leads",
+        "open leads",
+        "have open",
+    ),
+]
+"""Words of a request for the lead-scoring model ("which leads are hot", "score our open leads")."""
+
+
 class LeadArgs(BaseModel):
     """Arguments of `score_leads`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": LEAD_SCORE_CUES})
 
     top_n: int = Field(default=10, ge=1, le=200, description="How many open leads to list")
     channel: Channel | None = Field(
         default=None,
         description="Only list open leads from this source channel (the model still learns from every lead)",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+    )
+
+
+LEAD_COUNT_CUES: list[Any] = [
+    *("how many leads", "how many new leads", "number of leads", "number of new leads", "lead count", "lead counts"),
+    *("lead volume", "leads did we get", "leads we got", "leads came in", "leads come in", "new leads came in"),
+    *("leads did we generate", "leads we generated", "leads generated", "leads created", "leads by channel"),
+    *("leads per channel", "leads by source", "leads per month", "leads by month"),
+]
+"""Words of a request for how many leads came in ("How many leads did we get last month?"): a count, not the
+lead-scoring model (which answers "which leads are hot", "score our leads")."""
+
+
+class LeadCountArgs(BaseModel):
+    """Arguments of `lead_counts`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": LEAD_COUNT_CUES})
+
+    period: str = Field(default="last month", description="Period phrase, e.g. 'last month', 'Q2', 'last 30 days'")
+    channel: Channel | None = Field(
+        default=None,
+        description="Only count leads from this source channel; every channel, one row each, when empty",
         json_schema_extra={"x-aliases": CHANNEL_ALIASES},
     )
 
@@ -1106,6 +1147,50 @@ def leads(deps: ToolDeps, top_n: int = 10, channel: str | None = None) -> ToolRe
     )
 
 
+@cached_result("channels")
+def lead_volume(deps: ToolDeps, period: str = "last month", channel: str | None = None) -> ToolResult:
+    """How many leads were created in a period, by source channel, vs the period before (from the leads table)."""
+    from app.analytics.leads import count_leads
+    from app.data.queries import leads_frame
+
+    p = deps.period(period, "last month")
+    previous = p.previous()
+    frame = leads_frame(deps.engine)
+    if frame.empty:
+        raise FatalToolError("no leads in the database")
+    if channel is not None:
+        frame = frame[frame["source_channel"] == channel]
+    counts = count_leads(frame, p.start, p.end, previous=(previous.start, previous.end))
+    _, still_open = _open_leads(frame, deps.today())
+    source = f" from {channel}" if channel else ""
+    change = counts.change_pct
+    vs = f"{counts.previous_total:,} in {previous.label}" + ("" if change is None else f", {change:+.1f}%")
+    facts = [
+        f"Previous period: {vs}",
+        f"Converted to customers so far: {counts.converted:,} of them"
+        + (f" ({counts.converted / counts.total:.1%})" if counts.total else ""),
+        f"Open leads{source} now: {still_open:,} created in the last {OPEN_LEAD_DAYS} days without a conversion yet",
+    ]
+    if channel is None and counts.by_group:
+        facts.insert(0, "By channel: " + ", ".join(f"{g} {n:,}" for g, n, _ in counts.by_group))
+    rows = [[g, n, f"{n / counts.total:.1%}" if counts.total else "n/a", c] for g, n, c in counts.by_group]
+    return ToolResult(
+        headline=f"{p.label}: {counts.total:,} new leads{source}",
+        facts=facts,
+        table={"columns": ["channel", "leads", "share", "converted so far"], "rows": rows},
+        method=f"Leads whose created date is {p.start} to {p.end}, counted by source channel, from the leads table; "
+        f"compared with {previous.start} to {previous.end}",
+        data={
+            "period": p.label,
+            "start": str(p.start),
+            "end": str(p.end),
+            "channel": channel,
+            "open_leads": still_open,
+            **counts.to_dict(),
+        },
+    )
+
+
 def build_insights_tools(deps: ToolDeps) -> list[BaseTool]:
     """The Insights agent's tools."""
     tool = partial(make_tool, deps)
@@ -1148,5 +1233,11 @@ def build_insights_tools(deps: ToolDeps) -> list[BaseTool]:
             "score_leads",
             "Lead scoring: probability each lead converts, model AUC, best leads to call first.",
             LeadArgs,
+        ),
+        tool(
+            lead_volume,
+            "lead_counts",
+            "How many leads: new leads created in a period, by source channel, with the change vs the period before.",
+            LeadCountArgs,
         ),
     ]

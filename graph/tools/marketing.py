@@ -17,12 +17,13 @@ from functools import partial
 from typing import Any, Literal, get_args
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.analytics.rfm import SEGMENTS
 from app.cache.tools import cached_result
+from app.data.periods import MONTHS, Period, parse_period
 from app.mail import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL, postal_address  # the footer's facts
-from graph.tools.base import FatalToolError, ToolResult
+from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 from graph.tools.finance import CHANNEL_ALIASES, Channel
 
@@ -120,8 +121,19 @@ def incentive_text(plan: str) -> str:
     return f"one free month of your {plan.title()} plan"
 
 
+PERFORMANCE_CUES: list[Any] = [
+    *("perform", "performs", "performed", "performing", "performance", "underperforming", "how did", "how is"),
+    *("how are", "how was", "how were", "roas", "ctr", "cpl", "cost per lead", "click-through", "click rate"),
+    *("conversion rate", "impressions", "clicks", "spend", "spent", "drove"),
+]
+"""Words of a request about how channels did (`x-strong-cues` of `channel_performance`): "How did email perform
+in Q3?" names the email channel, which is also a campaign type, and asks for its numbers, not a campaign brief."""
+
+
 class ChannelArgs(BaseModel):
     """Arguments of `channel_performance`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": PERFORMANCE_CUES})
 
     period: str = Field(default="last 30 days", description="Period phrase, e.g. 'last 30 days', 'last quarter'")
     channel: Channel | None = Field(
@@ -131,15 +143,35 @@ class ChannelArgs(BaseModel):
     )
 
 
+CampaignType = Literal["email", "paid social", "webinar", "direct mail", "multi-channel"]
+CAMPAIGN_TYPE_ALIASES: dict[str, Any] = {
+    "email": ["emails", "newsletter", "email marketing"],
+    "webinar": ["webinars"],
+    "direct mail": ["postcards", "mailers", "mailer"],
+    "multi-channel": ["multichannel", "omnichannel", "cross-channel"],
+}
+"""Phrases the offline model maps to each campaign type (JSON-schema `x-aliases`)."""
+
+
 class CampaignArgs(BaseModel):
     """Arguments of `generate_campaign`."""
 
     target_segment: Segment = Field(
         default="At Risk", description="RFM segment to target", json_schema_extra={"x-aliases": SEGMENT_ALIASES}
     )
-    campaign_type: Literal["email", "paid social", "webinar", "direct mail", "multi-channel"] = Field(default="email")
+    campaign_type: CampaignType = Field(
+        default="email",
+        description="Channel the campaign runs on",
+        json_schema_extra={"x-aliases": CAMPAIGN_TYPE_ALIASES},
+    )
     budget: float = Field(default=5000.0, gt=0, le=10_000_000, description="Budget in USD")
     goal: str = Field(default=DEFAULT_GOAL, max_length=500, description="What the campaign should achieve")
+    launch_period: str | None = Field(
+        default=None,
+        max_length=100,
+        description="When the campaign runs, e.g. 'Q1', 'March', 'H2 2027'; a quarter, half or month named without "
+        "a year is the next one to come. Empty: no timing in the brief",
+    )
 
 
 CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomers?\s+(?:id\s+)?#?(\d+)\b"
@@ -225,7 +257,7 @@ def _all_channels(total: dict[str, Any]) -> str:
 
 @cached_result("transactions", "channels")
 def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None = None) -> ToolResult:
-    """Spend, CTR, conversion, CAC and ROAS by channel with change vs the previous period (one channel first)."""
+    """Spend, CTR, conversion, CPL, CAC and ROAS by channel with change vs the previous period (one channel first)."""
     from app.analytics.channels import channel_report
     from app.analytics.charts import channel_chart
 
@@ -239,6 +271,7 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
             round(c["spend"] or 0),
             f"{(c['ctr'] or 0):.2%}",
             f"{(c['conversion_rate'] or 0):.2%}",
+            None if c["cpl"] is None else round(c["cpl"]),
             None if c["cac"] is None else round(c["cac"]),
             None if c["roas"] is None else round(c["roas"], 2),
             _pct(c["roas_change_pct"]),
@@ -259,6 +292,7 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
         headline = (
             f"{channel}, {p.label}: ${one['spend'] or 0:,.0f} spend ({share:.0%} of all), CTR {(one['ctr'] or 0):.2%}, "
             f"conversion {(one['conversion_rate'] or 0):.2%}, "
+            + ("CPL n/a, " if one["cpl"] is None else f"CPL ${one['cpl']:,.0f}, ")
             + ("CAC n/a" if one["cac"] is None else f"CAC ${one['cac']:,.0f}")
             + (
                 ""
@@ -275,12 +309,63 @@ def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None =
     return ToolResult(
         headline=headline,
         facts=facts,
-        table={"columns": ["channel", "spend $", "CTR", "conversion", "CAC $", "ROAS", "ROAS change"], "rows": rows},
+        table={
+            "columns": ["channel", "spend $", "CTR", "conversion", "CPL $", "CAC $", "ROAS", "ROAS change"],
+            "rows": rows,
+        },
         method=f"{p.start} to {p.end} vs {report.previous.start} to {report.previous.end}; "
         + "; ".join(f"{k} = {v}" for k, v in d["definitions"].items()),
         data=d,
         chart=channel_chart(frame[["channel", "spend", "cac", "roas"]]).to_plotly_json(),
     )
+
+
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_NAMED_PERIOD = re.compile(
+    rf"^(?:(?:in|for|during)\s+)?(?:the\s+)?((?:q[1-4]|h[12]|(?:first|1st|second|2nd)\s+half(?:\s+of\s+the\s+year)?"
+    rf"|{_MONTH_NAMES})\.?)$",
+    re.IGNORECASE,
+)
+"""A quarter, half or month named without a year ("Q1", "in March", "the second half")."""
+_HAS_YEAR = re.compile(r"\b(?:19|20)\d{2}\b|'\d{2}\b|\bfy\s*\d{2}\b", re.IGNORECASE)
+
+
+def campaign_window(phrase: str, today: dt.date) -> tuple[Period | None, str | None]:
+    """When a campaign asked for `phrase` runs, as of `today`, and a note when it cannot run then.
+
+    A campaign is planned ahead: a quarter, half or month named without a year is the next one that has not
+    ended yet ("Q1" asked in November is next year's Q1, not the one that is over), a whole period. A phrase with
+    a year or a relative one ("this quarter") is read as written. A period that is over gives no timing: a
+    relative one ("customers who bought last month") says what the campaign is about, not when it runs; one with
+    a year ("Q1 2025") gets a note saying why.
+
+    Raises:
+        InvalidToolInput: the phrase is not a period.
+    """
+    phrase = " ".join(phrase.split()).strip(" ?.!")
+    try:
+        if named := _NAMED_PERIOD.match(phrase):
+            for year in (today.year, today.year + 1):
+                whole = parse_period(f"{named.group(1)} {year}", dt.date(year + 1, 12, 31))  # not cut at today
+                if whole is not None and whole.end >= today:
+                    return whole, None
+        if _HAS_YEAR.search(phrase):  # "Q4 2026" as a whole, even when it has started
+            parsed = parse_period(phrase, today)
+            whole = parse_period(phrase, dt.date(parsed.end.year + 1, 12, 31)) if parsed else None
+        else:
+            whole = parse_period(phrase, today)
+    except ValueError as exc:  # "Q7", "31 April"
+        raise InvalidToolInput(str(exc)) from exc
+    if whole is None:
+        raise InvalidToolInput(f"launch period {phrase!r} not understood: try 'Q1', 'March' or 'H2 2027'")
+    if whole.end >= today:
+        return whole, None
+    if _HAS_YEAR.search(phrase):  # "a campaign for Q1 2025": say why the brief has no timing
+        return (
+            None,
+            f"{whole.label} is over (the data runs to {today}): the brief has no timing; ask for a coming period",
+        )
+    return None, None  # "customers who bought last month": what the campaign is about, not when it runs
 
 
 @cached_result("transactions")
@@ -290,8 +375,9 @@ def campaign(
     campaign_type: str = "email",
     budget: float = 5000.0,
     goal: str = DEFAULT_GOAL,
+    launch_period: str | None = None,
 ) -> ToolResult:
-    """A campaign brief grounded in the target segment's real numbers."""
+    """A campaign brief grounded in the target segment's real numbers, for a coming period when one is asked."""
     from app.analytics.rfm import rfm_segments
     from app.data.queries import transactions_frame
 
@@ -307,21 +393,33 @@ def campaign(
         f"average {summary.avg_frequency:.1f} orders, last purchase {summary.avg_recency_days:.0f} days ago on average",
         f"recommended action for the segment: {summary.action}",
     ]
+    window, timing_note = campaign_window(launch_period, deps.today()) if launch_period else (None, None)
     budget_per = budget / max(1, summary.customers)
     play = SEGMENT_PLAY.get(target_segment, "re-engage")
     cta, messages = SEGMENT_PLAYS[play]
     default_goal, metrics = PLAY_GOALS[play]
     goal = goal if goal != DEFAULT_GOAL else default_goal
+    timing = f"{window.label} ({window.start} to {window.end})" if window else None
+    budget_text = f"{budget:,.0f}" + (f" for {timing}" if timing else "")
+    if timing:
+        facts.append(f"Runs in {timing}: ${budget:,.0f} budget on {campaign_type}")
+    elif timing_note:
+        facts.append(timing_note)
     segment_data = {
         "segment": target_segment,
         "facts": facts,
+        "budget": budget,
         "budget_per_customer": round(budget_per, 2),
+        "channel": campaign_type,
+        "launch_period": window.to_dict() if window else None,
         "cta": cta,
         "key_messages": list(messages),
         "success_metrics": metrics,
     }
     return ToolResult(
-        headline=f"{campaign_type.title()} campaign for {target_segment}: {summary.customers:,} customers, ${budget_per:,.2f} per customer",
+        headline=f"{campaign_type.title()} campaign for {target_segment}"
+        + (f", {window.label}" if window else "")
+        + f": {summary.customers:,} customers, ${budget:,.0f} budget (${budget_per:,.2f} per customer)",
         facts=facts,
         method="Segment from RFM quintile scores on the order history; brand voice from brand-voice.md",
         data=segment_data,
@@ -331,7 +429,7 @@ def campaign(
             "target_segment": target_segment if target_segment.endswith("Customers") else f"{target_segment} customers",
             "product_name": "Lumio sensors and Lumio Cloud",
             "campaign_goal": goal,
-            "budget": f"{budget:,.0f}",
+            "budget": budget_text,
             "segment_data": json.dumps(segment_data),
         },
     )

@@ -3,20 +3,47 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Literal, get_args
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.tickets import Priority, Status, TicketError, TicketStore, UnknownTicket
-from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
+from graph.tools.base import FatalToolError, InvalidToolInput, Table, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
+
+TicketGroup = Literal["category", "status", "priority", "channel"]
+"""What ticket counts can be broken down by (`channel`: where the ticket came in)."""
+TICKET_GROUP_ALIASES: dict[str, Any] = {
+    "category": ["categories", "by topic", "per topic", "topics", "by type", "per type", "issue type"],
+    "status": ["statuses", "by state"],
+    "priority": ["priorities", "urgency"],
+    "channel": ["channels", "by source", "per source", "intake channel"],
+}
+"""Phrases the offline model maps to each breakdown (JSON-schema `x-aliases`)."""
+VOLUME_CUES: list[Any] = [
+    *("opened", "created", "came in", "come in", "submitted", "raised", "filed", "logged", "received", "new tickets"),
+    *("volume", "breakdown", "broken down", "by category", "per category", "by priority", "by channel", "by status"),
+    *("resolution time", "backlog", "escalated", "solved"),
+]
+"""Words of a request about how many tickets came in over a period (`x-strong-cues` of `ticket_stats`): "How many
+tickets were opened last week by category?" is a count, not the list of the newest tickets."""
 
 
 class TicketStatsArgs(BaseModel):
     """Arguments of `ticket_stats`."""
 
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": VOLUME_CUES})
+
     period: str = Field(default="last 7 days", description="Period phrase, e.g. 'last 7 days', 'last month'")
+    group_by: TicketGroup | None = Field(
+        default=None,
+        description="Break the tickets created in the period down by this field (a count per value)",
+        json_schema_extra={"x-aliases": TICKET_GROUP_ALIASES},
+    )
+
+
+TICKET_GROUPS: tuple[str, ...] = get_args(TicketGroup)
 
 
 class LookupTicketArgs(BaseModel):
@@ -31,6 +58,9 @@ class ListTicketsArgs(BaseModel):
     status: Status | None = Field(default=None, description="Only tickets with this status")
     priority: Priority | None = Field(default=None, description="Only tickets with this priority")
     escalated: bool | None = Field(default=None, description="Only tickets escalated to a reviewer (true) or not")
+    period: str | None = Field(
+        default=None, description="Only tickets created in this period, e.g. 'last week'; any date when empty"
+    )
     limit: int = Field(default=10, ge=1, le=50, description="How many tickets, newest first")
 
 
@@ -51,25 +81,38 @@ class UpdateTicketArgs(BaseModel):
     priority: Priority | None = Field(default=None, description="New priority")
 
 
-def ticket_stats(deps: ToolDeps, period: str = "last 7 days") -> ToolResult:
-    """Support volume for a period and the open backlog."""
+def ticket_stats(deps: ToolDeps, period: str = "last 7 days", group_by: str | None = None) -> ToolResult:
+    """Support volume for a period (broken down by `group_by` when given) and the open backlog."""
     from app.data.queries import ticket_stats as stats
 
     p = deps.period(period, "last 7 days")
     data = stats(deps.engine, p.start, p.end)
+    created = int(data.get("created", 0))
     by_category = sorted((data.get("by_category") or {}).items(), key=lambda kv: -kv[1])
     facts = [
         f"{data.get('solved', 0):,} solved; open backlog {data.get('open_backlog', 0):,} tickets",
         f"Median resolution time: {data.get('median_resolution_hours') or 0:.1f} hours",
         f"{data.get('escalated', 0):,} tickets were escalated to a human reviewer",
     ]
-    if by_category:
+    table: Table | None = None
+    headline = f"{created:,} support tickets created {p.label}"
+    if group_by is not None:
+        if group_by not in TICKET_GROUPS:
+            raise InvalidToolInput(f"unknown breakdown {group_by!r}: expected one of {', '.join(TICKET_GROUPS)}")
+        groups = sorted((data.get(f"by_{group_by}") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        headline += f", by {group_by}"
+        table = Table(columns=[group_by, "tickets", "share"], rows=[[k, v, f"{v / created:.1%}"] for k, v in groups])
+        facts.insert(0, f"By {group_by}: " + (", ".join(f"{k} {v:,}" for k, v in groups) or "no tickets"))
+    elif by_category:
         facts.append("Top categories: " + ", ".join(f"{k} ({v})" for k, v in by_category[:4]))
     return ToolResult(
-        headline=f"{data.get('created', 0):,} support tickets created {p.label}",
+        headline=headline,
         facts=facts,
-        method=f"Tickets created between {p.start} and {p.end}",
-        data={k: v for k, v in data.items() if isinstance(v, int | float | str | dict)},
+        table=table,
+        method=f"Tickets created between {p.start} and {p.end}"
+        + (f", counted by {group_by}" if group_by else "")
+        + "; the open backlog is every open or pending ticket, of any date",
+        data={**{k: v for k, v in data.items() if isinstance(v, int | float | str | dict)}, "group_by": group_by},
     )
 
 
@@ -112,17 +155,24 @@ def list_tickets(
     status: str | None = None,
     priority: str | None = None,
     escalated: bool | None = None,
+    period: str | None = None,
     limit: int = 10,
 ) -> ToolResult:
-    """The newest tickets matching the filters."""
+    """The newest tickets matching the filters (created in `period` when given)."""
     store = _store(deps)
+    p = deps.period(period, "last 7 days") if period else None
+    filters: dict[str, Any] = {"status": status, "priority": priority, "escalated": escalated}
+    if p is not None:
+        filters.update(created_from=p.start, created_to=p.end)
     try:
-        rows = store.list(status=status, priority=priority, escalated=escalated, limit=limit)
-        total = store.count(status=status, priority=priority, escalated=escalated) if len(rows) == limit else len(rows)
+        rows = store.list(**filters, limit=limit)
+        total = store.count(**filters) if len(rows) == limit else len(rows)
     except TicketError as exc:
         raise InvalidToolInput(str(exc)) from exc
     which = " ".join(x for x in (status, priority, "escalated" if escalated else None) if x)
     headline = f"{total:,} {which + ' ' if which else ''}ticket{'s' if total != 1 else ''}"
+    if p is not None:
+        headline += f" created {p.label}"
     if total > len(rows):
         headline += f"; the {len(rows)} newest"
     elif rows:
@@ -180,7 +230,8 @@ def build_support_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             ticket_stats,
             "ticket_stats",
-            "How many support tickets were created, solved or escalated in a period: support volume, backlog, resolution time.",
+            "How many support tickets were created, solved or escalated in a period: support volume, backlog, "
+            "resolution time, and counts by category, status, priority or channel.",
             TicketStatsArgs,
         ),
         tool(

@@ -117,6 +117,26 @@ class ColumnInfo:
 
 
 @dataclass(frozen=True)
+class SheetColumn:
+    """A column as questions name it.
+
+    Attributes:
+        name: Column name in SQL.
+        source_name: Header in the file.
+        dtype: `integer`, `real`, `date` or `text`.
+    """
+
+    name: str
+    source_name: str
+    dtype: str
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the column holds numbers."""
+        return self.dtype in ("integer", "real")
+
+
+@dataclass(frozen=True)
 class TableInfo:
     """One table of a loaded sheet.
 
@@ -485,6 +505,11 @@ class SheetDatabase:
         """Names of the tables."""
         return list(self._meta)
 
+    def columns(self, table: str) -> list[SheetColumn]:
+        """The columns of `table`: SQL name, header in the file and type."""
+        meta, _ = self._meta[table]
+        return [SheetColumn(c["name"], c["source_name"], c["dtype"]) for c in meta]
+
     def query(self, sql: str, *, max_rows: int = MAX_RESULT_ROWS, timeout_s: float = QUERY_TIMEOUT_S) -> QueryResult:
         """Run one validated, read-only SELECT.
 
@@ -517,6 +542,9 @@ class SheetDatabase:
                     ) from exc
                 if "not authorized" in message or "prohibited" in message:
                     raise SheetError("the query tried something that is not allowed on a sheet (read-only)") from exc
+                if message.startswith("no such column"):
+                    known = "; ".join(f"{t}: {', '.join(c['name'] for c in m)}" for t, (m, _) in self._meta.items())
+                    raise SheetError(f"the query failed: {message}; the columns are {known}") from exc
                 raise SheetError(f"the query failed: {message}") from exc
             except sqlite3.Warning as exc:
                 raise SheetError(f"the query failed: {exc}") from exc
@@ -690,3 +718,303 @@ def describe_sheet(path: str | Path, *, sample_rows: int = 5) -> SheetDescriptio
     """
     with load_sheet(path) as db:
         return db.describe(sample_rows=sample_rows)
+
+
+# ----------------------------------------------------------------------------- questions in words
+_ATTACHED = re.compile(r"\(attached:[^)]*\)", re.IGNORECASE)
+_MOST = r"highest|largest|biggest|greatest|most|max(?:imum)?|top"
+_LEAST = r"lowest|smallest|least|fewest|min(?:imum)?|bottom"
+_SUPERLATIVE = re.compile(rf"\b(?:(?P<most>{_MOST})|(?P<least>{_LEAST}))\b")
+_TOP_N = re.compile(r"\b(?:top|bottom|first|last)\s+(\d{1,3})\b")
+_TOTAL = re.compile(r"\b(?:total|sum|add up|added up)\b")
+_AVERAGE = re.compile(r"\b(?:average|avg|mean)\b")
+_OVER_BUDGET = re.compile(r"\b(?P<dir>over|under|above|below)\s+(?:the\s+|their\s+|its\s+)?(?:budget|plan|target)\b")
+_WHICH = re.compile(r"\b(?:which|what)\s+([a-z][a-z0-9_]*)")
+_ASKS_ROWS = re.compile(r"\b(?:which|who|what|list|show)\b")
+_GROUP = re.compile(r"\b(?:by|per|for each|each)\s+([a-z][a-z0-9_]*)")
+_IDENTIFIER = re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![a-z0-9_])")
+"""A word that can only be a column name (`q3_actual`)."""
+_TARGET = r"(?:\s+(?:of|the|column|for|in)\b)*\s+([a-z0-9_ ]+?)(?=\s+(?:in|for|by|per|of|from|across|on|and|over|under)\b|[?.!,;]|$)"
+"""The words after "total" or "highest" that name what to add up or rank ("total q3 budget in the sheet")."""
+_GENERIC = frozenset(
+    "the this that these a an sheet spreadsheet file csv xlsx table it all everything column columns row rows "
+    "value values number numbers data uploaded attached please amount amounts figure figures".split()
+)
+"""Words after "total" that name no column ("total this sheet")."""
+BUDGET_WORDS = frozenset({"budget", "budgeted", "plan", "planned", "target"})
+"""Tokens of a column holding the plan in an "over budget" question."""
+ACTUAL_WORDS = frozenset({"actual", "actuals", "spend", "spent", "cost", "costs"})
+"""Tokens of a column holding what happened in an "over budget" question."""
+
+
+@dataclass(frozen=True)
+class SheetQuestion:
+    """A question in words about a sheet, as one SELECT.
+
+    Attributes:
+        sql: The query.
+        asks: What the query answers, in words ("department with the highest q1_actual").
+    """
+
+    sql: str
+    asks: str
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
+
+
+_SEPARATOR = r"[\s_-]*"
+"""Between the words of a column name as a question writes it ("q1 actual", "q1_actual", "q1-actual")."""
+
+
+def _column_patterns(column: SheetColumn) -> list[re.Pattern[str]]:
+    """How a question may write a column: `q1_actual`, `Q1 actual`, `q1-actual`, its header, a plural."""
+    names = {tuple(_tokens(column.name)), tuple(_tokens(column.source_name))}
+    if column.name.startswith("c_"):  # "2024 Q1" was named c_2024_q1
+        names.add(tuple(_tokens(column.name[2:])))
+    return [
+        re.compile(rf"(?<![a-z0-9]){_SEPARATOR.join(map(re.escape, words))}s?(?![a-z0-9])") for words in names if words
+    ]
+
+
+def _mentions(text: str, columns: list[SheetColumn]) -> list[SheetColumn]:
+    """The columns `text` names, in order (a name inside a longer one counts once: `q1_budget`, not `budget`).
+
+    Raises:
+        SheetError: for a word that can only be a column name (`q3_actual`) and is none of the columns.
+    """
+    spans = [(m.start(), m.end(), c) for c in columns for p in _column_patterns(c) for m in p.finditer(text)]
+    kept = [
+        s
+        for s in spans
+        if not any(o is not s and o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0] for o in spans)
+    ]
+    for m in _IDENTIFIER.finditer(text):
+        if any(s <= m.start() < e for s, e, _ in kept):
+            continue
+        close = _closest(m.group(0), columns)
+        if close is None:
+            raise SheetError(f"the sheet has no column {m.group(0)!r}; its columns are: {_listing(columns)}")
+        kept.append((m.start(), m.end(), close))
+    ordered: list[SheetColumn] = []
+    for _, _, column in sorted(kept, key=lambda s: (s[0], -s[1])):
+        if column not in ordered:
+            ordered.append(column)
+    return ordered
+
+
+def _closest(word: str, columns: list[SheetColumn]) -> SheetColumn | None:
+    """The column a misspelt or reworded name means (`q1_actaul`, `actual_q1`), if one is close enough."""
+    import difflib
+
+    key = "_".join(_tokens(word))
+    for column in columns:
+        if sorted(_tokens(column.name)) == sorted(_tokens(key)):
+            return column
+    digits = re.findall(r"\d+", key)  # q3 is not a misspelt q1
+    same = [c.name for c in columns if re.findall(r"\d+", c.name) == digits]
+    match = difflib.get_close_matches(key, same, n=1, cutoff=0.8)
+    return next(c for c in columns if c.name == match[0]) if match else None
+
+
+def _listing(columns: list[SheetColumn]) -> str:
+    return ", ".join(c.name if c.name == c.source_name else f"{c.name} ({c.source_name})" for c in columns)
+
+
+def _check_target(text: str, keyword: re.Pattern[str], columns: list[SheetColumn], named: list[SheetColumn]) -> None:
+    """Raise when the words after `keyword` ("total q3 budget") name something that is not a column.
+
+    Raises:
+        SheetError: naming the words and listing the columns.
+    """
+    if (found := keyword.search(text)) is None:
+        return
+    target = re.match(_TARGET, text[found.end() :])
+    if target is None:
+        return
+    words = [w for w in _tokens(target.group(1)) if w not in _GENERIC]
+    phrase = " ".join(words)
+    if not words or any(p.search(phrase) for c in named for p in _column_patterns(c)):
+        return
+    if _closest(phrase, columns) is None:
+        raise SheetError(f"the sheet has no column {phrase!r}; its columns are: {_listing(columns)}")
+
+
+def _label_column(text: str, columns: list[SheetColumn], named: list[SheetColumn]) -> SheetColumn | None:
+    """The column that names the rows: the one after "which", a named text column, else the first text column."""
+    texts = [c for c in columns if not c.numeric]
+    if which := _WHICH.search(text):
+        word = which.group(1)
+        for column in texts:
+            if any(p.fullmatch(word) for p in _column_patterns(column)):
+                return column
+    return next((c for c in named if not c.numeric), texts[0] if texts else None)
+
+
+def _budget_pair(text: str, columns: list[SheetColumn]) -> tuple[str, str, str]:
+    """The actual and budget expressions of an "over budget" question, and their name in words.
+
+    Columns pair up by their other tokens (`q2_actual` with `q2_budget`); a question that names one of those
+    tokens ("in Q2") takes that pair, otherwise all pairs are added up.
+
+    Raises:
+        SheetError: when the sheet has no budget and actual columns.
+    """
+    numeric = [c for c in columns if c.numeric]
+    budgets = [c for c in numeric if BUDGET_WORDS & set(_tokens(c.name))]
+    actuals = [c for c in numeric if ACTUAL_WORDS & set(_tokens(c.name))]
+    pairs = [
+        (a, b, rest)
+        for b in budgets
+        for a in actuals
+        if (rest := set(_tokens(a.name)) - ACTUAL_WORDS) == set(_tokens(b.name)) - BUDGET_WORDS
+    ]
+    if not pairs:
+        raise SheetError(
+            "an over-budget question needs a budget column and an actual column (e.g. q2_budget and q2_actual); "
+            f"the sheet's columns are: {_listing(columns)}"
+        )
+    words = set(_tokens(text))
+    chosen = [p for p in pairs if p[2] and p[2] <= words] or pairs
+    actual = " + ".join(_quote(a.name) for a, _, _ in chosen)
+    budget = " + ".join(_quote(b.name) for _, b, _ in chosen)
+    if len(chosen) > 1:
+        actual, budget = f"({actual})", f"({budget})"
+    label = ", ".join(f"{a.name} − {b.name}" for a, b, _ in chosen)
+    return actual, budget, label
+
+
+def question_to_sql(question: str, columns: list[SheetColumn], table: str = "sheet") -> SheetQuestion | None:
+    """Turn a plain-language question about a sheet into one SELECT over its columns.
+
+    Understood: "which <label> had the highest/lowest <column>" (and "top 3"), "total <column>" (and "by
+    <label>"), "average <column>", "<a> over <b>" and "most over/under budget" (actual − budget, the pair a
+    period word such as "Q2" picks). Column names are matched as written, with spaces for underscores, by
+    their header, or by a close spelling.
+
+    Args:
+        question: The request.
+        columns: The table's columns.
+        table: The table name.
+
+    Returns:
+        The query, or None when the question asks for nothing more specific than the sheet's description.
+
+    Raises:
+        SheetError: when the question names a column the sheet does not have (the message lists the columns).
+    """
+    text = " ".join(_ATTACHED.sub(" ", question).lower().split())
+    named = _mentions(text, columns)
+    numbers = [c for c in named if c.numeric]
+    label = _label_column(text, columns, named)
+    superlatives = list(_SUPERLATIVE.finditer(text))
+    sup = superlatives[0] if superlatives else None
+    lowest = any(m.group("least") for m in superlatives)  # "top 2 by lowest cost" ranks from the bottom
+    n = int(top.group(1)) if (top := _TOP_N.search(text)) else 1
+    source = _quote(table)
+    group = _GROUP.search(text)
+    by = next(
+        (
+            c
+            for c in columns
+            if not c.numeric and group and any(p.fullmatch(group.group(1)) for p in _column_patterns(c))
+        ),
+        None,
+    )
+    asks_rows = label is not None and (sup is not None or by is not None or _ASKS_ROWS.search(text) is not None)
+    label_sql = f"{_quote(label.name)}, " if label is not None else ""
+
+    pair: tuple[str, str, str] | None = None
+    over = _OVER_BUDGET.search(text)
+    under = over is not None and over.group("dir") in ("under", "below")
+    if over:
+        pair = _budget_pair(text, columns)
+    elif len(numbers) >= 2 and re.search(r"(?:^|\s)(?:over|minus|less)\s", text):
+        a, b = numbers[0], numbers[1]  # "q2_actual over q2_budget": the first minus the second
+        pair = (_quote(a.name), _quote(b.name), f"{a.name} − {b.name}")
+    if pair is not None:
+        actual, budget, what = pair
+        diff = f"{actual} - {budget}"
+        if asks_rows:
+            order = "ASC" if under else "DESC"
+            where = "" if sup else f" WHERE {diff} {'<' if under else '>'} 0"
+            limit = f" LIMIT {n}" if sup else ""
+            sql = (
+                f"SELECT {label_sql}{actual} AS actual, {budget} AS budget, {diff} AS over_budget "
+                f"FROM {source}{where} ORDER BY over_budget {order}{limit}"
+            )
+            kind = "most under" if under and sup else "most over" if sup else "under" if under else "over"
+            return SheetQuestion(sql, f"{label.name if label else 'row'} {kind} budget ({what})")
+        sql = f"SELECT SUM({actual}) AS actual, SUM({budget}) AS budget, SUM({diff}) AS over_budget FROM {source}"
+        return SheetQuestion(sql, f"total over budget ({what})")
+
+    if sup:
+        _check_target(text, _SUPERLATIVE, columns, named)
+    if sup and numbers:
+        column = _quote(numbers[0].name)
+        order = "ASC" if lowest else "DESC"
+        sql = f"SELECT {label_sql}{column} FROM {source} WHERE {column} IS NOT NULL ORDER BY {column} {order} LIMIT {n}"
+        extreme = "highest" if order == "DESC" else "lowest"
+        return SheetQuestion(sql, f"{label.name if label else 'row'} with the {extreme} {numbers[0].name}")
+
+    for keyword, function, word in ((_AVERAGE, "AVG", "average"), (_TOTAL, "SUM", "total")):
+        if not keyword.search(text):
+            continue
+        _check_target(text, keyword, columns, named)
+        if not numbers:
+            if named:
+                raise SheetError(
+                    f"{named[0].name} holds text, not numbers; the numeric columns are: "
+                    f"{_listing([c for c in columns if c.numeric])}"
+                )
+            continue
+        parts = ", ".join(f"{function}({_quote(c.name)}) AS {word}_{c.name}" for c in numbers)
+        if by is not None:
+            key = _quote(by.name)
+            sql = f"SELECT {key}, {parts} FROM {source} GROUP BY {key} ORDER BY {key}"
+        else:
+            sql = f"SELECT {parts} FROM {source}"
+        what = ", ".join(c.name for c in numbers)
+        return SheetQuestion(sql, f"{word} {what}" + (f" by {by.name}" if by else ""))
+    return None
+
+
+def sheet_columns(path: str | Path) -> list[str]:
+    """The SQL column names of an uploaded sheet, read from its header row only (cheap; empty if unreadable).
+
+    Args:
+        path: The uploaded CSV/XLSX file.
+
+    Returns:
+        The names, as `load_sheet` would give them.
+    """
+    file = Path(path)
+    headers: list[str] = []
+    try:
+        if file.suffix.lower() in _CSV_SUFFIXES:
+            with file.open("rb") as handle:
+                head = handle.read(65536).decode("utf-8-sig", errors="ignore")
+            try:
+                delimiter = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+            except csv.Error:
+                delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
+            headers = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+        elif file.suffix.lower() in _EXCEL_SUFFIXES:
+            from openpyxl import load_workbook
+
+            book = load_workbook(file, read_only=True, data_only=True)
+            try:
+                for worksheet in book.worksheets:
+                    first = next(worksheet.iter_rows(max_row=1, values_only=True), ())
+                    headers += ["" if v is None else str(v) for v in first]
+            finally:
+                book.close()
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return []
+    taken: set[str] = set()
+    return [sanitize_identifier(h, i, taken) for i, h in enumerate(headers[:MAX_COLUMNS], start=1)]

@@ -6,7 +6,8 @@ Every number comes from the business database, an uploaded sheet or the request 
 from __future__ import annotations
 
 import json
-from functools import partial
+import re
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,15 +165,126 @@ SHEET_CUES: list[JsonValue] = [
 model does not pick `query_sheet` ("how much did we spend on events?" asks the books)."""
 
 
+SHEET_STRONG_CUES: list[JsonValue] = [
+    *("sheet", "spreadsheet", "csv", "xlsx", "excel", "uploaded", "attached", "attachment"),
+    *("this file", "the file", "my file", "from sheet"),
+]
+"""Words that mean the uploaded sheet whatever else the request names ("total Q1 budget in the sheet" is not the
+company's budget variance): a bonus. The latest upload's column names are added when the tools are bound."""
+
+
 class SheetArgs(BaseModel):
     """Arguments of `query_sheet`."""
 
-    model_config = ConfigDict(json_schema_extra={"x-cues": SHEET_CUES})
+    model_config = ConfigDict(json_schema_extra={"x-cues": SHEET_CUES, "x-strong-cues": SHEET_STRONG_CUES})
 
     sql: str | None = Field(
         default=None, description="One read-only SELECT over table `sheet`; omit to describe and total the sheet"
     )
+    question: str | None = Field(
+        default=None,
+        description="The question in words when there is no SQL ('which department had the highest q1_actual?', "
+        "'total Q1 budget', 'most over budget in Q2'): answered with a query over the sheet's columns",
+    )
+    column: str | None = Field(default=None, description="A column of the latest upload the question is about")
+    table: str | None = Field(
+        default=None,
+        description="Table a question in words is answered from: `sheet` (a CSV or one-sheet workbook) or a "
+        "worksheet's table; the first table when omitted",
+    )
     file: str | None = Field(default=None, description="Uploaded file name; the latest upload when omitted")
+
+
+def _upload_columns(folder: Path) -> list[str]:
+    """The columns of the latest upload in `folder` (header only, cached by modification time)."""
+    files = _uploads(folder)
+    if not files:
+        return []
+    stat = files[-1].stat()
+    return list(_header(str(files[-1]), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=32)
+def _header(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    from app.analytics.sheets import sheet_columns
+
+    return tuple(sheet_columns(path))
+
+
+def _generic_words() -> set[str]:
+    """Column names that are also the books' vocabulary (`revenue`, `budget`, a channel): no bonus for them."""
+    words = {*METRIC_ALIASES, *CHANNEL_ALIASES}
+    for names in (*METRIC_ALIASES.values(), *CHANNEL_ALIASES.values()):
+        words.update(str(n) for n in names)
+    return {w.replace("_", " ") for w in words} | words
+
+
+def _sheet_args(deps: ToolDeps) -> type[SheetArgs]:
+    """`SheetArgs` whose JSON schema names the latest upload's columns, read each time the tools are bound.
+
+    The columns become the `column` enum (with their spaced spellings as aliases) and cue words, so a request
+    that names one ("which department had the highest q1_actual?") goes to the sheet; names that are also
+    metric or channel words ("revenue", "budget") stay ordinary cues and earn no bonus of their own.
+    """
+    folder = deps.settings.home / "uploads"
+
+    def hints(schema: dict[str, Any], _model: Any) -> None:
+        columns = _upload_columns(folder)
+        spaced = {c: c.replace("_", " ") for c in columns}
+        generic = _generic_words()
+        schema["x-cues"] = [*SHEET_CUES, *columns, *spaced.values()]
+        schema["x-strong-cues"] = [
+            *SHEET_STRONG_CUES,
+            *(n for c in columns for n in {c, spaced[c]} if c not in generic and spaced[c] not in generic),
+        ]
+        table = schema["properties"]["table"]["anyOf"][0]  # "in the sheet", "this file": the upload itself
+        table["enum"] = ["sheet"]
+        table["x-aliases"] = {"sheet": [str(c) for c in SHEET_STRONG_CUES if c != "sheet"]}
+        if columns:
+            option = schema["properties"]["column"]["anyOf"][0]
+            option["enum"] = columns
+            option["x-aliases"] = {c: [spaced[c]] for c in columns if spaced[c] != c}
+
+    class LiveSheetArgs(SheetArgs):
+        model_config = ConfigDict(title="SheetArgs", json_schema_extra=hints)
+
+    return LiveSheetArgs
+
+
+WHAT_IF_STRONG_CUES: list[JsonValue] = [
+    *("what would", "what if", "if we", "if i", "what happens if", "would we", "would it", "would that"),
+    *("suppose", "supposing", "assuming", "scenario", "hypothetical", "hypothetically"),
+]
+"""Words of a scenario ("what would MRR be if we add…"): the what-if answers, not today's figure."""
+WHAT_IF_CUES: list[JsonValue] = [*WHAT_IF_STRONG_CUES, "would", "if"]
+"""Without one of these the offline model does not pick `what_if` ("what is our MRR?" asks for today's)."""
+
+
+class WhatIfArgs(BaseModel):
+    """Arguments of `what_if`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-cues": WHAT_IF_CUES, "x-strong-cues": WHAT_IF_STRONG_CUES})
+
+    metric: Metric | None = Field(
+        default=None,
+        description="The figure the scenario starts from (MRR or ARR for added accounts, CAC for a spend, any "
+        "metric for a % change); read from the question when omitted",
+        json_schema_extra={"x-aliases": METRIC_ALIASES},
+    )
+    question: str | None = Field(
+        default=None,
+        description="The scenario in words ('add 120 Growth accounts at $199', 'spend $1.2M on acquisition', "
+        "'CAC rises 10%'), read for what the fields below leave out",
+    )
+    accounts: int | None = Field(default=None, description="Accounts added (negative: lost)")
+    price_usd: float | None = Field(
+        default=None, ge=0, description="Monthly price of each added account (default: the plan named, else Growth)"
+    )
+    spend_usd: float | None = Field(
+        default=None, ge=0, description="Spend turned into new customers at the current CAC (revenue at the ROAS)"
+    )
+    change_pct: float | None = Field(default=None, description="Change of the metric in percent (-10 = 10% lower)")
+    period: str | None = Field(default=None, description="Period of the current figure (default as compute_metric)")
 
 
 DEFAULT_WINBACK_INCENTIVE_USD = 199.0
@@ -370,16 +482,17 @@ def calculator(deps: ToolDeps, expression: str) -> ToolResult:
     )
 
 
-def _latest_upload(deps: ToolDeps, name: str | None) -> Path:
-    folder = deps.settings.home / "uploads"
-    files = (
-        sorted(
-            (p for p in folder.glob("*") if p.suffix.lower() in (".csv", ".xlsx", ".xls")),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if folder.exists()
-        else []
+def _uploads(folder: Path) -> list[Path]:
+    """The sheets in the uploads folder, oldest first."""
+    if not folder.exists():
+        return []
+    return sorted(
+        (p for p in folder.glob("*") if p.suffix.lower() in (".csv", ".xlsx", ".xls")), key=lambda p: p.stat().st_mtime
     )
+
+
+def _latest_upload(deps: ToolDeps, name: str | None) -> Path:
+    files = _uploads(deps.settings.home / "uploads")
     if name:
         matches = [p for p in files if p.name == Path(name).name]
         if not matches:
@@ -392,29 +505,50 @@ def _latest_upload(deps: ToolDeps, name: str | None) -> Path:
     return files[-1]
 
 
-def sheet(deps: ToolDeps, sql: str | None = None, file: str | None = None) -> ToolResult:
-    """Describe and total an uploaded sheet, or run one read-only SELECT on it."""
-    from app.analytics.sheets import SheetError, describe_sheet, query_sheet
+_SQL_QUERY = re.compile(r"^\s*(?:select|with)\b.*\bfrom\b", re.IGNORECASE | re.DOTALL)
+"""Text that is SQL ("SELECT department FROM sheet"), not a sentence that starts with "select"."""
+
+
+def sheet(
+    deps: ToolDeps,
+    sql: str | None = None,
+    file: str | None = None,
+    question: str | None = None,
+    column: str | None = None,
+    table: str | None = None,
+) -> ToolResult:
+    """Answer a question about an uploaded sheet: run its SQL, turn its words into a query, or describe and total it.
+
+    Raises:
+        InvalidToolInput: a bad file, a query that is not allowed, or a column the sheet does not have (the
+            message lists the columns).
+    """
+    from app.analytics.sheets import SheetError, describe_sheet, load_sheet, question_to_sql
 
     path = _latest_upload(deps, file)
     try:
-        if sql:
-            q = query_sheet(path, sql)
-            return ToolResult(
-                headline=f"{q.row_count} row(s) from {path.name}" + (" (truncated)" if q.truncated else ""),
-                facts=[f"Query: {q.sql}"],
-                table={"columns": q.columns, "rows": q.rows[:50]},
-                method="Read-only SELECT on an in-memory copy of the sheet (validated with sqlglot)",
-                data={"columns": q.columns, "row_count": q.row_count},
-            )
+        with load_sheet(path) as db:
+            table = table if table in db.tables else db.tables[0]
+            columns = db.columns(table)
+            if not question and column in {c.name for c in columns if c.numeric}:
+                question = f"total {column}"  # a numeric column alone: its total
+            if sql and (_SQL_QUERY.match(sql) or not question):
+                text, asks = sql, None
+            elif question and (asked := question_to_sql(question, columns, table)) is not None:
+                text, asks = asked.sql, asked.asks
+            else:
+                text, asks = None, None
+            q = db.query(text) if text else None
+        if q is not None:
+            return _sheet_answer(path.name, q, asks)
         d = describe_sheet(path)
     except SheetError as exc:
         raise InvalidToolInput(str(exc)) from exc
     info = d.to_dict()
     facts: list[str] = []
-    for table in info["tables"]:
-        facts.append(f"Table `{table.get('name')}`: {table.get('rows', table.get('row_count'))} rows")
-        for col in table.get("columns", []):
+    for described in info["tables"]:
+        facts.append(f"Table `{described.get('name')}`: {described.get('rows', described.get('row_count'))} rows")
+        for col in described.get("columns", []):
             total = col.get("total", col.get("sum"))
             if total is not None:
                 facts.append(f"Total of {col.get('source_name') or col['name']}: {total:,.2f}")
@@ -424,6 +558,187 @@ def sheet(deps: ToolDeps, sql: str | None = None, file: str | None = None) -> To
         method="Columns typed and totalled on an in-memory copy of the uploaded file",
         data={"file": path.name, "tables": len(info["tables"])},
     )
+
+
+_MONEY = r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)\s*(k|m|mn|bn|b)?(?![a-z])"
+_SCALE = {"k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9}
+_ACCOUNTS = re.compile(
+    r"\b(?P<verb>add|adding|added|sign|signing|win|winning|gain|gaining|get|land|landing|lose|losing|lost|churn|"
+    r"churning|churned)\s+(?:another\s+|an\s+extra\s+)?(?P<n>\d[\d,]*)\s+(?:new\s+|more\s+|extra\s+)?"
+    r"(?:(?P<plan>starter|growth|enterprise)\s+)?(?:plan\s+)?(?:accounts?|customers?|subscriptions?|subscribers?|"
+    r"clients?|logos?)\b",
+    re.IGNORECASE,
+)
+_SPEND = re.compile(
+    rf"\b(?:spend|spending|spent|invest|investing|put|allocate|allocating|budget(?:\s+of)?)\s+(?:an?\s+)?"
+    rf"(?:extra\s+|another\s+|additional\s+)?{_MONEY}",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(
+    r"\b(?P<verb>grow|grows|grew|increase|increases|increased|rise|rises|raise|raised|goes up|went up|improve|"
+    r"improves|cut|cuts|drop|drops|dropped|fall|falls|decrease|decreases|decreased|reduce|reduces|reduced|lower|"
+    r"lowered|goes down|went down)\s+(?:by\s+)?(?P<pct>\d+(?:\.\d+)?)\s*(?:%|percent)",
+    re.IGNORECASE,
+)
+_DOWN = ("cut", "drop", "fall", "decrease", "reduce", "lower", "goes down", "went down")
+
+
+_ARITHMETIC = re.compile(r"[$(]*\d[\d,.]*%?[)]*(?:\s*[-+*/×^]\s*[$(]*\d[\d,.]*%?[)]*)+")
+"""Numbers joined by operators ("1000 * 49 * 1.1")."""
+
+
+def _arithmetic(text: str) -> str | None:
+    """The longest arithmetic in `text`, if any."""
+    spans = [m.group(0) for m in _ARITHMETIC.finditer(text)]
+    return max(spans, key=len).replace("×", "*") if spans else None
+
+
+def _money(text: str) -> float | None:
+    """The first amount of money in `text` ("$199", "$1.2M", "$50k")."""
+    if m := re.search(_MONEY, text, re.IGNORECASE):
+        return float(m.group(1).replace(",", "")) * _SCALE.get((m.group(2) or "").lower(), 1.0)
+    return None
+
+
+def _format(value: float, unit: str) -> str:
+    """A metric value with its unit ("$655,878.99", "12.3 months", "104.2%")."""
+    if unit == "USD" or unit.startswith("USD/"):
+        return f"${value:,.2f}"
+    if unit == "%":
+        return f"{value:,.1f}%"
+    return f"{value:,.2f} {unit}".rstrip()
+
+
+def what_if(
+    deps: ToolDeps,
+    metric: str | None = None,
+    question: str | None = None,
+    accounts: int | None = None,
+    price_usd: float | None = None,
+    spend_usd: float | None = None,
+    change_pct: float | None = None,
+    period: str | None = None,
+) -> ToolResult:
+    """A scenario on a real figure: today's metric from the books with the stated change applied, arithmetic shown.
+
+    Added (or lost) accounts × monthly price change MRR (× 12 ARR); a spend divided by the current CAC is the
+    customers it buys (× ROAS the revenue it returns); a percentage scales any metric. Fields the caller leaves
+    out are read from `question`; a question without a change gets the current figure.
+
+    Raises:
+        InvalidToolInput: a change that does not apply to the metric, or nothing to start from.
+    """
+    from app.analytics.calculator import CalculatorError, calculate
+    from app.data.catalog import PLAN_MONTHLY_PRICE
+
+    text = question or ""
+    plan: str | None = None
+    if accounts is None and (m := _ACCOUNTS.search(text)):
+        accounts = int(m.group("n").replace(",", ""))
+        if m.group("verb").lower().startswith(("lose", "losing", "lost", "churn")):
+            accounts = -accounts
+        plan = (m.group("plan") or "").lower() or None
+        if price_usd is None:
+            price_usd = _money(text[m.end() :]) or _money(text)
+    if accounts is not None and price_usd is None:
+        plan = plan or next((p for p in PLAN_MONTHLY_PRICE if re.search(rf"\b{p}\b", text, re.IGNORECASE)), None)
+        price_usd = PLAN_MONTHLY_PRICE[plan or "growth"]
+    if accounts is None and spend_usd is None and (m := _SPEND.search(text)):
+        spend_usd = float(m.group(1).replace(",", "")) * _SCALE.get((m.group(2) or "").lower(), 1.0)
+    if accounts is None and spend_usd is None and change_pct is None and (m := _PERCENT.search(text)):
+        change_pct = float(m.group("pct")) * (-1 if m.group("verb").lower().startswith(_DOWN) else 1)
+    if metric is None:
+        metric = "mrr" if accounts is not None else "cac" if spend_usd is not None else None
+    if metric is None and accounts is None and spend_usd is None and (expression := _arithmetic(text)):
+        return calculator(deps, expression)  # "what if …: 1000 * 49 * 1.1" gives its own arithmetic
+    if metric is None:
+        raise InvalidToolInput(
+            "say which figure the scenario starts from, e.g. 'what would MRR be if we add 120 Growth accounts at "
+            "$199?' or 'if we spend $1.2M, how many customers at our CAC?'"
+        )
+    if accounts is None and spend_usd is None and change_pct is None:
+        return _company_metric(deps, metric, period=period)
+
+    base = _company_metric(deps, metric, period=period)
+    data: dict[str, Any] = dict(base.get("data") or {})
+    headline = str(base["headline"])
+    current, unit, label = data.get("result"), str(data.get("unit", "")), data.get("period")
+    name = str(data.get("metric", metric.upper()))
+    if current is None:
+        raise InvalidToolInput(f"{name} has no finite current value ({headline}); a scenario cannot start from it")
+    now = f"{name} {label}: {_format(current, unit)} (from the books: {headline})"
+    if accounts is not None:
+        if metric not in ("mrr", "arr"):
+            raise InvalidToolInput(f"added accounts change MRR or ARR, not {name}; ask 'what would MRR be if…'")
+        months = " * 12" if metric == "arr" else ""
+        expression = f"current = {current:.2f}; change = {accounts} * {price_usd:g}{months}; current + change"
+        plan_note = (
+            f" ({plan.title()} plan price)" if plan and f"{price_usd:g}" == f"{PLAN_MONTHLY_PRICE[plan]:g}" else ""
+        )
+        change = (
+            f"we {'add' if accounts >= 0 else 'lose'} {abs(accounts):,} accounts at ${price_usd:,.2f}/month{plan_note}"
+        )
+    elif spend_usd is not None:
+        if metric not in ("cac", "roas"):
+            raise InvalidToolInput(f"a spend buys customers at the CAC or returns revenue at the ROAS, not {name}")
+        operator = "/" if metric == "cac" else "*"
+        expression = f"spend = {spend_usd:.2f}; current = {current:.4f}; spend {operator} current"
+        change = f"we spend ${spend_usd:,.0f}"
+    else:
+        assert change_pct is not None
+        expression = f"current = {current:.4f}; current * (1 + {change_pct:g} / 100)"
+        change = f"{name} {'rises' if change_pct >= 0 else 'falls'} {abs(change_pct):g}%"
+    try:
+        calc = calculate(expression)
+    except CalculatorError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    value = calc.value
+    if spend_usd is not None and metric == "cac":
+        outcome = f"${spend_usd:,.0f} / {_format(current, unit)} CAC = {value:,.1f}, about {value:,.0f} new customers"
+        result = {"customers": round(value, 2)}
+    elif spend_usd is not None:
+        outcome = f"${spend_usd:,.0f} × ROAS {current:,.2f} = ${value:,.2f} attributed revenue"
+        result = {"revenue": round(value, 2)}
+    else:
+        delta = value - current
+        outcome = (
+            f"{name} would be {_format(value, unit)} (now {_format(current, unit)} "
+            f"{'+' if delta >= 0 else '−'} {_format(abs(delta), unit)})"
+        )
+        result = {"scenario": round(value, 4), "change": round(delta, 4)}
+    return ToolResult(
+        headline=f"What if {change}: {outcome}",
+        facts=[f"Current {now}", *(f"Step: {step}" for step in calc.steps)],
+        method="Scenario = the current figure from the books with the stated change applied (no ramp-up, churn or "
+        "seasonality assumed); arithmetic by the safe calculator",
+        data={"metric": metric, "period": label, "current": current, "unit": unit, "expression": expression, **result},
+    )
+
+
+def _sheet_answer(file: str, q: Any, asks: str | None) -> ToolResult:
+    """A query's rows as a tool result; a one-row answer to a question in words is also the headline."""
+    facts = [f"Query: {q.sql}"]
+    headline = f"{q.row_count} row(s) from {file}" + (" (truncated)" if q.truncated else "")
+    if asks and q.row_count == 1:
+        cells = ", ".join(f"{c} {_cell(v)}" for c, v in zip(q.columns, q.rows[0], strict=True))
+        headline = f"{file}: {asks}: {cells}"
+    elif asks:
+        facts.insert(0, f"Answers: {asks}")
+    return ToolResult(
+        headline=headline,
+        facts=facts,
+        table={"columns": q.columns, "rows": q.rows[:50]},
+        method="Read-only SELECT on an in-memory copy of the sheet (validated with sqlglot)"
+        + ("; the question was turned into SQL over the sheet's own column names" if asks else ""),
+        data={"columns": q.columns, "row_count": q.row_count, "rows": q.rows[:50], "sql": q.sql},
+    )
+
+
+def _cell(value: Any) -> str:
+    """A result cell for people: numbers with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
 
 
 def campaign_economics(
@@ -520,12 +835,20 @@ def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
             "Forecast monthly revenue for the coming months (projection, outlook, prediction) with an 80% interval and a fan chart.",
             ForecastArgs,
         ),
+        tool(
+            what_if,
+            "what_if",
+            "Hypothetical scenario (what would happen if we...): apply a stated change, such as accounts won or "
+            "lost at a price, an amount spent, or a percentage rise or cut, to today's figure from the books and "
+            "show the arithmetic.",
+            WhatIfArgs,
+        ),
         tool(calculator, "calculate", "Calculator for ad-hoc arithmetic, percentages and what-if scenarios.", CalcArgs),
         tool(
             sheet,
             "query_sheet",
             "Answer questions about an uploaded spreadsheet (CSV/XLSX): totals, columns, or a SQL SELECT over it.",
-            SheetArgs,
+            _sheet_args(deps),
         ),
         tool(
             campaign_economics,

@@ -54,6 +54,7 @@ review_audit = sa.Table(
     sa.Column("before_text", sa.Text),
     sa.Column("after_text", sa.Text),
     sa.Column("note", sa.Text),
+    sa.Column("kb_document", sa.String(300)),  # the knowledge-base document the answer was added as, or NULL
 )
 
 
@@ -74,6 +75,7 @@ class ReviewStore:
             tickets.metadata.create_all(self.engine)
             metadata.create_all(self.engine)
             add_missing_columns(self.engine, reviews)  # a table made by an earlier version
+            add_missing_columns(self.engine, review_audit)
             self._ready = True
 
     # -- writes --------------------------------------------------------------------------------
@@ -205,6 +207,25 @@ class ReviewStore:
     async def complete(self, review_id: str, action: str, reviewer: str, final_answer: str, note: str | None) -> None:
         """Mark a review decided and write the audit entry (who, when, what changed)."""
         await asyncio.to_thread(self._complete, review_id, action, reviewer, final_answer, note)
+
+    def _record_kb_document(self, review_id: str, document: str) -> bool:
+        self._ensure()
+        with self.engine.begin() as conn:
+            last = conn.execute(
+                sa.select(sa.func.max(review_audit.c.id)).where(review_audit.c.review_id == review_id)
+            ).scalar()
+            if last is None:
+                return False
+            conn.execute(review_audit.update().where(review_audit.c.id == last).values(kb_document=document))
+            return True
+
+    async def record_kb_document(self, review_id: str, document: str) -> bool:
+        """Note in the review's latest audit entry that its answer was added to the knowledge base as `document`.
+
+        Returns:
+            Whether an audit entry was found (the review was decided).
+        """
+        return await asyncio.to_thread(self._record_kb_document, review_id, document)
 
     # -- reads ---------------------------------------------------------------------------------
     @staticmethod

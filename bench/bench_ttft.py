@@ -78,7 +78,7 @@ async def _session(browser: Any, server: Server, username: str) -> Any:
     await page.fill("#password", server.accounts()[username])
     await page.click("button[type=submit]")
     await page.wait_for_selector("#chat-input", timeout=60_000)
-    await page.get_by_text("Offline model").first.wait_for(timeout=60_000)
+    await page.wait_for_selector("#starters", timeout=60_000)  # the chat session is up (its starters show)
     return page
 
 

@@ -347,6 +347,7 @@ async def decide_review(review_id: str, body: DecideBody, user: ApiReviewer, cop
             out["kb_document"] = await add_reviewed_answer(
                 copilot.settings, review_id, review["question"], result.answer
             )
+            await copilot.reviews.record_kb_document(review_id, out["kb_document"])
         except Exception as exc:  # noqa: BLE001 - the decision stands; the caller is told the KB step failed
             log.exception("adding %s to the knowledge base failed", review_id)
             out["kb_error"] = " ".join(str(exc).split())[:200]

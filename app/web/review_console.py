@@ -6,6 +6,7 @@ Routes (all HTML, all POST forms CSRF-protected):
 - `GET /review` — pending escalations across every thread (reviewer or admin role).
 - `POST /review/{review_id}/decide` — approve / edit / reject; resumes the paused graph and optionally
   adds the answer to the knowledge base.
+- `GET /review/outbox`, `POST /review/outbox/{thread_id}/decide` — the outbox page (`app.web.outbox_console`).
 - `GET /review/audit` — who decided what, when, and what changed.
 
 Everything that blocks (bcrypt, SQL, embedding) runs in worker threads; the Copilot's own methods are
@@ -18,6 +19,7 @@ import asyncio
 import difflib
 import logging
 import re
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,7 +37,10 @@ from app.reviews import ReviewConflict
 from app.runtime import Copilot, UnknownReview
 from app.tickets import TicketStore
 from app.web.copilot_holder import get_copilot, get_ticket_store, get_user_store
-from app.web.review_watch import answer_same_questions_in_chat, record_in_history
+from app.web.review_watch import (
+    answer_same_questions_in_chat,
+    record_in_history,
+)
 from app.web.session import (
     WebKeys,
     csrf_token,
@@ -48,7 +53,8 @@ from app.web.session import (
     set_login_nonce,
     start_session,
 )
-from graph.review import MAX_NOTE_CHARS, ReviewDecision
+from graph.llm.writers import OFFLINE_TAG
+from graph.review import ALLOWED, MAX_NOTE_CHARS, ReviewDecision
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -194,6 +200,19 @@ def word_diff(before: str | None, after: str | None) -> Markup:
     return Markup(" ").join(out)
 
 
+def editable_draft(draft: str) -> str:
+    """The draft as the reviewer edits it: without the offline model's tag (an edit is the reviewer's words).
+
+    Citations (`[doc.md]`) stay: an edited answer cites a document only where its text names it.
+    """
+    return draft.strip().removeprefix(OFFLINE_TAG).lstrip()
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters of `text` a reviewer may not send (tab and line breaks are fine)."""
+    return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cs")} - ALLOWED)
+
+
 def same_text(a: str, b: str) -> bool:
     """Equal up to whitespace (what a browser does to a textarea)."""
     return a.split() == b.split()
@@ -336,7 +355,7 @@ async def _queue_items(copilot: Copilot, tickets: TicketStore) -> list[dict[str,
                 "confidence_class": "low" if confidence < threshold / 2 else "mid",
                 "age": age(review.get("created_at")),
                 "ticket": linked.get(review["review_id"]),
-                "text": review["draft"],
+                "text": editable_draft(review["draft"]),
                 "note": "",
                 "add_to_kb": False,
                 "error": "",
@@ -475,7 +494,8 @@ async def decide(
     limit = copilot.settings.max_request_chars
     if len(text) > limit:
         return await again("", "", 400, f"The answer is {len(text):,} characters long; the limit is {limit:,}.")
-    if action == "approve" and text.strip() and not same_text(text, review["draft"]):
+    unchanged = same_text(text, review["draft"]) or same_text(text, editable_draft(review["draft"]))
+    if action == "approve" and text.strip() and not unchanged:
         return await again(
             "", "", 400, "You changed the draft: use “Send edited answer” to send your version, or reload to undo."
         )
@@ -516,6 +536,7 @@ async def decide(
         try:
             doc = await add_reviewed_answer(copilot.settings, review_id, review["question"], result.answer)
             target += f"&kb={quote(doc)}"
+            await copilot.reviews.record_kb_document(review_id, doc)
         except Exception:  # noqa: BLE001 - the decision stands; the page says the KB step failed
             log.exception("adding %s to the knowledge base failed", review_id)
             target += "&kb_error=1"
@@ -591,3 +612,6 @@ def install(app: FastAPI, keys: WebKeys) -> None:
         )
 
     app.include_router(router)
+    from app.web.outbox_console import router as outbox_router
+
+    app.include_router(outbox_router)

@@ -34,6 +34,61 @@ REVIEWER_AUTHOR = "Support specialist"
 _NAMESPACE = uuid.UUID("5f0c8a61-3c1e-4d4e-9a51-0b7f6e2f9c11")
 
 
+OUTBOX_AUTHOR = "Outbox"
+"""Author of a win-back campaign's outcome in the chat."""
+
+OUTCOME_VERBS = {"approve_all": "approved", "approve_some": "approved", "reject": "rejected"}
+"""How an `OutboxDecision` action reads in a sentence."""
+
+_outbox_locks: dict[str, asyncio.Lock] = {}
+
+
+def outbox_lock(thread_id: str) -> asyncio.Lock:
+    """The lock that serialises outbox decisions on one thread in this process (console and chat buttons).
+
+    The outbox itself applies only the first of two decisions; the lock makes the second one see that
+    before it resumes the graph, so it gets a clear "already decided" instead of a second run.
+    """
+    lock = _outbox_locks.get(thread_id)
+    if lock is None:
+        if len(_outbox_locks) > 1000:  # forget idle locks now and then
+            for key in [k for k, v in _outbox_locks.items() if not v.locked()]:
+                del _outbox_locks[key]
+        lock = _outbox_locks[thread_id] = asyncio.Lock()
+    return lock
+
+
+def outbox_message_id(thread_id: str, campaign_id: str) -> str:
+    """The chat message id of a win-back campaign's outcome (the same in every process and session)."""
+    return str(uuid.uuid5(_NAMESPACE, f"outbox-outcome:{thread_id}:{campaign_id}"))
+
+
+def outbox_message(action: str | None, decided_by: str | None, answer: str, note: str | None = None) -> str:
+    """The chat text of a win-back campaign's outcome (the delivery report of the run that decided it)."""
+    verb = OUTCOME_VERBS.get(action or "", "decided")
+    by = f" by {decided_by}" if decided_by else ""
+    said = f"\n\n> {' '.join(note.split())}" if note and note.strip() and note.strip() not in answer else ""
+    return f"**Win-back campaign · {verb}{by}**{said}\n\n{answer}"
+
+
+async def record_outbox_in_history(
+    thread_id: str, campaign_id: str, action: str, decided_by: str, answer: str, note: str | None = None
+) -> bool:
+    """Write a decided win-back campaign's outcome into its chat thread's history (once, like a review's).
+
+    Returns:
+        Whether a message was written (False: already there, or the thread never was a web chat).
+    """
+    from app.web import history
+
+    return await history.add_assistant_message(
+        thread_id,
+        outbox_message_id(thread_id, campaign_id),
+        OUTBOX_AUTHOR,
+        outbox_message(action, decided_by, answer, note),
+    )
+
+
 def review_message_id(review_id: str) -> str:
     """The chat message id of a review's outcome (the same in every process and session)."""
     return str(uuid.uuid5(_NAMESPACE, f"review-outcome:{review_id}"))

@@ -101,10 +101,16 @@ def _proposal_parts(state: GraphState, items: list[OutboxItem]) -> list[dict[str
         parts.append(
             {
                 "headline": f"Sample draft for {item.name} ({item.customer_id})",
-                "facts": [f"Subject: {item.subject}", " ".join(item.body.split())[:700]],
+                "facts": [f"Subject: {item.subject}", quoted_body(item.body)],
             }
         )
     return parts
+
+
+def quoted_body(body: str) -> str:
+    """An email body as a quote under its list item, every line and paragraph break kept (whole: no cut link)."""
+    lines = body.strip().splitlines()
+    return "Body:\n" + "\n".join(f"  > {line}".rstrip() if line.strip() else "  >" for line in lines)
 
 
 def _approval_notice(thread_id: str, items: list[OutboxItem]) -> str:

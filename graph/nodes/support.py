@@ -65,7 +65,13 @@ async def rag_search(state: GraphState, runtime: Runtime[Context]) -> dict[str, 
         return {"passages": [], "confidence": 0.0, "errors": ["support: no knowledge base configured"]}
     found = await knowledge.asearch(state["request"], k=MAX_PASSAGES - 1, runner_up=True)
     passages = [
-        {"doc": p.doc, "section": p.section, "score": round(float(p.score), 4), "text": p.text}
+        {
+            "doc": p.doc,
+            "section": p.section,
+            "score": round(float(p.score), 4),  # rank score: fused, scaled per question (the best is 1)
+            "similarity": round(float(p.dense_score), 4),  # cosine similarity to the question
+            "text": p.text,
+        }
         for p in found.passages[:MAX_PASSAGES]
     ]
     return {"passages": passages, "confidence": float(found.confidence)}

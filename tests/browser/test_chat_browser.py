@@ -63,9 +63,9 @@ def sign_in(
 
 
 def wait_ready(page: Any) -> None:
-    """Wait until the chat is connected (the banner naming the model arrives over the websocket)."""
+    """Wait until a new chat is ready: the input and the starters (the model is named with the first answer)."""
     page.wait_for_selector("#chat-input", timeout=30_000)
-    page.get_by_text(re.compile("Offline model|OpenAI-compatible model")).first.wait_for(timeout=30_000)
+    page.wait_for_selector("#starters", timeout=30_000)
 
 
 def send(page: Any, text: str) -> int:

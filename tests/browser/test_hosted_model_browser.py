@@ -54,14 +54,13 @@ def hosted(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI) -> Itera
 
 def test_hosted_answer_then_a_grounding_no_shown_to_the_reviewer(browser: Any, hosted: Server, model: FakeOpenAI):
     requester = sign_in(browser, hosted, "staff")
-    banner = requester.locator(ASSISTANT).first.inner_text()
-    assert f"local-support-model (support) at 127.0.0.1:{model.port}" in banner, banner
-    assert "sk-test" not in requester.inner_text("body")
-
     model.answer_text = GROWTH_ANSWER
     model.grade_json = {"answerable": True, "evidence": GROWTH_EVIDENCE}
     send(requester, GROWTH_QUESTION)
     body = wait_for_answer(requester, "$199 per month")
+    banner = requester.locator(ASSISTANT).first.inner_text()  # posted with the first answer, which names the model
+    assert f"local-support-model (support) at 127.0.0.1:{model.port}" in banner, banner
+    assert "sk-test" not in requester.inner_text("body")
     assert "is open for it" not in body  # answered, not escalated
     graded = [r for r in model.requests if "ContextGrade" in str(r.get("response_format") or r.get("tool_choice"))]
     assert graded and GROWTH_QUESTION in str(graded[-1]["messages"])  # the check saw this question's passages

@@ -349,3 +349,16 @@ async def test_outbox_retry_resends_only_failed_emails_once_each(
         assert f"Retried the failed emails: {len(rest)} sent now, 0 still failing" in thread["last_answer"]
         assert "FAILED" not in thread["last_answer"] and f"failed {len(emails)}" not in thread["last_answer"]
         assert thread["last_answer"] == state["answer"]
+
+
+def test_a_sample_draft_is_shown_whole_with_its_line_breaks() -> None:
+    """The chat showed a sample as one run-on paragraph cut at 700 characters, mid-way through the unsubscribe link."""
+    from graph.nodes.outbox import quoted_body
+
+    body = "Hi Ana,\n\nYour data is kept until March 4.\n\n" + "More words. " * 80 + "\n\nBest regards,\nMaria Jensen\n"
+    body += "Unsubscribe: https://lumio.io/unsubscribe?customer=C00042"
+    quoted = quoted_body(body)
+    lines = quoted.splitlines()
+    assert lines[0] == "Body:" and lines[1] == "  > Hi Ana," and lines[2] == "  >"
+    assert "  > Best regards," in lines and "  > Maria Jensen" in lines  # one line each, as sent
+    assert lines[-1] == "  > Unsubscribe: https://lumio.io/unsubscribe?customer=C00042"

@@ -169,4 +169,4 @@ async def test_only_reviewers_and_admins_get_the_outbox_buttons(web):
             (APPROVE_ACTION, "Approve all and send"),
             (REJECT_ACTION, "Reject"),
         ]
-        assert all(a.payload == {"thread_id": "a-thread"} for a in actions)
+        assert all(a.payload == {"thread_id": "a-thread", "campaign_id": ""} for a in actions)

@@ -137,6 +137,7 @@ def run_decide(args: argparse.Namespace) -> int:
                 decided = await copilot.reviews.get(args.review_id)
                 question = str(decided["question"]) if decided else ""
                 out["kb_document"] = await add_reviewed_answer(settings, args.review_id, question, result.answer)
+                await copilot.reviews.record_kb_document(args.review_id, out["kb_document"])  # in the audit log
                 also = await answer_same_questions(copilot, args.review_id, question, result.answer, args.reviewer)
                 out["also_answered"] = [other for other, _ in also]
                 outcomes += also

@@ -39,6 +39,9 @@ async def test_edit_with_add_to_kb_from_the_command_line_stops_the_question_esca
     written = settings.home / out["kb_document"]  # under the home, not in the source folder
     assert edited in written.read_text(encoding="utf-8") and not (fresh_kb[1] / "reviewed-answers").exists()
     assert out["also_answered"] == [twin.review_id]
+    async with Copilot.open(settings, services=build_services(settings)) as copilot:
+        audit = await copilot.reviews.audit(review_id)
+    assert audit[-1]["kb_document"] == out["kb_document"]  # the audit log says it was added
 
     async with Copilot.open(settings, services=build_services(settings)) as copilot:
         again = await copilot.ask(UNANSWERABLE, user_id="kim")

@@ -21,16 +21,18 @@ OutOfScope = Literal["travel", "weather", "data_change"]
 """Why a request is outside the copilot's work."""
 
 _TRAVEL: Final = re.compile(
-    r"\b(?:book|reserve|find me|get me|search for|look for)\b(?:\s+\w+){0,4}?\s+"
+    r"\b(?:book|reserve|find me|get me|search for|look for)"
+    r"(?:\s+(?:me|us|a|an|the|two|three|\d+|cheap|cheapest|direct|return|one-way|nearby))*\s+"
     r"(?:flights?|hotels?|hotel rooms?|train(?: tickets?)?|plane tickets?|rental cars?|car rentals?|taxis?|ubers?"
-    r"|airbnbs?|a table|restaurants?)\b"
-    r"|\b(?:flights?|trains?) (?:from \w+ )?to [A-Z][a-z]+",
+    r"|airbnbs?)\b"
+    r"|^(?:cheap(?:est)?\s+)?(?:flights?|trains?) (?:from \w+ )?to (?-i:[A-Z])[a-z]+",
     re.IGNORECASE,
 )
-"""Booking travel, a table or a taxi ("book a demo" and "book a meeting" are not travel)."""
+"""Booking travel or a taxi: the booking verb right before what is booked ("book a demo" is not travel, nor "find
+me leads from hotels", "how many flights to Berlin did the team expense?")."""
 _WEATHER: Final = re.compile(
     r"\bwhat(?:'s|’s| is| will)? the weather\b|\bweather (?:forecast|today|tomorrow|tonight|like|going to be"
-    r"|(?:in|for|at) (?:[A-Z]|the weekend|this|next|tomorrow|today))|\bwill it (?:rain|snow)\b"
+    r"|(?:in|for|at) (?:(?-i:[A-Z])|the weekend|this|next|tomorrow|today))|\bwill it (?:rain|snow)\b"
     r"|\bis it (?:raining|snowing|sunny)\b",
     re.IGNORECASE,
 )

@@ -229,6 +229,12 @@ def _only_instructions(text: str) -> bool:
     )
 
 
+_ROLE_TITLES = frozenset(
+    "CEO CFO CMO CTO COO CRO CPO CIO CISO CSO VP SVP EVP SDR BDR AE AM CSM PM PMM SEO HR GTM BI DPO".split()
+)
+"""Job titles: "act as CMO and write a LinkedIn post" asks for a point of view, not a persona free of rules."""
+
+
 def _jailbreak_persona(text: str) -> str | None:
     """The persona a role override installs ("DAN"; "" when unnamed), or None when the message has no such override.
 
@@ -236,6 +242,8 @@ def _jailbreak_persona(text: str) -> str | None:
     """
     for found in _ROLE_OVERRIDE.finditer(text):
         name = found.group("name") or ""
+        if name in _ROLE_TITLES:
+            name = ""  # a job title, not a persona: an override only with `_UNBOUND` words
         if name.isupper() or _UNBOUND.search(text):
             return name if name.isupper() else ""
     return None

@@ -79,7 +79,8 @@ class ToolCallRecord(TypedDict):
     """Whether its arguments were already corrected once (invalid input is corrected only once)."""
     declined: NotRequired[bool]
     """The tool itself refused the request as asked (`FatalToolError`, `InvalidToolInput`: an unknown customer, a
-    period with no data): the user is told why, and monitoring does not count it as a failure of the service."""
+    period with no data): the user is told why, and monitoring does not count it as a failure of the service
+    (a `MissingDataError`, an empty database, is one)."""
 
 
 class InputState(TypedDict):

@@ -237,7 +237,8 @@ class SubscriptionRiskResult:
             None for monthly billing) and `signals` (the risk signals in words), highest `p_cancel` first.
         base_rate: Share of live subscribers that cancelled within the horizon over the training snapshots.
         auc: ROC AUC of the model on held-out snapshot rows.
-        n_train: Snapshot rows the model was trained on.
+        n_train: Labelled snapshot rows (the model's training rows and the held-out rows its AUC is measured on;
+            the split is by row, so one account can be on both sides: the AUC is an optimistic estimate).
         snapshots: The training snapshot dates, oldest first.
         coefficients: (feature, coefficient on the standardised / one-hot scale), largest magnitude first.
         cancelled_recently: Accounts whose subscription was cancelled within the horizon before `as_of`.

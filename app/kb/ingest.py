@@ -29,7 +29,6 @@ MARKDOWN_SUFFIXES = (".md", ".mdx", ".markdown")
 """Files that are ingested (recursively; hidden folders are skipped)."""
 REVIEWED_FOLDER = "reviewed-answers"
 """Name prefix of reviewed answers in the index (`reviewed-answers/<slug>.md`), wherever their folder is."""
-"""Sub-folder of the KB where approved reviewer answers are written."""
 ENCODE_GROUP = 2048
 """Chunks encoded (and written) per group: bounds memory while keeping the model's batches full."""
 

@@ -422,7 +422,7 @@ def _outline(snap: ChunkSnapshot, hit: DocHit) -> Passage:
         section=OUTLINE_SECTION,
         text=" ".join(pieces),
         score=round(hit.score, 6),
-        dense_score=0.0,
+        dense_score=round(max(hit.dense, 0.0), 6),  # the document's best chunk cosine: the outline has none of its own
         keyword_score=0.0,
         title=snap.titles[hit.best_row],
         chunk=-1,

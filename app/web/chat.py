@@ -22,7 +22,7 @@ from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 
 from app.reviews import ReviewConflict
-from app.runtime import AskResult, UnknownThread
+from app.runtime import AskResult, NoPendingApproval, UnknownThread
 from app.web import history
 from app.web.copilot_holder import get_copilot, get_user_store
 from app.web.review_watch import (
@@ -444,6 +444,9 @@ async def _decide_outbox(action: cl.Action, decision: str) -> None:
     tokens = TokenBatches(reply.stream_token)
     try:
         async with outbox_lock(thread_id):  # the console's decisions on this thread take the same lock
+            _, pending = await copilot.pending_approval(thread_id)
+            if campaign_id and pending.campaign_id != campaign_id:  # old buttons: never approve a newer campaign
+                raise NoPendingApproval(f"campaign {campaign_id} is no longer waiting for approval")
             result = await copilot.decide_outbox(
                 thread_id,
                 OutboxDecision(action=decision, reviewer=user.identifier),  # type: ignore[arg-type]

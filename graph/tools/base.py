@@ -41,6 +41,14 @@ class FatalToolError(ToolFailure):
     kind = "fatal"
 
 
+class MissingDataError(FatalToolError):
+    """The business data the tool needs is not there at all (an empty or misconfigured database).
+
+    No retry helps, as for any fatal error, but it is the service's failure, not the request's: monitoring counts
+    it towards the error rate, where an unknown id or a period with no data is only `declined`.
+    """
+
+
 class Table(TypedDict):
     """A small table for the answer."""
 

@@ -14,7 +14,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from graph.state import AgentName, ToolCallRecord
-from graph.tools.base import FatalToolError, InvalidToolInput, classify_exception, to_jsonable
+from graph.tools.base import FatalToolError, InvalidToolInput, MissingDataError, classify_exception, to_jsonable
 
 RETRYABLE = frozenset({"transient", "invalid_input", "invalid_result"})
 """Failure kinds worth another attempt."""
@@ -137,7 +137,7 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             "result": None,
             "error": _one_line(exc),
             "error_kind": classify_exception(exc),
-            "declined": isinstance(exc, FatalToolError | InvalidToolInput),
+            "declined": isinstance(exc, FatalToolError | InvalidToolInput) and not isinstance(exc, MissingDataError),
         }
     result = to_jsonable(result)
     problem = check_result(result)

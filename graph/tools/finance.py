@@ -577,10 +577,33 @@ _SPEND = re.compile(
 _PERCENT = re.compile(
     r"\b(?P<verb>grow|grows|grew|increase|increases|increased|rise|rises|raise|raised|goes up|went up|improve|"
     r"improves|cut|cuts|drop|drops|dropped|fall|falls|decrease|decreases|decreased|reduce|reduces|reduced|lower|"
-    r"lowered|goes down|went down)\s+(?:by\s+)?(?P<pct>\d+(?:\.\d+)?)\s*(?:%|percent)",
+    r"lowered|goes down|went down)(?:\s+(?:our\s+|the\s+|its\s+)?(?:prices?|pricing))?\s+(?:by\s+)?"
+    r"(?P<pct>\d+(?:\.\d+)?)\s*(?:%|percent)",
     re.IGNORECASE,
 )
 _DOWN = ("cut", "drop", "fall", "decrease", "reduce", "lower", "goes down", "went down")
+_DRIVER = re.compile(
+    r"\b(churn(?: rate)?|retention|conversion(?: rate)?|click-through|ctr|traffic|leads?|headcount|salar(?:y|ies)"
+    r"|costs?|spend(?:ing)?|budget|prices?|pricing)\b",
+    re.IGNORECASE,
+)
+"""What a percentage may change instead of the metric itself ("if churn drops by 2%" is not "MRR falls 2%")."""
+_PRICE_METRICS = frozenset({"revenue", "mrr", "arr"})
+"""Metrics a price change scales (same volume assumed): "what would revenue be if we raised prices by 10%"."""
+
+
+def _changed_driver(text: str, found: re.Match[str], metric: str) -> str | None:
+    """The other figure a "grows/drops N%" phrase changes (churn, prices…), or None when it changes the metric.
+
+    Read in the words just before the verb and just after it ("if churn drops by 2%", "if we raise prices 10%").
+    """
+    window = text[max(0, found.start() - 40) : found.start()] + " " + text[found.start() : found.end() + 20]
+    for driver in _DRIVER.finditer(window):
+        word = driver.group(1).lower()
+        if word.startswith(("price", "pricing")) and metric in _PRICE_METRICS:
+            continue
+        return word
+    return None
 
 
 _ARITHMETIC = re.compile(r"[$(]*\d[\d,.]*%?[)]*(?:\s*[-+*/×^]\s*[$(]*\d[\d,.]*%?[)]*)+")
@@ -645,10 +668,16 @@ def what_if(
         price_usd = PLAN_MONTHLY_PRICE[plan or "growth"]
     if accounts is None and spend_usd is None and (m := _SPEND.search(text)):
         spend_usd = float(m.group(1).replace(",", "")) * _SCALE.get((m.group(2) or "").lower(), 1.0)
-    if accounts is None and spend_usd is None and change_pct is None and (m := _PERCENT.search(text)):
-        change_pct = float(m.group("pct")) * (-1 if m.group("verb").lower().startswith(_DOWN) else 1)
+    percent = _PERCENT.search(text) if accounts is None and spend_usd is None and change_pct is None else None
+    if percent is not None:
+        change_pct = float(percent.group("pct")) * (-1 if percent.group("verb").lower().startswith(_DOWN) else 1)
     if metric is None:
         metric = "mrr" if accounts is not None else "cac" if spend_usd is not None else None
+    if percent is not None and metric is not None and (driver := _changed_driver(text, percent, metric)):
+        raise InvalidToolInput(
+            f"a change in {driver} is not modelled as a change in {metric.upper()}: say how {metric.upper()} itself "
+            f"changes (e.g. 'what would {metric.upper()} be if it grows 10%?') or add accounts, prices or spend"
+        )
     if metric is None and accounts is None and spend_usd is None and (expression := _arithmetic(text)):
         return calculator(deps, expression)  # "what if …: 1000 * 49 * 1.1" gives its own arithmetic
     if metric is None:

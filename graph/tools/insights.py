@@ -12,7 +12,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.cache.tools import cached_result
-from graph.tools.base import FatalToolError, ToolResult
+from graph.tools.base import FatalToolError, MissingDataError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 from graph.tools.finance import CHANNEL_ALIASES, CUSTOMER_ID_FIND, Channel
 
@@ -148,7 +148,7 @@ def _transactions(deps: ToolDeps) -> pd.DataFrame:
 
     df = transactions_frame(deps.engine)
     if df.empty:
-        raise FatalToolError("the business database has no transactions yet: run `gtm data seed` or import some")
+        raise MissingDataError("the business database has no transactions yet: run `gtm data seed` or import some")
     return df
 
 
@@ -1104,7 +1104,7 @@ def leads(deps: ToolDeps, top_n: int = 10, channel: str | None = None) -> ToolRe
 
     frame = leads_frame(deps.engine)
     if frame.empty:
-        raise FatalToolError("no leads in the database")
+        raise MissingDataError("no leads in the database")
     id_col = "lead_id" if "lead_id" in frame.columns else ("id" if "id" in frame.columns else None)
     frame, still_open = _open_leads(frame, deps.today())
     result = score_leads(frame, "converted", id_col=id_col)
@@ -1157,7 +1157,7 @@ def lead_volume(deps: ToolDeps, period: str = "last month", channel: str | None 
     previous = p.previous()
     frame = leads_frame(deps.engine)
     if frame.empty:
-        raise FatalToolError("no leads in the database")
+        raise MissingDataError("no leads in the database")
     if channel is not None:
         frame = frame[frame["source_channel"] == channel]
     counts = count_leads(frame, p.start, p.end, previous=(previous.start, previous.end))

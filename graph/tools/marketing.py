@@ -23,7 +23,7 @@ from app.analytics.rfm import SEGMENTS
 from app.cache.tools import cached_result
 from app.data.periods import MONTHS, Period, parse_period
 from app.mail import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL, postal_address  # the footer's facts
-from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
+from graph.tools.base import FatalToolError, InvalidToolInput, MissingDataError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 from graph.tools.finance import CHANNEL_ALIASES, Channel
 
@@ -383,7 +383,7 @@ def campaign(
 
     tx = transactions_frame(deps.engine)
     if tx.empty:
-        raise FatalToolError("no customer data yet: run `gtm data seed`")
+        raise MissingDataError("no customer data yet: run `gtm data seed`")
     result = rfm_segments(tx, order_col="order_id")
     summary = next((s for s in result.segments if s.segment == target_segment), None)
     if summary is None:

@@ -162,3 +162,14 @@ def test_other_scenarios_and_plain_questions(deps: ToolDeps) -> None:
         assert _plan(deps, request)[0]["name"] == tool
     with pytest.raises(InvalidToolInput, match="added accounts change MRR or ARR"):
         what_if(deps, metric="cac", question="what would CAC be if we add 10 accounts at $49")
+
+
+def test_a_percentage_that_changes_another_figure_is_not_applied_to_the_metric(deps: ToolDeps) -> None:
+    """Found by review: "MRR if churn drops by 2%" answered "MRR falls 2%", the wrong way round."""
+    with pytest.raises(InvalidToolInput, match="a change in churn is not modelled"):
+        what_if(deps, metric="mrr", question="What would MRR be if churn drops by 2%?")
+    mrr = metric(deps, "mrr")["data"]["result"]
+    raised = what_if(deps, metric="mrr", question="What would MRR be if we raised prices by 10%?")
+    assert raised["data"]["scenario"] == pytest.approx(mrr * 1.1)  # a price change scales recurring revenue
+    grown = what_if(deps, metric="mrr", question="What would MRR be if it grows 5%?")
+    assert grown["data"]["scenario"] == pytest.approx(mrr * 1.05)

@@ -136,3 +136,23 @@ async def test_a_failed_report_branch_makes_the_report_degraded(web: Web, monkey
     assert set(record.agents) == {"marketing", "finance", "insights", "support"}
     summary = await copilot.monitor.asummary()
     assert summary["agents"]["insights"]["rate"] == 0.0 and summary["agents"]["finance"]["rate"] == 1.0
+
+
+async def test_an_empty_database_is_a_failure_not_a_declined_request() -> None:
+    """Found by review: every FatalToolError counted as the user's, so an empty database never raised the alert."""
+    from langchain_core.tools import StructuredTool
+
+    from graph.tools.base import FatalToolError, MissingDataError
+    from graph.tools.executor import new_record, run_call
+
+    def tool_raising(exc: Exception) -> StructuredTool:
+        def fail() -> dict[str, Any]:
+            raise exc
+
+        return StructuredTool.from_function(fail, name="probe", description="raises")
+
+    record = new_record("insights", {"id": "1", "name": "probe", "args": {}})
+    empty = await run_call(tool_raising(MissingDataError("no transactions yet")), record, 5.0)
+    unknown = await run_call(tool_raising(FatalToolError("no customer C99999")), record, 5.0)
+    assert (empty["ok"], empty["error_kind"], empty["declined"]) == (False, "fatal", False)
+    assert (unknown["ok"], unknown["error_kind"], unknown["declined"]) == (False, "fatal", True)

@@ -168,16 +168,18 @@ async def _account_active(user: cl.User | None) -> bool:
     return account is not None and account.session_valid(claims[1] if claims else None)
 
 
+async def _decision_of(copilot: Any, session: WebsocketSession, thread_id: str, seen_messages: int) -> str | None:
+    """The thread's next answer after `seen_messages` (a reviewer's decision), or None once this session is gone."""
+    return await wait_for_review(
+        copilot, thread_id, seen_messages, alive=lambda: WebsocketSession.get_by_id(session.id) is session
+    )
+
+
 async def _deliver_review(session: WebsocketSession, thread_id: str, review_id: str, seen_messages: int) -> None:
     """Background task of one chat session: wait for the reviewer, then post their answer in this chat."""
     local_steps.set(None)  # a top-level message, not nested under the request that escalated
     copilot = await get_copilot()
-    answer = await wait_for_review(
-        copilot,
-        thread_id,
-        seen_messages,
-        alive=lambda: WebsocketSession.get_by_id(session.id) is session,
-    )
+    answer = await _decision_of(copilot, session, thread_id, seen_messages)
     if answer is None:
         return
     review = await copilot.reviews.get(review_id)
@@ -384,12 +386,7 @@ async def _deliver_outbox(session: WebsocketSession, thread_id: str, campaign_id
     """Background task of one chat session: wait for the campaign's decision, then post it in this chat."""
     local_steps.set(None)  # a top-level message, not nested under the request that drafted the campaign
     copilot = await get_copilot()
-    answer = await wait_for_review(
-        copilot,
-        thread_id,
-        seen_messages,
-        alive=lambda: WebsocketSession.get_by_id(session.id) is session,
-    )
+    answer = await _decision_of(copilot, session, thread_id, seen_messages)
     if answer is None:
         return
     await _remove_campaign_actions(thread_id, campaign_id)

@@ -8,22 +8,19 @@ server log go to `test-artifacts/` (git-ignored).
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.settings import REPO_ROOT
 from tests.kb_slice import copy_kb
-from tests.server_process import ServerProcess, free_port
+from tests.server_process import ServerProcess
+from tests.smtp_sink import Inbox, running_inbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,30 +58,11 @@ def _ensure_chromium() -> None:
         pytest.skip("browser tests need /usr/bin/chromium; `apt-get install chromium` did not provide it")
 
 
-@dataclass
-class Inbox:
-    """What the loopback SMTP server received (the win-back emails the server sends)."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook
-        """Keep one received message."""
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
 @pytest.fixture(scope="session")
 def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server (aiosmtpd) on a free loopback port, for the whole session."""
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_inbox() as running:
+        yield running
 
 
 @dataclass(kw_only=True)

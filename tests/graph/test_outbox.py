@@ -4,15 +4,11 @@ and the weekly report, with each agent writing its own section, written to files
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
 import re
 import shutil
-import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,28 +22,10 @@ from app.settings import REPO_ROOT, Settings
 from graph.context import Context
 from graph.review import OutboxDecision
 from graph.tools.marketing import SENDER_NAME, SENDER_ROLE
+from tests.server_process import free_port
+from tests.smtp_sink import Inbox
 
 WINBACK = "Launch a win-back campaign for churned customers"
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if address in str(m["To"])]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -60,7 +38,7 @@ class SmtpServer:
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) on loopback, on a free port."""
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield SmtpServer(inbox, controller, port)

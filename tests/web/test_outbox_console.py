@@ -5,14 +5,13 @@ console and chat fixes (passage similarity, the editable draft, the audit's know
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from app.web import history
 from app.web.review_watch import OUTBOX_AUTHOR, outbox_message_id
-from tests.browser.conftest import Inbox
-from tests.server_process import free_port
+from tests.smtp_sink import Inbox, running_inbox
 from tests.web.test_history import _thread_for
 
 from .conftest import UNANSWERABLE, Web, form_token, make_settings
@@ -22,16 +21,9 @@ EDITED_BODY = "Hi there,\n\nWe kept your dashboards.\nCome back for a month on u
 
 
 @pytest.fixture
-def smtp() -> AsyncIterator[tuple[Inbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with running_inbox() as running:
+        yield running
 
 
 @pytest.fixture

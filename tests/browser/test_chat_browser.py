@@ -51,6 +51,8 @@ def sign_in(
     """Sign in as `username` in a new browser context; returns its page, ready to type."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    connected: list[bool] = _CONNECTED.setdefault(id(page), [])
+    page.on("websocket", lambda ws: connected.append(True))  # socket.io upgrades once its session exists
     if on_page is not None:
         on_page(page)
     page.goto(f"{server.url}/login?next={next_path}")
@@ -62,10 +64,24 @@ def sign_in(
     return page
 
 
+_CONNECTED: dict[int, list[bool]] = {}
+"""Pages (by id) whose chat websocket has opened, as `sign_in` watches them."""
+
+
 def wait_ready(page: Any) -> None:
-    """Wait until a new chat is ready: the input and the starters (the model is named with the first answer)."""
+    """Wait until a new chat is ready: the input, the starters and its session's websocket.
+
+    The starters render before the chat session connects; a file attached before it exists is refused (404 on
+    Chainlit's upload route), which the banner message used to hide (it came over the socket).
+    """
     page.wait_for_selector("#chat-input", timeout=30_000)
     page.wait_for_selector("#starters", timeout=30_000)
+    connected = _CONNECTED.get(id(page))
+    for _ in range(300):
+        if connected is None or connected:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the chat's websocket did not open within 30 s")
 
 
 def send(page: Any, text: str) -> int:

@@ -226,6 +226,13 @@ _NO_COMPARISON = (
 """The recommendation of a metric whose status has no comparison behind it ("watch" only for lack of data)."""
 
 
+def _recommendation(change: float | None, status: str, advice: str) -> str | None:
+    """A metric's recommendation: none without a comparison to judge (it says so), none when healthy, else `advice`."""
+    if change is None:
+        return _NO_COMPARISON
+    return None if status == "healthy" else advice
+
+
 def _change(current: float, previous: float) -> float | None:
     if previous == 0 or not math.isfinite(previous):
         return None
@@ -560,14 +567,12 @@ def cac(engine: Engine, period: Period, channel: str | None = None, segment: str
             f"so CAC changed {change:+.1f}%. Judge CAC through LTV:CAC (≥ 3) and payback (≤ 12 months); "
             "a rise above 10% needs watching, above 25% is concerning."
         )
-    recommendation = None
-    if change is None:
-        recommendation = _NO_COMPARISON
-    elif status != "healthy":
-        recommendation = (
-            "CAC is rising: shift budget from the highest-CAC channels (see CAC by channel) to the most efficient "
-            "ones, and check conversion rates for a funnel leak."
-        )
+    recommendation = _recommendation(
+        change,
+        status,
+        "CAC is rising: shift budget from the highest-CAC channels (see CAC by channel) to the most efficient "
+        "ones, and check conversion rates for a funnel leak.",
+    )
     return MetricResult(
         metric="CAC",
         period=period.label,
@@ -877,11 +882,11 @@ def aov(engine: Engine, period: Period, channel: str | None = None, segment: str
         unit="USD/order",
         benchmark=benchmark,
         status=status,
-        recommendation=_NO_COMPARISON
-        if change is None
-        else None
-        if status == "healthy"
-        else "Order values are falling: bundle sensors with mounting kits and batteries, and review discounting.",
+        recommendation=_recommendation(
+            change,
+            status,
+            "Order values are falling: bundle sensors with mounting kits and batteries, and review discounting.",
+        ),
     )
 
 
@@ -994,11 +999,11 @@ def revenue(engine: Engine, period: Period, channel: str | None = None, segment:
         unit="USD",
         benchmark=benchmark,
         status=status,
-        recommendation=_NO_COMPARISON
-        if change is None
-        else None
-        if status == "healthy"
-        else "Revenue fell against the period before: check churn and contraction (NRR) and hardware order volume.",
+        recommendation=_recommendation(
+            change,
+            status,
+            "Revenue fell against the period before: check churn and contraction (NRR) and hardware order volume.",
+        ),
         assumptions=["Subscriptions from the subscriptions table, hardware from orders; refunds not netted"],
     )
 
@@ -1050,11 +1055,11 @@ def mrr(engine: Engine, period: Period, channel: str | None = None, segment: str
         unit="USD/month",
         benchmark=benchmark,
         status=status,
-        recommendation=_NO_COMPARISON
-        if change is None
-        else None
-        if status == "healthy"
-        else "Recurring revenue is shrinking: look at churned and downgraded accounts (NRR) and at new-customer CAC.",
+        recommendation=_recommendation(
+            change,
+            status,
+            "Recurring revenue is shrinking: look at churned and downgraded accounts (NRR) and at new-customer CAC.",
+        ),
     )
 
 

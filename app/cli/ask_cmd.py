@@ -88,7 +88,10 @@ async def _ask(texts: list[str], args: argparse.Namespace, max_chars: int) -> in
                 if result.escalated:
                     sys.stdout.write(f" · escalated: review {result.review_id}")
                 if result.pending_approval:
-                    sys.stdout.write(" · waiting for approval: gtm outbox list --thread " + result.thread_id)
+                    sys.stdout.write(
+                        f" · waiting for approval: gtm outbox list --thread {result.thread_id}, then "
+                        f"gtm outbox approve|reject {result.thread_id} (or the reviewer console, /review/outbox)"
+                    )
                 sys.stdout.write("\n")
             except (CliError, ReviewConflict) as exc:
                 if args.text != "-":

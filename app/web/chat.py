@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from typing import Any
 
@@ -68,9 +67,6 @@ THREAD_NAME_CHARS = 80
 
 MODEL_NOTICE = "model_notice"
 """`cl.user_session` key of the notice naming the model, shown with the first answer of a chat."""
-
-CLI_HINT = re.compile(r" \(`gtm outbox approve [^`]*` / `gtm outbox reject [^`]*`\)")
-"""The command-line hint of the outbox notice (`graph.nodes.outbox`): the chat points to the console instead."""
 
 _watchers: set[asyncio.Task[None]] = set()
 """Running review watchers (held here so they are not garbage-collected; each ends on its own)."""
@@ -293,8 +289,8 @@ async def on_message(message: cl.Message) -> None:
 
 
 def approval_text(answer: str, may_approve: bool) -> str:
-    """The win-back proposal as the chat shows it: where it gets approved, without command lines."""
-    text = CLI_HINT.sub("", answer)
+    """The win-back proposal as the chat shows it, with where it gets approved."""
+    text = answer
     link = f"[{OUTBOX_URL}]({OUTBOX_URL})"
     if may_approve:
         return (

@@ -113,11 +113,11 @@ def quoted_body(body: str) -> str:
     return "Body:\n" + "\n".join(f"  > {line}".rstrip() if line.strip() else "  >" for line in lines)
 
 
-def _approval_notice(thread_id: str, items: list[OutboxItem]) -> str:
+def _approval_notice(items: list[OutboxItem]) -> str:
+    """What waits for approval; where to approve it is each surface's to say (the chat, `gtm ask`, the API)."""
     return (
         f"**Nothing has been sent.** {len(items)} emails are waiting in the outbox for approval: approve them all, "
-        f"edit a draft or drop recipients, or reject the campaign (`gtm outbox approve {thread_id}` / "
-        f"`gtm outbox reject {thread_id}`)."
+        "edit a draft or drop recipients, or reject the campaign."
     )
 
 
@@ -141,7 +141,7 @@ async def stage_outbox(state: GraphState, runtime: Runtime[Context]) -> Command[
         proposal = text_of(reply).rstrip()
     except LLMCallFailed as exc:  # the drafts are staged all the same; only the summary is missing
         proposal = exc.user_message
-    text = f"{proposal}\n\n{_approval_notice(thread_id, items)}"
+    text = f"{proposal}\n\n{_approval_notice(items)}"
     return Command(
         goto="approve_send",
         update={"answer": text, "messages": [AIMessage(text, name="marketing")], "outbox_status": _statuses(items)},

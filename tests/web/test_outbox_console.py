@@ -239,7 +239,7 @@ def test_the_chat_points_staff_to_the_console_not_the_command_line():
 
     notice = (
         "**Nothing has been sent.** 7 emails are waiting in the outbox for approval: approve them all, edit a draft "
-        "or drop recipients, or reject the campaign (`gtm outbox approve t-1` / `gtm outbox reject t-1`)."
+        "or drop recipients, or reject the campaign."
     )
     staff = approval_text(notice, may_approve=False)
     assert "gtm outbox" not in staff and "reviewer console at [/review/outbox](/review/outbox)" in staff

@@ -96,13 +96,23 @@ def unsubscribe_headers(customer_id: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{unsubscribe_url(customer_id)}>"}
 
 
+def sign_off(name: str = SENDER_NAME, role: str = SENDER_ROLE) -> str:
+    """The sender's sign-off: "Best regards," then their name, then their role at Lumio."""
+    return f"Best regards,\n{name}\n{role}, Lumio"
+
+
+def unsubscribe_line(link: str) -> str:
+    """The footer line that carries the recipient's unsubscribe link."""
+    return f"Unsubscribe: {link}"
+
+
 def _footer_parts(customer_id: str, country: str | None) -> dict[str, tuple[str, str]]:
     """Each required footer part: what shows it is there, and the text that adds it."""
     address, link = postal_address(country), unsubscribe_url(customer_id)
     return {
-        "sender signature": (SENDER_NAME, f"Best regards,\n{SENDER_NAME}\n{SENDER_ROLE}, Lumio"),
+        "sender signature": (SENDER_NAME, sign_off()),
         "postal address": (address, address),
-        "unsubscribe link": (link, f"Unsubscribe: {link}"),
+        "unsubscribe link": (link, unsubscribe_line(link)),
     }
 
 

@@ -6,6 +6,7 @@ from app.mail import (
     compliance_footer,
     compose,
     missing_compliance,
+    postal_address,
     unsubscribe_headers,
     with_compliance_footer,
 )
@@ -47,3 +48,22 @@ def test_the_list_unsubscribe_header_names_the_recipients_link():
         headers=unsubscribe_headers("C00409"),
     )
     assert message["List-Unsubscribe"] == "<https://lumio.io/unsubscribe?customer=C00409>"
+
+
+def test_a_draft_from_the_offline_writer_already_has_the_footer_the_outbox_checks():
+    """The writer and the outbox share `app.mail`'s footer wording, so a draft is never given a second footer."""
+    from graph.llm.writers import write_email
+    from graph.tools.marketing import email_values
+
+    for country in ("Germany", "United States"):
+        ctx = {
+            "customer_id": "C00409",
+            "name": "Lucas",
+            "plan": "Growth",
+            "status": "active",
+            "address": postal_address(country),
+        }
+        draft = write_email(email_values(ctx))
+        assert missing_compliance(draft, "C00409", country) == []
+        assert with_compliance_footer(draft, "C00409", country) == (draft, [])
+        assert draft.count("Unsubscribe:") == 1 and draft.count("Best regards,") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,8 @@ from app.cli.base import CliError, check_text, emit_json
 if TYPE_CHECKING:
     from app.outbox import Delivery, OutboxItem
     from app.runtime import Copilot
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,8 +107,10 @@ def run_decide(args: argparse.Namespace) -> int:
     """Approve or reject one thread's drafts, resuming its paused win-back run (which sends)."""
     from pydantic import ValidationError
 
+    from app.cli.chat_history import write_to_chat_history
     from app.runtime import Copilot, InvalidDecision, NoPendingApproval, UnknownThread
     from app.settings import get_settings
+    from app.web.review_watch import record_outbox_in_history
     from graph.review import OutboxDecision
 
     try:
@@ -130,7 +135,23 @@ def run_decide(args: argparse.Namespace) -> int:
             result = await copilot.decide_outbox(args.thread_id, decision)
             items = await copilot.outbox.items(args.thread_id, pending.campaign_id)
         statuses = {i.customer_id: i.status for i in items}
-        return {"decision": decision.action, **result.to_json(), "outbox": statuses, "footer_added": footer_added}
+        try:  # a requester who asked in the browser finds the outcome in the thread, as the console leaves it
+            written = await write_to_chat_history(
+                get_settings(),
+                lambda: record_outbox_in_history(
+                    args.thread_id, pending.campaign_id, decision.action, args.reviewer, result.answer, decision.note
+                ),
+            )
+        except Exception as exc:  # noqa: BLE001 - the decision stands; a connected chat still shows it live
+            log.warning("writing the outbox outcome of %s to the chat history failed: %s", args.thread_id, exc)
+            written = False
+        return {
+            "decision": decision.action,
+            **result.to_json(),
+            "outbox": statuses,
+            "footer_added": footer_added,
+            "in_chat_history": written,
+        }
 
     try:
         out = asyncio.run(decide())

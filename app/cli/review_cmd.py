@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.base import CliError, check_text, emit_json
@@ -180,26 +179,16 @@ def _unquoted(message: str) -> str:
 async def record_in_chat_history(settings: Settings, review: dict[str, Any], answer: str) -> bool:
     """Write a decided review's outcome into the requester's web chat history, as the console does.
 
-    Only when the chat history database exists (a server ran on this home, or `GTM_HISTORY_URL` is set);
-    a thread asked from the command line has no chat history and gets nothing. The message id is the one
-    a connected chat posts live, so the thread shows the outcome once either way.
+    See `app.cli.chat_history.write_to_chat_history`: a thread asked from the command line has no chat
+    history and gets nothing; the message id is the one a connected chat posts live.
 
     Returns:
         Whether a message was written.
     """
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.history_db_url)
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
-        return False  # no server ever ran on this home: there is no chat history to write to
-    from app.web import history
+    from app.cli.chat_history import write_to_chat_history
     from app.web.review_watch import record_in_history
 
-    history.configure(settings)
-    try:
-        return await record_in_history(review, answer)
-    finally:
-        await history.close_history()
+    return await write_to_chat_history(settings, lambda: record_in_history(review, answer))
 
 
 def run_audit(args: argparse.Namespace) -> int:

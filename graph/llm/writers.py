@@ -534,16 +534,17 @@ def _email_subject(text: str, fallback: str) -> str:
 
 
 def _email_footer(values: dict[str, Any]) -> list[str]:
-    """Sign-off by a named person with their role, the company address and the unsubscribe link."""
-    from graph.tools.marketing import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL
+    """Sign-off by a named person with their role, the company address and the unsubscribe link.
+
+    The wording is `app.mail`'s, the same the outbox re-appends to an edit that lost it
+    (`app.mail.with_compliance_footer`), so a draft never gets a second footer.
+    """
+    from app.mail import ADDRESS_US, SENDER_NAME, SENDER_ROLE, sign_off, unsubscribe_line, unsubscribe_url
 
     name = values.get("sender_name") or SENDER_NAME
     role = values.get("sender_role") or SENDER_ROLE
-    unsubscribe = values.get("unsubscribe_url") or UNSUBSCRIBE_URL.format(customer_id=values.get("customer_id", ""))
-    return [
-        f"Best regards,\n{name}\n{role}, Lumio",
-        f"{values.get('address') or ADDRESS_US}\nUnsubscribe: {unsubscribe}",
-    ]
+    unsubscribe = values.get("unsubscribe_url") or unsubscribe_url(str(values.get("customer_id", "")))
+    return [sign_off(name, role), f"{values.get('address') or ADDRESS_US}\n{unsubscribe_line(unsubscribe)}"]
 
 
 def _purpose_subject(purpose: str) -> str:

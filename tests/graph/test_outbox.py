@@ -340,3 +340,54 @@ def test_a_sample_draft_is_shown_whole_with_its_line_breaks() -> None:
     assert lines[0] == "Body:" and lines[1] == "  > Hi Ana," and lines[2] == "  >"
     assert "  > Best regards," in lines and "  > Maria Jensen" in lines  # one line each, as sent
     assert lines[-1] == "  > Unsubscribe: https://lumio.io/unsubscribe?customer=C00042"
+
+
+async def test_a_cli_rejection_is_left_in_the_requesters_chat_history(
+    winback_settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """`gtm outbox reject` leaves the outcome in the web chat thread, as the console does, for a requester who left."""
+    from app.cli.main import main
+    from app.settings import get_settings
+    from app.web import history
+    from app.web.review_watch import outbox_message, outbox_message_id
+    from tests.web.test_history import _thread_for
+
+    async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:  # SQLite
+        thread_id, _ = await _paused(copilot, smtp)
+        _, pending = await copilot.pending_approval(thread_id)
+    chat = winback_settings.model_copy(
+        update={"history_url": f"sqlite+aiosqlite:///{winback_settings.home / 'chainlit.db'}"}
+    )
+    history.configure(chat)
+    await history.init_history(chat)
+    await _thread_for(history.data_layer(), "staff", WINBACK, thread_id=thread_id)
+    await history.close_history()
+    for name, value in {
+        "GTM_HOME": str(winback_settings.home),
+        "GTM_DATABASE_URL": str(winback_settings.database_url),
+        "GTM_CHECKPOINT_URL": str(winback_settings.checkpoint_url),
+        "GTM_KB_DIR": str(winback_settings.kb_dir),
+        "GTM_SMTP_PORT": str(smtp.port),
+        "GTM_LLM_PROVIDER": "offline",
+        "GTM_HISTORY_URL": str(chat.history_url),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        note = "Hold until the pricing page is updated"
+        code = await asyncio.to_thread(main, ["outbox", "reject", thread_id, "--note", note, "--reviewer", "rita"])
+        assert code == 0
+        out = capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["outbox", "reject", thread_id, "--note", "again", "--json"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert smtp.inbox.messages == []
+    history.configure(chat)
+    thread = await history.data_layer().get_thread(thread_id)
+    await history.close_history()
+    assert thread is not None
+    outcomes = [s for s in thread["steps"] if s["id"] == outbox_message_id(thread_id, pending.campaign_id)]
+    assert len(outcomes) == 1
+    text = outcomes[0]["output"]
+    assert text.startswith("**Win-back campaign · rejected by rita**") and note in text
+    assert text == outbox_message("reject", "rita", out.strip(), note)

@@ -6,6 +6,7 @@ Environment variables only fill defaults: code that builds a graph, a store or a
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -165,6 +166,14 @@ class Settings(BaseSettings):
     def reviewed_path(self) -> Path:
         """Where reviewed answers are written: `reviewed_dir`, defaulting to `home/reviewed-answers`."""
         return Path(self.reviewed_dir or self.home / "reviewed-answers")
+
+    def uploads_path(self, thread_id: str | None = None) -> Path:
+        """Where sheets are kept: `home/uploads`, or one chat thread's folder under it.
+
+        Sheets put in `home/uploads` by hand are read by every thread; a thread's attachments only by it.
+        """
+        base = self.home / "uploads"
+        return base / f"thread-{hashlib.sha256(thread_id.encode()).hexdigest()[:16]}" if thread_id else base
 
     @property
     def checkpoint_path(self) -> str:

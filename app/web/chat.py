@@ -232,7 +232,7 @@ async def on_message(message: cl.Message) -> None:
         cl.user_session.set(MODEL_NOTICE, None)
         await cl.Message(content=str(notice), author="GTM Copilot").send()
     text = message.content.strip()
-    uploads = await save_uploads(message.elements, copilot.settings.home)
+    uploads = await save_uploads(message.elements, copilot.settings.uploads_path(thread_id))
     if uploads.refused:
         await cl.Message(content="\n".join(["Not attached:", *(f"- {why}" for why in uploads.refused)])).send()
     if uploads.saved:

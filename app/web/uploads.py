@@ -1,4 +1,7 @@
-"""Sheets attached to chat messages: checked, then saved to `GTM_HOME/uploads` for the Finance agent.
+"""Sheets attached to chat messages: checked, then saved in their thread's folder for the Finance agent.
+
+The folder is `Settings.uploads_path(thread)`, under `GTM_HOME/uploads`: the agent reads only the current
+thread's attachments and the sheets put in `GTM_HOME/uploads` itself by hand.
 
 Only CSV and XLSX files up to `MAX_UPLOAD_BYTES` are kept; anything else gets a clear message in the
 chat. A saved file gets a unique name (`<stem>-<8 hex>.csv`) and the request the graph sees ends with
@@ -98,12 +101,12 @@ def attachment_files(elements: list[Any] | None) -> list[tuple[str, Path, int | 
     return out
 
 
-async def save_uploads(elements: list[Any] | None, home: Path) -> UploadOutcome:
-    """Save a message's attached sheets into `home/uploads` (in a worker thread)."""
+async def save_uploads(elements: list[Any] | None, folder: Path) -> UploadOutcome:
+    """Save a message's attached sheets into `folder`, its thread's (`Settings.uploads_path`), in a worker thread."""
     files = attachment_files(elements)
     if not files:
         return UploadOutcome()
-    return await asyncio.to_thread(save_attachments, files, home / "uploads")
+    return await asyncio.to_thread(save_attachments, files, folder)
 
 
 def with_attachments(text: str, saved: list[str]) -> str:

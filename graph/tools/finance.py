@@ -9,7 +9,7 @@ import json
 import re
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
@@ -19,6 +19,9 @@ from app.cache.tools import cached_result
 from app.data.catalog import CHANNELS
 from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 Metric = Literal[
     "cac",
@@ -195,9 +198,9 @@ class SheetArgs(BaseModel):
     file: str | None = Field(default=None, description="Uploaded file name; the latest upload when omitted")
 
 
-def _upload_columns(folder: Path) -> list[str]:
-    """The columns of the latest upload in `folder` (header only, cached by modification time)."""
-    files = _uploads(folder)
+def _upload_columns(settings: Settings) -> list[str]:
+    """The columns of the latest sheet the current request may read (header only, cached by modification time)."""
+    files = _visible_uploads(settings)
     if not files:
         return []
     stat = files[-1].stat()
@@ -226,10 +229,9 @@ def _sheet_args(deps: ToolDeps) -> type[SheetArgs]:
     that names one ("which department had the highest q1_actual?") goes to the sheet; names that are also
     metric or channel words ("revenue", "budget") stay ordinary cues and earn no bonus of their own.
     """
-    folder = deps.settings.home / "uploads"
 
     def hints(schema: dict[str, Any], _model: Any) -> None:
-        columns = _upload_columns(folder)
+        columns = _upload_columns(deps.settings)
         spaced = {c: c.replace("_", " ") for c in columns}
         generic = _generic_words()
         schema["x-cues"] = [*SHEET_CUES, *columns, *spaced.values()]
@@ -491,8 +493,31 @@ def _uploads(folder: Path) -> list[Path]:
     )
 
 
+def _current_thread() -> str | None:
+    """The thread of the graph run calling a tool (None outside a run: the CLI's `gtm finance sheet`)."""
+    from langgraph.config import get_config
+
+    try:
+        thread = get_config().get("configurable", {}).get("thread_id")
+    except RuntimeError:
+        return None
+    return str(thread) if thread else None
+
+
+def _visible_uploads(settings: Settings) -> list[Path]:
+    """The sheets the current request may read, the thread's newest attachment last.
+
+    First the shared ones (put in `GTM_HOME/uploads` by hand), then those attached in its own chat thread,
+    each oldest first.
+
+    Another thread's attachments are never visible: one user's budget sheet is not another user's answer.
+    """
+    thread = _current_thread()
+    return _uploads(settings.uploads_path()) + (_uploads(settings.uploads_path(thread)) if thread else [])
+
+
 def _latest_upload(deps: ToolDeps, name: str | None) -> Path:
-    files = _uploads(deps.settings.home / "uploads")
+    files = _visible_uploads(deps.settings)
     if name:
         matches = [p for p in files if p.name == Path(name).name]
         if not matches:

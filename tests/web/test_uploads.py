@@ -28,11 +28,12 @@ def _file(tmp_path: Path, name: str, data: bytes) -> FakeElement:
 
 
 async def test_csv_is_saved_with_a_unique_name(tmp_path: Path) -> None:
-    outcome = await uploads.save_uploads([_file(tmp_path, "Q3 spend.csv", CSV.encode())], tmp_path / "home")
+    folder = tmp_path / "home" / "uploads" / "thread-1"
+    outcome = await uploads.save_uploads([_file(tmp_path, "Q3 spend.csv", CSV.encode())], folder)
     assert outcome.refused == []
     [name] = outcome.saved
     assert name.startswith("Q3-spend-") and name.endswith(".csv")
-    assert (tmp_path / "home" / "uploads" / name).read_text() == CSV
+    assert (folder / name).read_text() == CSV
 
 
 async def test_other_types_large_and_fake_files_are_refused(tmp_path: Path, monkeypatch) -> None:
@@ -77,3 +78,27 @@ async def test_finance_agent_totals_the_attached_sheet(web) -> None:
     assert result.route == "finance"
     assert name in result.answer
     assert "2,100.00" in result.answer
+
+
+async def test_a_threads_attachment_is_read_by_that_thread_only(web) -> None:
+    """One user's sheet is never another thread's answer; the thread that attached it reads it in follow-ups."""
+    settings = web.settings
+    mine, theirs = "thread-with-the-sheet", "another-users-thread"
+    folder = settings.uploads_path(mine)
+    assert folder.parent == settings.uploads_path() and folder != settings.uploads_path(theirs)
+    folder.mkdir(parents=True)
+    name = uploads.safe_name("spend.csv")
+    (folder / name).write_text(CSV)
+    copilot = await web.copilot()
+    try:
+        first = await copilot.ask(uploads.with_attachments("", [name]), thread_id=mine)
+        assert first.route == "finance" and name in first.answer and "2,100.00" in first.answer
+        other = await copilot.ask("Describe and total the uploaded sheet", thread_id=theirs)
+        assert name not in other.answer and "2,100.00" not in other.answer
+        assert "no sheet uploaded yet" in other.answer
+        named = await copilot.ask(f"Describe and total this sheet (attached: {name})", thread_id="a-third-thread")
+        assert "2,100.00" not in named.answer and f"no uploaded sheet named '{name}'" in named.answer
+        again = await copilot.ask("Describe and total the uploaded sheet", thread_id=mine)  # no attachment this time
+        assert name in again.answer and "2,100.00" in again.answer
+    finally:
+        (folder / name).unlink()

@@ -82,8 +82,9 @@ class Period:
         Whole calendar months step back by as many months (Q3 → Q2, October → September, 2025 → 2024), so a
         quarter is compared with the quarter before it, not with the 92 days before it (which started on
         31 March). A year to date (1 January to a day before 31 December) is compared with the same dates a
-        year earlier. Any other period ("last 30 days", a quarter to date) is compared with the same number
-        of days ending the day before it starts.
+        year earlier; so is a quarter to date in Q1 or a month to date in January, which are the same dates
+        (there is no earlier stretch of the year to compare them with). Any other period ("last 30 days", a
+        quarter to date from April on) is compared with the same number of days ending the day before it starts.
         """
         if self._is_year_to_date():
             return year_earlier(self)

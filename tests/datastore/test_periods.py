@@ -115,3 +115,16 @@ def test_period_validation_and_dict() -> None:
     p = Period.between(date(2025, 1, 1), date(2025, 1, 31))
     assert p.to_dict() == {"start": "2025-01-01", "end": "2025-01-31", "label": "2025-01-01 to 2025-01-31", "days": 31}
     assert p.contains(date(2025, 1, 15)) and not p.contains(date(2025, 2, 1))
+
+
+def test_a_quarter_to_date_in_q1_is_compared_with_the_same_dates_a_year_earlier() -> None:
+    """Q1 to date and January to date start on 1 January: they are years to date, as the docstring says."""
+    for text, today in (("this quarter", date(2026, 2, 15)), ("this month", date(2026, 1, 20))):
+        period = parse_period(text, today)
+        assert period is not None and period.start == date(2026, 1, 1) and period.end == today
+        prev = period.previous()
+        assert (prev.start, prev.end) == (date(2025, 1, 1), date(today.year - 1, today.month, today.day))
+    april = parse_period("this quarter", date(2026, 5, 10))  # from April on: the same number of days before
+    assert april is not None
+    prev = april.previous()
+    assert prev.end == date(2026, 3, 31) and prev.days == april.days

@@ -259,6 +259,23 @@ def test_report_cli_writes_markdown_and_html(
     assert "use .md or .html" in capsys.readouterr().err
 
 
+def _cli_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings, smtp: SmtpServer, **extra: str) -> None:
+    """Point the `gtm` CLI, run in this process, at the test's home, databases and SMTP server."""
+    from app.settings import get_settings
+
+    for name, value in {
+        "GTM_HOME": str(settings.home),
+        "GTM_DATABASE_URL": str(settings.database_url),
+        "GTM_CHECKPOINT_URL": str(settings.checkpoint_url),
+        "GTM_KB_DIR": str(settings.kb_dir),
+        "GTM_SMTP_PORT": str(smtp.port),
+        "GTM_LLM_PROVIDER": "offline",
+        **extra,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
 async def test_outbox_retry_resends_only_failed_emails_once_each(
     winback_settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, capsys
 ):
@@ -274,16 +291,7 @@ async def test_outbox_retry_resends_only_failed_emails_once_each(
     restarted = Controller(smtp.inbox, hostname="127.0.0.1", port=smtp.port)
     restarted.start()
     try:
-        for name, value in {
-            "GTM_HOME": str(winback_settings.home),
-            "GTM_DATABASE_URL": str(winback_settings.database_url),
-            "GTM_CHECKPOINT_URL": str(winback_settings.checkpoint_url),
-            "GTM_KB_DIR": str(winback_settings.kb_dir),
-            "GTM_SMTP_PORT": str(smtp.port),
-            "GTM_LLM_PROVIDER": "offline",
-        }.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        _cli_environment(monkeypatch, winback_settings, smtp)
         first, *rest = sorted(emails)
 
         assert await asyncio.to_thread(main, ["outbox", "retry", thread_id, "--only", first, "--json"]) == 0
@@ -362,17 +370,7 @@ async def test_a_cli_rejection_is_left_in_the_requesters_chat_history(
     await history.init_history(chat)
     await _thread_for(history.data_layer(), "staff", WINBACK, thread_id=thread_id)
     await history.close_history()
-    for name, value in {
-        "GTM_HOME": str(winback_settings.home),
-        "GTM_DATABASE_URL": str(winback_settings.database_url),
-        "GTM_CHECKPOINT_URL": str(winback_settings.checkpoint_url),
-        "GTM_KB_DIR": str(winback_settings.kb_dir),
-        "GTM_SMTP_PORT": str(smtp.port),
-        "GTM_LLM_PROVIDER": "offline",
-        "GTM_HISTORY_URL": str(chat.history_url),
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    _cli_environment(monkeypatch, winback_settings, smtp, GTM_HISTORY_URL=str(chat.history_url))
     try:
         note = "Hold until the pricing page is updated"
         code = await asyncio.to_thread(main, ["outbox", "reject", thread_id, "--note", note, "--reviewer", "rita"])

@@ -133,7 +133,7 @@ class ReviewStore:
             updated = conn.execute(
                 reviews.update()
                 .where(reviews.c.review_id == review_id, reviews.c.status == "pending")
-                .values(status="deciding", decided_by=reviewer)
+                .values(status="deciding", decided_by=reviewer, decided_at=datetime.now(UTC))  # when claimed
             ).rowcount
         if updated == 1:
             return
@@ -164,7 +164,7 @@ class ReviewStore:
             conn.execute(
                 reviews.update()
                 .where(reviews.c.review_id == review_id, reviews.c.status == "deciding")
-                .values(status="pending", decided_by=None)
+                .values(status="pending", decided_by=None, decided_at=None)
             )
 
     async def release(self, review_id: str) -> None:

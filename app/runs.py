@@ -9,12 +9,19 @@ Several app processes may share one business database (scale-out): each row carr
 worker is a dead process on this host, or its heartbeat is older than `stale_s` (another host's
 crashed worker). Only abandoned rows are resumed; `claim` is atomic, so two processes starting at
 the same time never resume the same run twice.
+
+A thread has at most one `running` row (a partial unique index): two requests on one thread at once,
+from two tabs or two processes, would both start from the same checkpoint and the last write would
+erase the other's message and answer. The second `start` raises `ThreadBusy` instead, unless the row in
+its way is abandoned, or was left by a run of this process that was cancelled (a chat's Stop button):
+then that row is closed as `failed` and the new run takes the thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import os
 import socket
 import threading
@@ -25,8 +32,12 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.reviews import ReviewConflict
+
 RunStatus = Literal["running", "done", "failed"]
 """`running` until the run ends; `done` (finished or paused for a person) or `failed` (raised)."""
+
+log = logging.getLogger(__name__)
 
 STALE_S = 120.0
 """A `running` row of another host whose heartbeat is older than this is considered abandoned."""
@@ -36,6 +47,8 @@ HEARTBEAT_S = 5.0
 
 metadata = sa.MetaData()
 _create_lock = threading.Lock()
+_ACTIVE: dict[str, set[int]] = {}
+"""Per database URL, the ids of this process's runs still going (see `RunStore.start`)."""
 
 runs = sa.Table(
     "runs",
@@ -52,6 +65,27 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
 )
 """Graph runs, for crash recovery and thread ownership."""
+
+one_running_run = sa.Index(
+    "uq_runs_one_running_per_thread",
+    runs.c.thread_id,
+    unique=True,
+    sqlite_where=runs.c.status == "running",
+    postgresql_where=runs.c.status == "running",
+)
+"""At most one `running` row per thread (SQLite and PostgreSQL partial index)."""
+
+
+class ThreadBusy(ReviewConflict):
+    """Another request on the thread is still running (a conflict, like a review someone else is deciding)."""
+
+    def __init__(self, thread_id: str) -> None:
+        """Name the thread in a message a person can act on."""
+        super().__init__(
+            f"thread {thread_id} is still answering an earlier request; ask again once it has finished, "
+            "or start a new thread"
+        )
+        self.thread_id = thread_id
 
 
 def worker_id() -> str:
@@ -123,6 +157,9 @@ class RunStore:
         self.worker = worker_id()
         self._ready = False
         self._beats: dict[int, datetime] = {}
+        self._active = _ACTIVE.setdefault(engine.url.render_as_string(hide_password=False), set())
+        """Runs of this process on this database that are still going (shared by every store of the process:
+        rows carry the process as their worker; a cancelled run is left out, so its row may be taken over)."""
 
     def _ensure(self) -> None:
         if self._ready:
@@ -133,34 +170,83 @@ class RunStore:
             except sa.exc.DatabaseError:  # another engine or process created it between check and create
                 if not sa.inspect(self.engine).has_table(runs.name):
                     raise
+            try:  # a table created before the index existed gets it now
+                one_running_run.create(self.engine, checkfirst=True)
+            except sa.exc.DatabaseError as exc:  # another process created it, or old rows break it
+                if one_running_run.name not in {i["name"] for i in sa.inspect(self.engine).get_indexes(runs.name)}:
+                    log.warning("runs: one-running-run-per-thread index not created (%s)", exc)
         self._ready = True
 
     def start(self, thread_id: str, user_id: str, kind: str) -> int:
-        """Record a run that starts now; returns its id."""
+        """Record a run that starts now; returns its id.
+
+        Raises:
+            ThreadBusy: another run of the thread is still going.
+        """
         self._ensure()
-        now = _now()
+        for attempt in range(2):
+            now = _now()
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(
+                        runs.insert().values(
+                            thread_id=thread_id,
+                            user_id=user_id,
+                            kind=kind,
+                            status="running",
+                            worker=self.worker,
+                            started_at=now,
+                            heartbeat_at=now,
+                        )
+                    )
+                    key = result.inserted_primary_key
+                    assert key is not None
+                    run_id = int(key[0])
+            except sa.exc.IntegrityError as exc:
+                if attempt or not self._take_over(thread_id):
+                    raise ThreadBusy(thread_id) from exc
+                continue
+            self._beats[run_id] = now
+            self._active.add(run_id)
+            return run_id
+        raise AssertionError("unreachable")
+
+    def _take_over(self, thread_id: str) -> bool:
+        """Close the thread's `running` row when its run is gone (a dead worker, or cancelled here)."""
+        cutoff = _now() - timedelta(seconds=self.stale_s)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                runs.insert().values(
-                    thread_id=thread_id,
-                    user_id=user_id,
-                    kind=kind,
-                    status="running",
-                    worker=self.worker,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
+            row = conn.execute(sa.select(runs).where(runs.c.thread_id == thread_id, runs.c.status == "running")).first()
+            if row is None:
+                return True  # it finished in between
+            run = _row_run(row)
+            mine = run.worker == self.worker
+            gone = (mine and run.id not in self._active) or (
+                not mine and (worker_dead(run.worker) or run.heartbeat_at < cutoff)
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            run_id = int(key[0])
-        self._beats[run_id] = now
-        return run_id
+            if not gone:
+                return False
+            closed = conn.execute(
+                runs.update()
+                .where(runs.c.id == run.id, runs.c.status == "running", runs.c.worker == run.worker)
+                .values(
+                    status="failed", finished_at=_now(), error="abandoned: a new request on the thread took it over"
+                )
+            ).rowcount
+        return closed == 1
+
+    def release(self, run_id: int) -> None:
+        """Forget a run of this process that was cancelled.
+
+        Its row stays `running` (a restart resumes it), and a new request on its thread may take it over.
+        """
+        self._active.discard(run_id)
+        self._beats.pop(run_id, None)
 
     def finish(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
         """Record that a run ended."""
         self._ensure()
         self._beats.pop(run_id, None)
+        self._active.discard(run_id)
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
@@ -211,7 +297,19 @@ class RunStore:
             ).rowcount
         if taken == 1:
             self._beats[run.id] = now
+            self._active.add(run.id)
         return taken == 1
+
+    def active(self, thread_id: str) -> bool:
+        """Whether a run of the thread is going now (a `running` row whose worker is alive)."""
+        cutoff = _now() - timedelta(seconds=self.stale_s)
+        for run in self.unfinished():
+            if run.thread_id != thread_id:
+                continue
+            if run.worker == self.worker:
+                return run.id in self._active
+            return not worker_dead(run.worker) and run.heartbeat_at >= cutoff
+        return False
 
     def owner(self, thread_id: str) -> str | None:
         """Who started the thread (the user of its first run), or `None` when no run is recorded."""
@@ -242,6 +340,10 @@ class RunStore:
         """`heartbeat` off the event loop (no hop when none is due)."""
         if self.due_heartbeat(run_id):
             await asyncio.to_thread(self.heartbeat, run_id)
+
+    async def aactive(self, thread_id: str) -> bool:
+        """`active` off the event loop."""
+        return await asyncio.to_thread(self.active, thread_id)
 
     async def aowner(self, thread_id: str) -> str | None:
         """`owner` off the event loop."""

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
@@ -81,6 +82,27 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 def _failed(task: asyncio.Task[Any]) -> bool:
     """Whether `task` ended by raising (or was cancelled)."""
     return task.done() and (task.cancelled() or task.exception() is not None)
+
+
+CLAIM_GRACE_S = 30.0
+"""A review claimed longer ago than this, with no run going on its thread, is settled (`Copilot.settle_reviews`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ResumeWith:
+    """A resume payload whose interrupt id is known only once the thread is held (see `Copilot._thread_run`)."""
+
+    interrupt_ids: list[str]
+    """Filled by the check that runs once the thread is held."""
+    value: Any
+
+    def command(self) -> Command[Any]:
+        return Command(resume={self.interrupt_ids[0]: self.value})
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class UnknownThread(LookupError):
@@ -300,6 +322,42 @@ class Copilot:
             grounding=state.get("grounding"),
         )
 
+    @asynccontextmanager
+    async def _thread_run(
+        self, thread_id: str, user_id: str, kind: str, check: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[int | None]:
+        """Hold the thread's one running run (its `runs` row) for the block; yields the row id.
+
+        `check` runs once the thread is held, so what it checks (the thread is not paused; the interrupt a
+        decision resumes is still there) cannot change before the run starts. A crash leaves the row
+        `running` for `resume_interrupted`; so does a cancellation, whose row a new request may take over.
+
+        Raises:
+            ThreadBusy: another request on the thread is running (in this process or another).
+        """
+        runs = self.runs
+        if runs is None:
+            if check is not None:
+                await check()
+            yield None
+            return
+        run_id = await runs.astart(thread_id, user_id, kind)
+        try:
+            if check is not None:
+                await check()
+        except BaseException as exc:
+            await runs.afinish(run_id, "failed", f"refused: {exc}")
+            raise
+        try:
+            yield run_id
+        except Exception as exc:
+            await runs.afinish(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        except BaseException:
+            runs.release(run_id)
+            raise
+        await runs.afinish(run_id, "done")
+
     async def _run(
         self,
         payload: Any,
@@ -308,18 +366,13 @@ class Copilot:
         on_token: Callable[[str], Awaitable[None] | None] | None,
         trace: RequestTrace | None = None,
         on_event: OnEvent | None = None,
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Stream one run, recorded in `runs` (a crash leaves its row `running`: see `resume_interrupted`)."""
-        runs = self.runs
-        run_id = await runs.astart(thread_id, user_id, trace.kind if trace else "ask") if runs is not None else None
-        try:
+        """Stream one run while holding its thread (`_thread_run`; `check` runs once the thread is held)."""
+        async with self._thread_run(thread_id, user_id, trace.kind if trace else "ask", check) as run_id:
+            if isinstance(payload, _ResumeWith):
+                payload = payload.command()
             await self._stream(payload, thread_id, user_id, on_token, trace, on_event, run_id)
-        except Exception as exc:  # a cancellation leaves the row `running`: the run resumes at the next start
-            if runs is not None and run_id is not None:
-                await runs.afinish(run_id, "failed", f"{type(exc).__name__}: {exc}")
-            raise
-        if runs is not None and run_id is not None:
-            await runs.afinish(run_id, "done")
 
     async def _stream(
         self,
@@ -372,19 +425,23 @@ class Copilot:
         `on_token` receives the answer's tokens; `on_event` every node's update and the other nodes' tokens.
         """
         thread_id = thread_id or uuid.uuid4().hex
-        snapshot = await self.graph.aget_state(self._config(thread_id))
-        if any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts):
-            raise ReviewConflict(
-                f"thread {thread_id} is waiting for approval of its win-back emails (gtm outbox approve|reject "
-                f"{thread_id}); ask again once it is decided, or start a new thread"
-            )
-        if snapshot.interrupts:
-            raise ReviewConflict(
-                f"thread {thread_id} is waiting for a reviewer ({self._pending_review_id(snapshot.values)}); "
-                "ask again once it is decided, or start a new thread"
-            )
         payload = {"messages": [HumanMessage(valid_text(text), id=uuid.uuid4().hex)]}
-        return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token, on_event)
+
+        async def not_paused() -> None:
+            snapshot = await self.graph.aget_state(self._config(thread_id))
+            if any(interrupt_type(i.value) == OUTBOX_APPROVAL for i in snapshot.interrupts):
+                raise ReviewConflict(
+                    f"thread {thread_id} is waiting for approval of its win-back emails (gtm outbox approve|reject "
+                    f"{thread_id}); ask again once it is decided, or start a new thread"
+                )
+            if snapshot.interrupts:
+                raise ReviewConflict(
+                    f"thread {thread_id} is waiting for a reviewer ({self._pending_review_id(snapshot.values)}); "
+                    "ask again once it is decided, or start a new thread"
+                )
+
+        await not_paused()  # the common refusal, before the request is recorded
+        return await self._monitored("ask", payload, thread_id, user_id, user_id, on_token, on_event, not_paused)
 
     async def _monitored(
         self,
@@ -395,11 +452,17 @@ class Copilot:
         actor: str,
         on_token: Callable[[str], Awaitable[None] | None] | None,
         on_event: OnEvent | None = None,
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> AskResult:
-        """Run the graph and read the result, recording the request (`app.monitoring`) either way."""
+        """Run the graph and read the result, recording the request (`app.monitoring`) either way.
+
+        A request refused because its thread is busy or paused (`ReviewConflict`) is not recorded: nothing ran.
+        """
         trace = self.monitor.start(kind, thread_id, actor)
         try:
-            await self._run(payload, thread_id, user_id, on_token, trace, on_event)
+            await self._run(payload, thread_id, user_id, on_token, trace, on_event, check)
+        except ReviewConflict:
+            raise
         except Exception as exc:
             await self.monitor.finish(trace, error=exc)
             raise
@@ -432,13 +495,13 @@ class Copilot:
         """
         if self.runs is None:
             return []
-        resumed = []
+        resumed: list[str] = []
         for run in await asyncio.to_thread(self.runs.abandoned):
             if not await asyncio.to_thread(self.runs.claim, run):
                 continue
             snapshot = await self.graph.aget_state(self._config(run.thread_id))
             payload = _unanswered(snapshot)
-            if not snapshot.next and payload is None:  # complete, or paused for a person
+            if not _mid_run(snapshot) and payload is None:  # complete, or paused for a person
                 await self.runs.afinish(run.id, "done")
                 continue
             if payload is not None:
@@ -461,6 +524,9 @@ class Copilot:
             resumed.append(run.thread_id)
             if on_resumed is not None:
                 await on_resumed(run.thread_id, result)
+        settled = await self.settle_reviews(min_age_s=CLAIM_GRACE_S)  # decisions the crash interrupted
+        if settled:
+            log.warning("settled %d review(s) a crash left mid-decision: %s", len(settled), ", ".join(settled))
         return resumed
 
     async def thread_owner(self, thread_id: str) -> str | None:
@@ -468,10 +534,12 @@ class Copilot:
         return await self.runs.aowner(thread_id) if self.runs is not None else None
 
     async def thread(self, thread_id: str) -> dict[str, Any]:
-        """A thread's messages, status (`complete` / `pending_review` / `pending_approval`) and last answer.
+        """A thread's messages, status (`complete` / `running` / `pending_review` / `pending_approval`) and last answer.
 
         `pending_review` is a support escalation waiting for a reviewer; `pending_approval` is win-back
-        emails waiting in the outbox for an explicit approval.
+        emails waiting in the outbox for an explicit approval; `running` is a run part-way through (a
+        decision being applied, or a run a crash interrupted that the next start resumes): its last
+        answer is not its outcome yet.
 
         Raises:
             UnknownThread: no checkpoint exists for `thread_id`.
@@ -481,7 +549,15 @@ class Copilot:
             raise UnknownThread(f"no thread with id {thread_id!r}")
         messages = snapshot.values.get("messages", [])
         kinds = {interrupt_type(i.value) for i in snapshot.interrupts}
-        status = "pending_approval" if OUTBOX_APPROVAL in kinds else "pending_review" if kinds else "complete"
+        status = (
+            "pending_approval"
+            if OUTBOX_APPROVAL in kinds
+            else "pending_review"
+            if kinds
+            else "running"
+            if _mid_run(snapshot)
+            else "complete"
+        )
         return {
             "thread_id": thread_id,
             "status": status,
@@ -496,7 +572,15 @@ class Copilot:
         }
 
     async def pending_reviews(self) -> list[dict[str, Any]]:
-        """Pending escalations across all threads, each confirmed against its checkpoint (outbox approvals excluded)."""
+        """Pending escalations across all threads, each confirmed against its checkpoint (outbox approvals excluded).
+
+        Claims a failed or dead decision left behind are settled first (`settle_reviews`), so such a review
+        comes back to the queue instead of vanishing from it.
+        """
+        try:
+            await self.settle_reviews(min_age_s=CLAIM_GRACE_S)
+        except Exception:  # noqa: BLE001 - the queue still lists what is pending
+            log.exception("settling abandoned review claims failed")
         out = []
         for review in await self.reviews.list("pending"):
             snapshot = await self.graph.aget_state(self._config(review["thread_id"]))
@@ -543,27 +627,89 @@ class Copilot:
         review = await self.reviews.get(review_id)
         if review is None:
             raise UnknownReview(f"no review with id {review_id!r}")
+        thread_id = str(review["thread_id"])
         await self.reviews.claim(review_id, decision.reviewer)
-        try:
-            config = self._config(review["thread_id"])
-            snapshot = await self.graph.aget_state(config)
-            matching = [i for i in snapshot.interrupts if i.value.get("review_id") == review_id]
-            if not matching:
+        waiting: list[str] = []
+
+        async def still_waiting() -> None:  # checked while the thread is held: nothing can resume it meanwhile
+            snapshot = await self.graph.aget_state(self._config(thread_id))
+            waiting[:] = [i.id for i in snapshot.interrupts if i.value.get("review_id") == review_id]
+            if not waiting:
                 raise ReviewConflict(f"review {review_id} is no longer waiting in its thread")
-            resume: Command[Any] = Command(resume={matching[0].id: decision.model_dump()})
-            trace = self.monitor.start("review", review["thread_id"], decision.reviewer)
-            try:
-                await self._run(resume, review["thread_id"], review["requester"], on_token, trace)
-            except Exception as exc:
+
+        trace = self.monitor.start("review", thread_id, decision.reviewer)
+        resume = _ResumeWith(waiting, decision.model_dump())
+        try:
+            await self._run(resume, thread_id, review["requester"], on_token, trace, check=still_waiting)
+        except BaseException as exc:
+            if not isinstance(exc, ReviewConflict | asyncio.CancelledError) and isinstance(exc, Exception):
                 await self.monitor.finish(trace, error=exc)
-                raise
-        except BaseException:
-            await self.reviews.release(review_id)
+            await self._give_back_or_settle(review_id)
             raise
-        result = await self._result(review["thread_id"])
+        result = await self._result(thread_id)
         await self.monitor.finish(trace, result)
         await self.reviews.complete(review_id, decision.action, decision.reviewer, result.answer, decision.note)
         return result
+
+    async def _give_back_or_settle(self, review_id: str) -> None:
+        """After a decision failed or was cancelled: back to the queue if its interrupt still waits, else settled.
+
+        A decision the graph already took must not go back to `pending` (nothing would be waiting for it);
+        it is completed from the thread once its run has ended (`settle_reviews`), here or at the next start.
+        """
+        try:
+            await asyncio.shield(self.settle_reviews(only=review_id))
+        except Exception:  # noqa: BLE001 - the start-up settles it then
+            log.exception("could not settle review %s after its decision failed", review_id)
+
+    async def settle_reviews(self, *, only: str | None = None, min_age_s: float = 0.0) -> list[str]:
+        """Reconcile reviews left `deciding` by a decision that failed, was cancelled or died with its process.
+
+        For each such review whose thread has no run going: if its interrupt still waits, it goes back to the
+        queue (`pending`); if the thread got past it (the reviewer's decision was applied), it is completed
+        from the thread: its outcome, the reviewer who claimed it, the answer and the reviewer's note, with
+        the audit entry and the ticket update a normal decision writes. A thread still part-way through its
+        run is left to `resume_interrupted`, which settles it when it finishes.
+
+        Args:
+            only: Settle this review only.
+            min_age_s: Give back no claim younger than this (another process may have only just taken it);
+                completing a decision the thread has applied needs no wait.
+
+        Returns:
+            The ids of the reviews settled (given back or completed).
+        """
+        settled = []
+        now = datetime.now(UTC)
+        for review in await self.reviews.list("deciding"):
+            review_id, thread_id = str(review["review_id"]), str(review["thread_id"])
+            if only is not None and review_id != only:
+                continue
+            claimed = review.get("decided_at")
+            young = claimed is not None and (now - _aware(claimed)).total_seconds() < min_age_s
+            if self.runs is not None and await self.runs.aactive(thread_id):
+                continue
+            snapshot = await self.graph.aget_state(self._config(thread_id))
+            values = snapshot.values or {}
+            if any(i.value.get("review_id") == review_id for i in snapshot.interrupts):
+                if young:
+                    continue  # another process may have just claimed it and not started its run yet
+                await self.reviews.release(review_id)
+            elif _mid_run(snapshot):
+                continue  # mid-run: `resume_interrupted` finishes it
+            elif values.get("review_id") == review_id and values.get("review_outcome"):
+                await self.reviews.complete(
+                    review_id,
+                    str(values["review_outcome"]),
+                    str(review.get("decided_by") or "reviewer"),
+                    _last_answer(values.get("messages", [])),
+                    values.get("review_note"),
+                )
+                log.warning("review %s: its decision was applied but not recorded; recorded now", review_id)
+            else:
+                continue
+            settled.append(review_id)
+        return settled
 
     async def pending_approval(self, thread_id: str) -> tuple[str, OutboxReviewRequest]:
         """The interrupt id and payload of a thread's pending outbox approval.
@@ -601,7 +747,7 @@ class Copilot:
         """Write the outbox's per-recipient outcome back into a finished thread (after `gtm outbox retry`)."""
         config = self._config(thread_id)
         snapshot = await self.graph.aget_state(config)
-        if not snapshot.values or snapshot.next:
+        if not snapshot.values or _mid_run(snapshot) or snapshot.interrupts:
             return  # unknown, or still running / waiting: the run itself records the outcome
         update = {
             "send_status": {i.customer_id: i.status == "sent" for i in items},
@@ -628,23 +774,39 @@ class Copilot:
             NoPendingApproval: the thread has no outbox approval pending.
             InvalidDecision: the decision edits or drops customers that are not in this outbox.
         """
-        interrupt_id, request = await self.pending_approval(thread_id)
-        known = {r.customer_id for r in request.recipients}
-        unknown = sorted((set(decision.edits) | set(decision.drop)) - known)
-        if unknown:
-            raise InvalidDecision(
-                f"not in the outbox of thread {thread_id}: {', '.join(unknown[:5])} "
-                f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
-            )
-        resume: Command[Any] = Command(resume={interrupt_id: decision.model_dump()})
+        waiting: list[str] = []
+
+        async def still_waiting() -> None:  # checked while the thread is held: a second decision finds it gone
+            interrupt_id, request = await self.pending_approval(thread_id)
+            known = {r.customer_id for r in request.recipients}
+            unknown = sorted((set(decision.edits) | set(decision.drop)) - known)
+            if unknown:
+                raise InvalidDecision(
+                    f"not in the outbox of thread {thread_id}: {', '.join(unknown[:5])} "
+                    f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
+                )
+            waiting[:] = [interrupt_id]
+
+        _, request = await self.pending_approval(thread_id)  # the common refusals, before anything is recorded
+        await still_waiting()
+        resume = _ResumeWith(waiting, decision.model_dump())
         return await self._monitored(
-            "outbox", resume, thread_id, request.requester, decision.reviewer, on_token, on_event
+            "outbox", resume, thread_id, request.requester, decision.reviewer, on_token, on_event, still_waiting
         )
+
+
+def _mid_run(snapshot: Any) -> bool:
+    """Whether a thread's run stopped part-way: steps left to run, or a step's writes saved but not yet applied.
+
+    The second happens when a run is cancelled or killed between saving a step's writes and its checkpoint
+    (langgraph#8039): `next` is then empty, but the step's task is still listed, with its result.
+    """
+    return bool(snapshot.next) or any(not task.interrupts for task in snapshot.tasks)
 
 
 def _unanswered(snapshot: Any) -> dict[str, Any] | None:
     """The request to ask again when a thread is idle and its last message is its user's (else `None`)."""
-    if snapshot.next or snapshot.interrupts:
+    if _mid_run(snapshot) or snapshot.interrupts:
         return None
     messages = snapshot.values.get("messages") or []
     if messages and isinstance(messages[-1], HumanMessage):

@@ -151,6 +151,8 @@ class AgentState(InputState, total=False):
     """Id of the review for the current request's escalation (also the ticket link)."""
     review_outcome: str | None
     """The reviewer's decision: `approve`, `edit` or `reject`."""
+    review_note: str | None
+    """The reviewer's note with their decision (`None` without one); recovery records it from here."""
 
     timestamp: str
     """ISO time the current request started (seed field)."""

@@ -21,6 +21,7 @@ from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 
 from app.reviews import ReviewConflict
+from app.runs import ThreadBusy
 from app.runtime import AskResult, NoPendingApproval, UnknownThread
 from app.web import history
 from app.web.copilot_holder import get_copilot, get_user_store
@@ -258,6 +259,12 @@ async def on_message(message: cl.Message) -> None:
             on_event=steps.on_event,
         )
         await tokens.flush()
+    except ThreadBusy:  # a second message while the first is still being answered (another tab, a double send)
+        await steps.finish()
+        await cl.Message(
+            content="Your previous message in this chat is still being answered; send this one again once it is done."
+        ).send()
+        return
     except ReviewConflict:
         await steps.finish()
         await cl.Message(content=await _waiting_message(thread_id)).send()

@@ -198,10 +198,12 @@ async def approve_send(state: GraphState, runtime: Runtime[Context]) -> dict[str
         reviewer=decision.reviewer,
         note=decision.note,
     )
-    return {
-        "outbox_status": _statuses(items),
-        "results": {"outbox_decision": {**decision.model_dump(), "footer_added": footer_added}},
-    }
+    applied = {**decision.model_dump(), "footer_added": footer_added}
+    winner = next((i for i in items if i.decided_by), None)
+    if winner is not None and winner.decided_by != decision.reviewer:  # another approver's decision came first
+        action = "reject" if all(i.status == "dropped" for i in items) else "approve_some"
+        applied = {"action": action, "reviewer": winner.decided_by, "note": winner.note, "footer_added": {}}
+    return {"outbox_status": _statuses(items), "results": {"outbox_decision": applied}}
 
 
 def _listed(parts: list[str]) -> str:

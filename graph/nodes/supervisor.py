@@ -99,6 +99,7 @@ def _working_fields(runtime: Runtime[Context]) -> dict[str, Any]:
         "escalated": False,
         "review_id": None,
         "review_outcome": None,
+        "review_note": None,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "user_id": runtime.context.user_id,
         "session_id": str(get_config().get("configurable", {}).get("thread_id", "")),

@@ -207,15 +207,15 @@ async def human_review(state: GraphState) -> dict[str, Any]:
     raw = interrupt(request.model_dump())
     decision = ReviewDecision.model_validate(raw)
     if decision.action == "approve":
-        return {"answer": request.draft, "review_outcome": decision.action}
+        return {"answer": request.draft, "review_outcome": decision.action, "review_note": decision.note}
     if decision.action == "edit":
         answer = (decision.text or "").strip()
         # the reviewer's words: a document is cited only where the edit itself cites it, not for the draft's sake
         cited = list(dict.fromkeys(CITED.findall(answer)))
-        return {"answer": answer, "citations": cited, "review_outcome": decision.action}
+        return {"answer": answer, "citations": cited, "review_outcome": decision.action, "review_note": decision.note}
     note = f" Reviewer's note: {decision.note}" if decision.note else ""
     answer = (
         "A specialist reviewed your question and could not answer it from our documentation."
         f"{note} Your request {request.review_id} stays open and the team will follow up."
     )
-    return {"answer": answer, "citations": [], "review_outcome": decision.action}
+    return {"answer": answer, "citations": [], "review_outcome": decision.action, "review_note": decision.note}

@@ -389,3 +389,62 @@ async def test_a_cli_rejection_is_left_in_the_requesters_chat_history(
     text = outcomes[0]["output"]
     assert text.startswith("**Win-back campaign · rejected by rita**") and note in text
     assert text == outbox_message("reject", "rita", out.strip(), note)
+
+
+async def test_a_watcher_waits_for_the_delivery_report_not_the_proposal(winback_settings: Settings, smtp: SmtpServer):
+    """While an approval is being applied (emails going out) the thread reads `running`; the requester's chat
+    watcher posts the delivery report once the run ends, never the proposal it showed before."""
+    from app.web.review_watch import wait_for_review
+
+    async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:  # SQLite
+        thread_id, emails = await _paused(copilot, smtp)
+        seen = len((await copilot.thread(thread_id))["messages"])
+        reached, release = asyncio.Event(), asyncio.Event()
+
+        async def held(_run_id: int) -> None:  # after each step's checkpoint: hold the run after the first
+            reached.set()
+            await release.wait()
+
+        assert copilot.runs is not None
+        copilot.runs.aheartbeat = held  # type: ignore[method-assign]
+        deciding = asyncio.create_task(
+            copilot.decide_outbox(thread_id, OutboxDecision(action="approve_all", reviewer="rita"))
+        )
+        await asyncio.wait_for(reached.wait(), 60)
+        assert (await copilot.thread(thread_id))["status"] == "running"
+        watcher = asyncio.create_task(wait_for_review(copilot, thread_id, seen, poll_s=0.05, timeout_s=120))
+        await asyncio.sleep(0.3)
+        assert not watcher.done()  # a run part-way through is not an outcome
+        release.set()
+        result = await deciding
+        posted = await watcher
+    assert posted == result.answer
+    assert f"Win-back emails: sent {len(emails)}, dropped 0, failed 0" in posted
+    assert "Nothing has been sent" not in posted
+
+
+async def test_two_approvers_at_once_one_decision_applies_and_is_the_one_reported(
+    winback_settings: Settings, smtp: SmtpServer
+):
+    async with Copilot.open(winback_settings, services=build_services(winback_settings)) as copilot:  # SQLite
+        thread_id, emails = await _paused(copilot, smtp)
+        outcomes = await asyncio.gather(
+            copilot.decide_outbox(thread_id, OutboxDecision(action="approve_all", reviewer="alice")),
+            copilot.decide_outbox(thread_id, OutboxDecision(action="reject", reviewer="bob", note="not now")),
+            return_exceptions=True,
+        )
+        won = [o for o in outcomes if not isinstance(o, BaseException)]
+        lost = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(won) == 1 and len(lost) == 1
+        assert isinstance(lost[0], ReviewConflict | NoPendingApproval), lost[0]
+        items = await copilot.outbox_items(thread_id)
+    deciders = {i.decided_by for i in items}
+    assert len(deciders) == 1
+    (winner,) = deciders
+    answer = won[0].answer
+    if winner == "alice":
+        assert {i.status for i in items} == {"sent"} and len(smtp.inbox.messages) == len(emails)
+        assert f"sent {len(emails)}" in answer and "rejected" not in answer
+    else:
+        assert {i.status for i in items} == {"dropped"} and smtp.inbox.messages == []
+        assert "rejected by bob" in answer

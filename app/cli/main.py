@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    """The `debug` setting (`GTM_DEBUG`); off when the settings themselves cannot be read (the likely failure)."""
+    from app.settings import get_settings
+
+    try:
+        return get_settings().debug
+    except Exception:  # noqa: BLE001 - invalid settings: report the original failure in one line
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `gtm`; returns the exit code (0 ok, 1 unexpected failure, 2 bad input)."""
     parser = build_parser()
@@ -65,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked to
-        if os.environ.get("GTM_DEBUG"):
+        if _debug():
             raise
         print(f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
         return 1

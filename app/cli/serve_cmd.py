@@ -10,12 +10,22 @@ import os
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `serve` and `setup`."""
     serve = sub.add_parser("serve", help="start the web app (chat at /chat)")
-    serve.add_argument("--host", default=os.environ.get("GTM_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("GTM_PORT", "8000")))
+    serve.add_argument("--host", help="address to listen on (default: the GTM_HOST setting, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: the GTM_PORT setting, 8000)")
     serve.set_defaults(func=run_serve)
     setup = sub.add_parser("setup", help="prepare GTM_HOME: seed demo data if empty, ingest the knowledge base")
     setup.add_argument("--force-seed", action="store_true", help="re-seed the demo data even if present")
     setup.set_defaults(func=run_setup)
+
+
+def serve_address(args: argparse.Namespace) -> tuple[str, int]:
+    """Where `gtm serve` listens: `--host`/`--port` when given, else the settings (`GTM_HOST`, `GTM_PORT`)."""
+    from app.settings import get_settings
+
+    settings = get_settings()
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else settings.port
+    return host, port
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -25,9 +35,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from app.settings import REPO_ROOT
     from app.web.server import create_app
 
+    host, port = serve_address(args)
     os.environ.setdefault("CHAINLIT_APP_ROOT", str(REPO_ROOT))
-    print(f"GTM Copilot on http://{args.host}:{args.port}/chat")
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    print(f"GTM Copilot on http://{host}:{port}/chat")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
     return 0
 
 

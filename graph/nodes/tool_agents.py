@@ -20,7 +20,7 @@ from graph.llm.resilience import LLMCallFailed, fallback_text, invalid_tool_call
 from graph.nodes.common import history, system_message, text_of
 from graph.nodes.parts import finish_part
 from graph.state import AgentName, GraphState, ToolCallRecord
-from graph.tools.executor import RETRYABLE, correct_arguments, new_record, run_call
+from graph.tools.executor import RETRYABLE, backoff_seconds, correct_arguments, new_record, run_call
 
 ToolAgent = Literal["marketing", "finance", "insights", "support"]
 """Agents that answer by planning tool calls (Support only for its ticket requests)."""
@@ -126,16 +126,6 @@ async def retry(state: GraphState, runtime: Runtime[Context]) -> Command[Literal
             record = {**record, "error_kind": "fatal"}  # corrected once already: the seed retries once
         records.append(record)
     return Command(goto="execute_tools", update={"tool_calls": records})
-
-
-def backoff_seconds(attempt: int, minimum: float, maximum: float) -> float:
-    """Exponential backoff before attempt `attempt + 1`: minimum × 2^(attempt − 1), capped at maximum.
-
-    With the seed's min 2 s / max 10 s: 2 s, 4 s, 8 s, 10 s...
-    """
-    if maximum <= 0:
-        return 0.0
-    return float(min(maximum, minimum * 2 ** max(0, attempt - 1)))
 
 
 REPHRASE_EXAMPLES: dict[AgentName, str] = {

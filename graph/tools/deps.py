@@ -59,17 +59,26 @@ def make_tool(
     schema: type[BaseModel],
     *,
     internal: bool = False,
+    writes: str | None = None,
 ) -> BaseTool:
     """Wrap a synchronous tool function `fn(deps, **args)` as an async LangChain tool.
 
     The function runs in a worker thread (database and pandas work stay off the event loop);
     `deps` is injected, so it never appears in the schema the model sees. `internal` tools are used
-    by pipelines (win-back) but not offered to the model.
+    by pipelines (win-back) but not offered to the model. `writes` marks a tool that changes data: it is
+    what the user is told when a call times out, since the write may still complete in its thread, so the
+    call is not retried (`graph.tools.executor`). The tool's metadata also carries the backoff bounds of
+    `deps.settings`, which `graph.tools.executor.call_with_retries` waits between attempts.
     """
 
     async def run(**kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, deps, **kwargs)
 
+    metadata = {
+        "internal": internal,
+        "writes": writes,
+        "retry_wait_s": (deps.settings.retry_wait_min_s, deps.settings.retry_wait_max_s),
+    }
     return StructuredTool.from_function(
-        coroutine=run, name=name, description=description, args_schema=schema, metadata={"internal": internal}
+        coroutine=run, name=name, description=description, args_schema=schema, metadata=metadata
     )

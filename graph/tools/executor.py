@@ -2,6 +2,18 @@
 
 Shared by the graph's ToolExecution/ResultValidation nodes, the parallel report's branches and the
 win-back pipeline.
+
+Retries: a failed call is tried again (at most `max_tool_attempts` times in all) only when its failure is
+worth another attempt (`RETRYABLE`), after an exponential backoff (`backoff_seconds`, bounded by
+`retry_wait_min_s` and `retry_wait_max_s`): the graph's Retry node waits it, and `call_with_retries` waits
+the same schedule outside the graph.
+
+Timeouts of tools that write: a timed-out call is abandoned, not stopped (`asyncio.wait_for` cannot stop the
+worker thread the tool runs in), so the write may still happen after the timeout. Retrying it would write
+twice (three identical tickets from one slow insert), so a tool marked `writes` (`make_tool(...,
+writes=...)`: `create_ticket`, `update_ticket`) fails at once on a timeout, with a `fatal` error that says
+what to check, instead of being retried. Other failures of such a tool are raised by the tool itself, after
+its transaction rolled back, and are retried as usual.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
+from app.settings import get_settings
 from graph.state import AgentName, ToolCallRecord
 from graph.tools.base import FatalToolError, InvalidToolInput, MissingDataError, classify_exception, to_jsonable
 
@@ -123,6 +136,15 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             "error_kind": "invalid_input",
         }
     except TimeoutError:
+        writes = (tool.metadata or {}).get("writes")
+        if writes:  # the write may still complete in its worker thread: another attempt could write twice
+            return {
+                **out,
+                "ok": False,
+                "result": None,
+                "error": f"{writes} (no answer within {timeout_s:g}s; not retried, so it cannot happen twice)",
+                "error_kind": "fatal",
+            }
         return {
             **out,
             "ok": False,
@@ -160,19 +182,59 @@ def correct_arguments(tool: BaseTool, record: ToolCallRecord) -> dict[str, Any]:
         return {k: v for k, v in args.items() if k not in bad}
 
 
+def backoff_seconds(attempt: int, minimum: float, maximum: float) -> float:
+    """Exponential backoff after `attempt` failed attempts: minimum × 2^(attempt − 1), capped at maximum.
+
+    With the seed's min 2 s / max 10 s: 2 s, 4 s, 8 s, 10 s...
+    """
+    if maximum <= 0:
+        return 0.0
+    return float(min(maximum, minimum * 2 ** max(0, attempt - 1)))
+
+
+def retry_waits(tool: BaseTool) -> tuple[float, float]:
+    """The backoff bounds (`retry_wait_min_s`, `retry_wait_max_s`) of the settings `tool` was built with.
+
+    Tools made by `graph.tools.deps.make_tool` carry them in their metadata; any other tool uses the
+    process-wide settings.
+    """
+    waits = (tool.metadata or {}).get("retry_wait_s")
+    if waits is not None:
+        minimum, maximum = waits
+        return float(minimum), float(maximum)
+    settings = get_settings()
+    return settings.retry_wait_min_s, settings.retry_wait_max_s
+
+
 async def call_with_retries(
-    tool: BaseTool, agent: AgentName, args: dict[str, Any], *, attempts: int, timeout_s: float
+    tool: BaseTool,
+    agent: AgentName,
+    args: dict[str, Any],
+    *,
+    attempts: int,
+    timeout_s: float,
+    wait_min_s: float | None = None,
+    wait_max_s: float | None = None,
 ) -> dict[str, Any]:
     """Run one tool call outside the agent loop (report branches, pipelines), retrying what is retryable.
+
+    Between two attempts it waits `backoff_seconds` (as the graph's Retry node does), bounded by
+    `wait_min_s` and `wait_max_s`, by default those of the settings the tool was built with (`retry_waits`).
 
     Raises:
         RuntimeError: the call still failed after `attempts` tries (the message names tool and error).
     """
+    default_min, default_max = retry_waits(tool)
+    minimum = default_min if wait_min_s is None else wait_min_s
+    maximum = default_max if wait_max_s is None else wait_max_s
     record = new_record(agent, {"name": tool.name, "args": args, "id": f"{agent}-{tool.name}"})
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
         record = await run_call(tool, record, timeout_s)
-        if record["ok"] or record["error_kind"] not in RETRYABLE:
+        if record["ok"] or record["error_kind"] not in RETRYABLE or attempt == attempts:
             break
+        delay = backoff_seconds(attempt, minimum, maximum)
+        if delay > 0:
+            await asyncio.sleep(delay)
     if not record["ok"]:
         raise RuntimeError(f"{tool.name}: {record['error']}")
     result: dict[str, Any] = record["result"]

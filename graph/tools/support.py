@@ -1,4 +1,10 @@
-"""Support tools: the ticket API (volume, look up, list, create, update) over `app.tickets.TicketStore`."""
+"""Support tools: the ticket API (volume, look up, list, create, update) over `app.tickets.TicketStore`.
+
+`create_ticket` and `update_ticket` write, so they are marked `writes` (`graph.tools.deps.make_tool`): a call
+that times out is not retried, since its insert or update may still finish in the worker thread (a retry
+opened the same ticket three times when the insert was slow). The user is told to check `gtm ticket list`
+instead.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.tickets import Priority, Status, TicketError, TicketStore, UnknownTicket
 from graph.tools.base import FatalToolError, InvalidToolInput, Table, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
+
+CREATE_TIMEOUT = "the ticket request timed out; it may still have been created: check `gtm ticket list`"
+"""The error of a `create_ticket` call that timed out (it is not retried: it could open the ticket twice)."""
+UPDATE_TIMEOUT = "the ticket update timed out; it may still have been applied: check `gtm ticket show <number>`"
+"""The error of an `update_ticket` call that timed out (not retried either)."""
 
 TicketGroup = Literal["category", "status", "priority", "channel"]
 """What ticket counts can be broken down by (`channel`: where the ticket came in)."""
@@ -251,11 +262,13 @@ def build_support_tools(deps: ToolDeps) -> list[BaseTool]:
             "create_ticket",
             "Create a new support ticket: open or file a ticket for a customer problem, with a subject and details.",
             CreateTicketArgs,
+            writes=CREATE_TIMEOUT,
         ),
         tool(
             update_ticket,
             "update_ticket",
             "Mark ticket number N as solved or closed, reopen it, or change its priority: update one existing ticket.",
             UpdateTicketArgs,
+            writes=UPDATE_TIMEOUT,
         ),
     ]

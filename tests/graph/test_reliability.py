@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from app.runtime import Copilot
 from app.services import build_services
 from app.settings import Settings
-from graph.nodes.tool_agents import backoff_seconds
 from graph.tools.base import TransientToolError
+from graph.tools.executor import backoff_seconds
 
 
 class FlakyArgs(BaseModel):

@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "transactions",
         help="import a CSV/XLSX of transactions (customer id, date, amount), all or nothing",
         description="Validate every row, then load one order per row (unknown customers are created). Any bad "
-        "row rejects the whole file and is reported with its line number (header = line 1).",
+        "row (unreadable, negative or missing values, a date after today) rejects the whole file and is reported "
+        "with its line number (header = line 1).",
     )
     tx.add_argument("file", type=Path, metavar="FILE", help="CSV, TSV or XLSX file with a header row")
     tx.add_argument("--customer-col", required=True, metavar="C", help="customer id column")

@@ -68,6 +68,11 @@ def run_ingest(args: argparse.Namespace) -> int:
             f"{report.directory}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
             + (f", {len(report.empty)} with no text" if report.empty else "")
+            + (
+                f", {len(report.not_text)} not UTF-8 text (skipped: {', '.join(report.not_text)})"
+                if report.not_text
+                else ""
+            )
             + "; "
             f"{report.chunks_embedded} chunks embedded, {report.total_chunks} in the index ({report.seconds:.1f}s)"
         )

@@ -66,7 +66,25 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except (TicketError, UnknownTicket) as exc:
-        raise CliError(str(exc).strip("'\"")) from exc
+        raise CliError(_error_text(exc)) from exc
+
+
+def _error_text(exc: Exception) -> str:
+    """The message an exception was raised with, as written (quotes around an id kept: "no customer with id 'C9'")."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
+def _customer(raw: str | None) -> str | None:
+    """The `--customer` id, trimmed; None when the option is absent.
+
+    Raises:
+        CliError: the option was given without an id (`--customer ""`).
+    """
+    if raw is None:
+        return None
+    if not raw.strip():
+        raise CliError("--customer needs a customer id, e.g. --customer C00042")
+    return raw.strip()
 
 
 def _ticket_id(raw: str) -> int:
@@ -90,7 +108,7 @@ def run_create(args: argparse.Namespace) -> int:
         priority=args.priority,
         category=args.category,
         channel=args.channel,
-        customer_id=args.customer,
+        customer_id=_customer(args.customer),
     )
     if args.json:
         emit_json(ticket)
@@ -138,7 +156,7 @@ def run_list(args: argparse.Namespace) -> int:
         status=args.status,
         priority=args.priority,
         category=args.category,
-        customer_id=args.customer,
+        customer_id=_customer(args.customer),
         review_id=args.review,
         escalated=True if args.escalated else None,
         limit=args.limit,

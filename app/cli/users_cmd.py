@@ -101,6 +101,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _error_text(exc: Exception) -> str:
+    """The message an exception was raised with, as written (quotes around a name kept: "no user 'ann'")."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
 def run_passwd(args: argparse.Namespace) -> int:
     """Set a new password."""
     from app.auth.users import UnknownUser, UserError
@@ -111,7 +116,7 @@ def run_passwd(args: argparse.Namespace) -> int:
     try:
         user = store.set_password(args.username, read_password(args.password_stdin))
     except (UserError, UnknownUser) as exc:
-        raise CliError(str(exc).strip("'\"")) from exc
+        raise CliError(_error_text(exc)) from exc
     if args.json:
         emit_json(user.to_json())
     else:
@@ -126,7 +131,7 @@ def run_disable(args: argparse.Namespace) -> int:
     try:
         user = _store().set_disabled(args.username, args.disabled)
     except (UserError, UnknownUser) as exc:
-        raise CliError(str(exc).strip("'\"")) from exc
+        raise CliError(_error_text(exc)) from exc
     if args.json:
         emit_json(user.to_json())
     else:
@@ -149,7 +154,7 @@ def run_token(args: argparse.Namespace) -> int:
             return 0
         token = store.create_token(args.username)
     except (UserError, UnknownUser) as exc:
-        raise CliError(str(exc).strip("'\"")) from exc
+        raise CliError(_error_text(exc)) from exc
     if args.json:
         emit_json({"username": args.username.strip().lower(), "token": token})
     else:

@@ -4,7 +4,9 @@ Each data row becomes one order (`source='import'`) of the customer in the custo
 database does not know are created (`source='import'`, signup date = their first transaction). Every row is
 validated before anything is written; any bad row rejects the whole file with `ImportValidationError`, which
 lists the problems with their 1-based line numbers in the file (the header is line 1; for XLSX, the sheet's
-row numbers). Blank rows are skipped. Re-importing a file that was already imported is refused, since each
+row numbers). A row dated after today is a bad row: every relative period ("last quarter") and the forecast
+are computed from the data's last day, which a future date would move into months that never happened.
+Blank rows are skipped. Re-importing a file that was already imported is refused, since each
 file's orders carry its content fingerprint.
 """
 
@@ -130,6 +132,7 @@ def import_transactions(
     amount_col: str,
     date_format: str | None = None,
     sheet: str | None = None,
+    today: date | None = None,
 ) -> ImportReport:
     """Validate a transactions file and load it in one transaction.
 
@@ -143,6 +146,7 @@ def import_transactions(
         date_format: a `strptime` format such as `%d/%m/%Y`; without it ISO dates and pandas' inference are used
             (month first for ambiguous `1/2/2024`).
         sheet: worksheet name for XLSX files (default: the first sheet).
+        today: the last date a transaction may have (default: the calendar's today); later rows are bad rows.
 
     Returns:
         Counts of what was loaded.
@@ -168,6 +172,7 @@ def import_transactions(
     if not table.rows:
         raise DataImportError(f"{file.name} has a header but no data rows")
 
+    latest_allowed = today or date.today()
     problems: list[RowProblem] = []
     ids: list[str] = []
     days: list[date] = []
@@ -186,6 +191,11 @@ def import_transactions(
         elif parsed is None:
             expected = f"expected format {date_format}" if date_format else "expected e.g. 2024-03-31"
             row_problems.append(f"date '{_show(raw_date)}' cannot be read ({expected})")
+        elif parsed > latest_allowed:
+            row_problems.append(
+                f"date {parsed.isoformat()} is in the future (today is {latest_allowed.isoformat()}): "
+                "transactions must have happened"
+            )
         raw_amount = row[idx["amount"]] if idx["amount"] < len(row) else None
         amount, amount_problem = _parse_amount(raw_amount)
         if amount_problem:
@@ -440,12 +450,16 @@ _DATE_LIKE = r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|[A-Za-z]{3}"
 
 
 def _to_datetime(series: pd.Series, fmt: str | None) -> pd.Series:
-    """Parse text to naive timestamps (NaT where unreadable), value by value if the batch parse fails."""
+    """Parse text to naive timestamps (NaT where unreadable), value by value if the batch parse fails.
+
+    Microseconds, not nanoseconds: a nanosecond timestamp ends in 2262, and a date such as 2999-01-01 must reach
+    the row checks (a date after today) instead of failing the whole import.
+    """
     try:
         parsed = pd.to_datetime(series, format=fmt, errors="coerce")
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
-        return parsed.astype("datetime64[ns]")
+        return parsed.astype("datetime64[us]")
     except (ValueError, TypeError, OverflowError):
         values = []
         for text in series:
@@ -454,7 +468,7 @@ def _to_datetime(series: pd.Series, fmt: str | None) -> pd.Series:
                 values.append(pd.NaT if ts is pd.NaT else pd.Timestamp(ts).tz_localize(None))
             except (ValueError, TypeError, OverflowError):
                 values.append(pd.NaT)
-        return pd.Series(values, index=series.index, dtype="datetime64[ns]")
+        return pd.Series(values, index=series.index, dtype="datetime64[us]")
 
 
 def _parse_amount(value: Any) -> tuple[float | None, str | None]:

@@ -21,6 +21,13 @@ MONTHS["sept"] = 9
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month"}
 _UNITS.update({"year": "year", "years": "year", "quarter": "quarter", "quarters": "quarter"})
+WHOLE_UNITS = ("quarter", "year")
+"""Units of "last N ..." read as the N whole calendar units before the current one ("last 2 quarters" in
+November: Q2 and Q3). Days, weeks and months stay rolling windows ending today ("last 30 days", "last 6 months",
+as the burn default "last 3 months" and the tests pin)."""
+_YEAR_WORD = r"(?:(?:fiscal|financial)\s+year|fy|year)\b"
+"""A year as relative phrases name it: "year", "fiscal year", "financial year", "FY" (the fiscal year is the
+calendar year, as for "FY2025")."""
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _NUMBER_WORDS.update({"nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1})
 _DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?"
@@ -231,6 +238,55 @@ def _rolling(n: int, unit: str, today: date, label: str) -> Period:
     return Period(start, today, f"{label} ({start.isoformat()} to {today.isoformat()})")
 
 
+def _whole_units_before(n: int, unit: str, today: date) -> Period:
+    """The `n` whole calendar quarters or years before the one `today` is in ("last 2 quarters" → Q2 and Q3).
+
+    Labelled with the units it spans: "last 2 quarters (Q2 2026 to Q3 2026)", "last 3 years (2023 to 2025)";
+    one unit is labelled as "last quarter" is ("Q3 2026").
+    """
+    if n <= 0:
+        raise ValueError("a rolling period needs a positive length")
+    if unit == "quarter":
+        start = add_months(date(today.year, 3 * (quarter_of(today) - 1) + 1, 1), -3 * n)
+        first = quarter_period(start.year, quarter_of(start))
+        last = quarter_period(*_quarter_before(today))
+    else:
+        first = Period(date(today.year - n, 1, 1), date(today.year - n, 12, 31), str(today.year - n))
+        last = Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), str(today.year - 1))
+    if n == 1:
+        return last
+    return Period(first.start, last.end, f"last {n} {unit}s ({first.label} to {last.label})")
+
+
+def _quarter_before(today: date) -> tuple[int, int]:
+    """(year, quarter) of the quarter before the one `today` is in."""
+    q = quarter_of(today)
+    return (today.year, q - 1) if q > 1 else (today.year - 1, 4)
+
+
+def _next_period(t: str, today: date) -> Period | None:
+    """The whole quarter, month, week or (fiscal) year after the one `today` is in: "next quarter", "next FY".
+
+    It has not happened yet: a figure that needs data for it (an actual, not a forecast) has none to give,
+    which the tools that measure say ("Q1 2027 starts after the data ends").
+    """
+    m = re.search(rf"\b(?:next|coming|upcoming)\s+(?:(quarter|qtr|month|week)\b|({_YEAR_WORD}))", t)
+    if not m:
+        return None
+    unit = m.group(1) or "year"
+    if unit in ("quarter", "qtr"):
+        year, q = (today.year, quarter_of(today) + 1) if quarter_of(today) < 4 else (today.year + 1, 1)
+        return quarter_period(year, q)
+    if unit == "month":
+        first = add_months(today.replace(day=1), 1)
+        return _month_period(first.year, first.month)
+    if unit == "week":
+        monday = today + timedelta(days=7 - today.weekday())
+        return Period(monday, monday + timedelta(days=6), f"week of {monday.isoformat()}")
+    y = today.year + 1
+    return Period(date(y, 1, 1), date(y, 12, 31), str(y))
+
+
 def _latest_month(month: int, today: date) -> int:
     """The year of the most recent `month` that has started by `today`."""
     return today.year if month <= today.month else today.year - 1
@@ -363,8 +419,10 @@ def parse_period(text: str, today: date) -> Period | None:
     "this year"/"YTD", "last year", "2025", "March 2025", "Mar 2025", "2025-03", "in March", "since January",
     "since March 2025", "since 2025-02-15", "2025-01-01 to 2025-03-31", "from 15 March to 15 April 2026",
     "2026-03-15" (one day), "03/2026", "H1 2026", "first half of 2025", "yesterday", "today", "FY2025",
-    "the month before last", "the quarter before Q3 2025", "the same month last year" and "the same period
-    a year before last month".
+    "last/this/next fiscal year" (the fiscal year is the calendar year), "last 2 quarters" and "last 3 years"
+    (whole quarters or years before the current one), "next quarter", "next month", "next week", "next year"
+    (whole periods after the current one: not cut, they have not started), "the month before last", "the
+    quarter before Q3 2025", "the same month last year" and "the same period a year before last month".
 
     Args:
         text: a phrase or a whole request.
@@ -439,6 +497,8 @@ def parse_period(text: str, today: date) -> Period | None:
         n = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
         unit = _UNITS[m.group(2)]
         plural = unit if n == 1 else unit + "s"
+        if unit in WHOLE_UNITS:
+            return _whole_units_before(n, unit, today)
         return _rolling(n, unit, today, f"last {n} {plural}")
     if re.search(r"\b(?:ttm|ltm|trailing twelve months)\b", t):
         return _rolling(12, "month", today, "last 12 months")
@@ -466,9 +526,10 @@ def parse_period(text: str, today: date) -> Period | None:
 
     # Relative calendar periods.
     this_q = quarter_of(today)
+    if (coming := _next_period(t, today)) is not None:
+        return coming
     if re.search(r"\b(?:last|previous|prior)\s+(?:quarter|qtr)\b", t):
-        year, q = (today.year, this_q - 1) if this_q > 1 else (today.year - 1, 4)
-        return quarter_period(year, q)
+        return quarter_period(*_quarter_before(today))
     if re.search(r"\b(?:this|current)\s+(?:quarter|qtr)\b|\bqtd\b|\bquarter[\s-]to[\s-]date\b", t):
         current = quarter_period(today.year, this_q)
         return _clip(current, today, f"{current.label} quarter to date")
@@ -484,9 +545,9 @@ def parse_period(text: str, today: date) -> Period | None:
     if re.search(r"\b(?:this|current)\s+week\b|\bwtd\b", t):
         monday = today - timedelta(days=today.weekday())
         return Period(monday, today, f"week of {monday.isoformat()} to date")
-    if re.search(r"\b(?:this|current)\s+year\b|\bytd\b|\byear[\s-]to[\s-]date\b", t):
+    if re.search(rf"\b(?:this|current)\s+{_YEAR_WORD}|\b(?:fy)?ytd\b|\b(?:fiscal\s+)?year[\s-]to[\s-]date\b", t):
         return Period(date(today.year, 1, 1), today, f"{today.year} year to date")
-    if re.search(r"\b(?:last|previous|prior)\s+year\b", t):
+    if re.search(rf"\b(?:last|previous|prior)\s+{_YEAR_WORD}", t):
         y = today.year - 1
         return Period(date(y, 1, 1), date(y, 12, 31), str(y))
     if re.search(r"\byesterday\b", t):

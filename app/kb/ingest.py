@@ -33,6 +33,10 @@ ENCODE_GROUP = 2048
 """Chunks encoded (and written) per group: bounds memory while keeping the model's batches full."""
 
 
+class NotTextError(ValueError):
+    """A document's bytes are not text in an encoding ingest can read (binary, or UTF-16/32 it cannot make out)."""
+
+
 class TextEncoder(Protocol):
     """What ingest and retrieval need from an embedder (see `app.embeddings.Embedder`)."""
 
@@ -59,6 +63,9 @@ class IngestReport:
     """Documents whose file is gone (their chunks deleted)."""
     empty: list[str] = field(default_factory=list)
     """Documents with no text once cleaned (empty, or front matter alone): nothing to index, not a change."""
+    not_text: list[str] = field(default_factory=list)
+    """Documents skipped because their bytes are not readable text (see `read_text`); one indexed before is
+    removed (and listed in `removed` too)."""
     chunks_embedded: int = 0
     """Chunks encoded by the model in this run."""
     total_chunks: int = 0
@@ -80,6 +87,7 @@ class IngestReport:
             docs_unchanged=len(self.unchanged),
             docs_removed=len(self.removed),
             docs_empty=len(self.empty),
+            docs_not_text=len(self.not_text),
         )
         return data
 
@@ -136,16 +144,56 @@ def read_text(path: Path) -> str:
     not part of valid UTF-8 is read as Windows-1252 (Latin-1 with curly quotes and dashes), or as Latin-1
     where Windows-1252 leaves it undefined: a Latin-1 or Windows-1252 file reads as written, and so do
     stray such bytes in a UTF-8 file, without turning its valid accented letters into mojibake.
+
+    Text full of NUL bytes without a byte-order mark is UTF-16 or UTF-32 when it reads as such (clean text in
+    exactly one of them); otherwise it is binary, not text.
+
+    Raises:
+        NotTextError: the bytes are not text in any of these encodings.
     """
     data = path.read_bytes()
     for mark, encoding in _BYTE_ORDER_MARKS:
         if data.startswith(mark):
             return data[len(mark) :].decode(encoding, errors="replace")
+    if data.count(0) * 100 > len(data):  # more than 1% NUL bytes: wide text without a mark, or binary
+        return _unmarked_wide_text(path.name, data)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         codecs.register_error(_LEGACY_BYTES, _legacy_bytes)  # registered on first need, not at import
-        return data.decode("utf-8", errors=_LEGACY_BYTES)
+        text = data.decode("utf-8", errors=_LEGACY_BYTES)
+    if _controls(text) > max(2, len(text) // 20):  # more than 5% control characters: binary (a stray one is not)
+        raise NotTextError(f"{path.name} is not UTF-8 text (binary content)")
+    return text
+
+
+def _controls(text: str) -> int:
+    """How many control characters `text` has, tabs and line breaks aside."""
+    return sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f")
+
+
+def _unmarked_wide_text(name: str, data: bytes) -> str:
+    """`data` read as UTF-16 or UTF-32 without a byte-order mark, if it is text in one of them.
+
+    A reading counts when it has no control characters but tabs and line breaks; of those, the one with the most
+    ASCII characters wins (a UTF-16 LE file read as BE is clean too, but turns "#", spaces and line breaks into
+    rare symbols).
+
+    Raises:
+        NotTextError: it is clean text in none of them, or no reading stands out.
+    """
+    readings: list[tuple[int, str]] = []
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if not _controls(text):
+            readings.append((sum(1 for c in text if c < "\x80"), text))
+    readings.sort(key=lambda reading: reading[0], reverse=True)
+    if not readings or readings[0][0] == 0 or (len(readings) > 1 and readings[1][0] == readings[0][0]):
+        raise NotTextError(f"{name} is not UTF-8 text (binary, or UTF-16/32 without a byte-order mark)")
+    return readings[0][1]
 
 
 def _legacy_bytes(error: UnicodeError) -> tuple[str, int]:
@@ -250,7 +298,8 @@ def ingest(
         reviewed_dir: Folder of reviewed answers indexed with `kb_dir` (see `knowledge_files`).
 
     Returns:
-        What was added, updated, left unchanged and removed, and how long it took.
+        What was added, updated, left unchanged and removed, what was skipped (no text, not readable as text)
+        and how long it took.
 
     Raises:
         FileNotFoundError: `kb_dir` is not a folder.
@@ -263,8 +312,13 @@ def ingest(
     stored = store.doc_index()
     pending: list[tuple[str, str, list[Chunk]]] = []
     files = knowledge_files(root, reviewed_dir)
-    for doc, path in files.items():
-        text = read_text(path)
+    for doc, path in list(files.items()):
+        try:
+            text = read_text(path)
+        except NotTextError:
+            report.not_text.append(doc)
+            del files[doc]  # not a document: one indexed before is removed below
+            continue
         digest = content_hash(text)
         if doc in stored and stored[doc][0] == digest:
             report.unchanged.append(doc)

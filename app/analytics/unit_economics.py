@@ -84,6 +84,9 @@ RUNWAY_TARGET_MONTHS = 18.0
 BURN_MULTIPLE_TARGET = 1.5
 """Net burn / net new ARR of 1.5 or less is efficient growth; above 2.5 is concerning."""
 
+MONTHLY_CHURN_TARGET_PCT = 2.0
+"""Monthly logo churn under 2% is healthy for SMB/mid-market SaaS; above 4% is concerning."""
+
 
 class MetricUnavailableError(ValueError):
     """A metric cannot be computed for this period and scope (e.g. no new customers, no ledger months)."""
@@ -1244,6 +1247,119 @@ def runway(engine: Engine, period: Period) -> MetricResult:
     )
 
 
+@dataclass
+class _Churn:
+    """Accounts paying the day before a window and those of them no longer paying on its last day."""
+
+    start: date
+    end: date
+    active_start: int
+    churned: int
+
+    @property
+    def rate(self) -> float:
+        return self.churned / self.active_start if self.active_start else math.nan
+
+
+def _churn_in(engine: Engine, start: date, end: date, scope: _Scope) -> _Churn:
+    before = _mrr_on(engine, start - timedelta(days=1), scope)
+    after = _mrr_on(engine, end, scope)
+    return _Churn(start, end, len(before), int((~before.index.isin(after.index)).sum()))
+
+
+def _month_windows(period: Period) -> list[tuple[date, date]]:
+    """The calendar months of `period`, each clipped to it (a 30-day window gives two partial months)."""
+    windows, first = [], period.start
+    while first <= period.end:
+        next_month = add_months(first.replace(day=1), 1)
+        last = min(next_month - timedelta(days=1), period.end)
+        windows.append((first, last))
+        first = next_month
+    return windows
+
+
+def churn_rate(engine: Engine, period: Period, channel: str | None = None, segment: str | None = None) -> MetricResult:
+    """Logo churn rate: accounts paying the day before the period with no MRR at its end / those accounts.
+
+    Also the equivalent monthly rate and, as `breakdown`, the same rate for each calendar month of the period
+    (accounts paying the day before the month that no longer pay at its end), compared with the previous period.
+
+    Raises:
+        MetricUnavailableError: no paying accounts before the period.
+        ValueError: unknown channel or segment, or both given.
+    """
+    scope = _Scope.of(channel, segment)
+    whole = _churn_in(engine, period.start, period.end, scope)
+    if whole.active_start == 0:
+        raise MetricUnavailableError(
+            f"churn rate needs paying accounts before {period.label} ({scope.label}); none had MRR on "
+            f"{period.start - timedelta(days=1)}"
+        )
+    months = period.months
+    monthly = 1.0 - (1.0 - whole.rate) ** (1.0 / months)
+    by_month = [_churn_in(engine, first, last, scope) for first, last in _month_windows(period)]
+    prev = period.previous()
+    prev_churn = _churn_in(engine, prev.start, prev.end, scope)
+    steps = [
+        f"Paying accounts on {period.start - timedelta(days=1)} (the day before {period.label}) = "
+        f"{whole.active_start:,}",
+        f"Of them, no MRR on {period.end} (cancelled in the period) = {whole.churned:,}",
+        f"Churn rate = {whole.churned:,} / {whole.active_start:,} = {whole.rate:.2%}",
+    ]
+    if len(by_month) > 1 or months > 1.5:
+        steps.append(f"Monthly equivalent = 1 − (1 − {whole.rate:.4f})^(1/{months:.2f}) = {monthly:.2%} per month")
+    steps += [
+        f"{m.start:%B %Y}: {m.churned:,} of {m.active_start:,} = {m.rate:.2%}" for m in by_month if m.active_start
+    ]
+    status = _status_low(monthly * 100.0, MONTHLY_CHURN_TARGET_PCT, 4.0)
+    benchmark = (
+        f"Monthly logo churn under {MONTHLY_CHURN_TARGET_PCT:.0f}% is healthy for SMB/mid-market SaaS, above 4% is "
+        f"concerning; this is {monthly:.2%} a month."
+    )
+    if prev_churn.active_start:
+        benchmark += (
+            f" {_previous_label(prev)}: {prev_churn.churned:,} of {prev_churn.active_start:,} = {prev_churn.rate:.2%}."
+        )
+    return MetricResult(
+        metric="Churn rate",
+        period=period.label,
+        start=period.start,
+        end=period.end,
+        scope=scope.label,
+        formula="Churn rate = accounts cancelled in the period / accounts paying at its start",
+        inputs={
+            "active_accounts_start": Quantity(float(whole.active_start), "accounts"),
+            "churned_accounts": Quantity(float(whole.churned), "accounts"),
+            "monthly_churn": Quantity(monthly * 100.0, "%"),
+        },
+        steps=steps,
+        result=whole.rate * 100.0,
+        unit="%",
+        benchmark=benchmark,
+        status=status,
+        recommendation=None
+        if status == "healthy"
+        else "Churn is above benchmark: call the accounts the churn-risk model flags before their renewals and "
+        "follow up their open support tickets.",
+        assumptions=[
+            "An account is paying on a day when its subscriptions' MRR that day is above 0; it churned when it paid "
+            "the day before the period and pays nothing on its last day (accounts that signed up and left inside "
+            "the period are not in the rate)",
+        ],
+        breakdown=[
+            {
+                "month": f"{m.start:%Y-%m}",
+                "start": m.start.isoformat(),
+                "end": m.end.isoformat(),
+                "active_start": m.active_start,
+                "churned": m.churned,
+                "churn_rate_pct": round(m.rate * 100.0, 2) if m.active_start else None,
+            }
+            for m in by_month
+        ],
+    )
+
+
 def budget_variance(
     engine: Engine, period: Period, channel: str | None = None, segment: str | None = None
 ) -> MetricResult:
@@ -1361,6 +1477,7 @@ METRICS: dict[str, MetricFunction] = {
     "revenue": revenue,
     "mrr": mrr,
     "arr": arr,
+    "churn_rate": churn_rate,
 }
 """Every metric by name."""
 
@@ -1381,6 +1498,8 @@ _ALIASES = {
     "sales": "revenue",
     "monthly_recurring_revenue": "mrr",
     "annual_recurring_revenue": "arr",
+    "churn": "churn_rate",
+    "logo_churn": "churn_rate",
 }
 
 
@@ -1390,7 +1509,7 @@ def compute_metric(
     """Compute a metric by name.
 
     Names: `cac`, `ltv`, `ltv_cac`, `roas`, `payback`, `burn`, `runway`, `nrr`, `gross_margin`, `aov`,
-    `budget_variance`, `revenue`, `mrr`, `arr` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
+    `budget_variance`, `revenue`, `mrr`, `arr`, `churn_rate` (common aliases such as `ltv:cac` or `burn_rate` are accepted).
 
     Raises:
         ValueError: unknown metric, or a channel/segment for a company-wide metric (burn, runway).

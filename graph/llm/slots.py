@@ -1,7 +1,8 @@
 """Argument extraction for the offline model's tool calls, guided by each tool's JSON schema.
 
 The offline model cannot "understand" a request, so it fills tool arguments the way a form filler
-would: enum values (and their declared aliases) found in the text, ids matching a field's `x-find`
+would: enum values (and their declared aliases) found in the text, else a value the field does not
+offer that its `x-unknown` pattern spots (for the tool to refuse by name), ids matching a field's `x-find`
 pattern, numbers next to the unit a field names, period phrases, arithmetic expressions and SQL. Fields
 it cannot fill are left to their defaults; a missing required field fails validation and goes through
 the graph's retry path.
@@ -205,6 +206,17 @@ def _enum_matches(values: list[Any], aliases: dict[str, list[str]], text: str) -
     return [value for value, _ in sorted(first.items(), key=lambda item: item[1])]
 
 
+def _unknown_value(schema: dict[str, Any], text: str) -> str | None:
+    """A value the field does not offer that the request names (its `x-unknown` pattern), as written.
+
+    Passed on so that the tool refuses it by name: left empty, the field would mean "all" ("ROAS for TikTok"
+    answered for every channel).
+    """
+    pattern = schema.get("x-unknown")
+    match = re.search(pattern, text) if pattern else None
+    return next((g for g in match.groups() if g), match.group(0)).strip() if match else None
+
+
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     """Follow `$ref` and unwrap `anyOf: [X, null]` of optional fields."""
     if "$ref" in schema:
@@ -242,6 +254,8 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                 args[field] = matches[0]
                 if schema.get("x-fanout") and len(matches) > 1:
                     spreads.append((field, matches[:3]))
+            elif other := _unknown_value(schema, text):  # "ROAS for TikTok": the tool says it has no such channel
+                args[field] = other
         elif kind in ("integer", "number"):
             number = _number_for(field, text)
             if number is not None:

@@ -9,14 +9,14 @@ import json
 import re
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from app.cache.tools import cached_result
-from app.data.catalog import CHANNELS
+from app.data.catalog import CHANNELS, SEGMENTS, check_channel, check_segment
 from graph.tools.base import FatalToolError, InvalidToolInput, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
 
@@ -75,9 +75,70 @@ CHANNEL_ALIASES: dict[str, Any] = {
     "display": ["banner", "display ads", "programmatic"],
 }
 
-CUSTOMER_ID_FIND = r"\b(C\d{3,})\b|\bcustomer\s+(?:id\s+)?#?(\d+)\b"
-"""Where the offline model finds a customer id in a request (JSON-schema `x-find`): the demo's "C00042", or an
-imported numeric id after "customer" ("customer 1234")."""
+
+ChannelName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CHANNELS)})]
+"""A channel as the request names it. The schema offers the catalogue's channels; any other name reaches the tool,
+which refuses it (`known_channel`) — a validation error would be "corrected" by dropping the channel, and the
+answer would silently be about every channel."""
+UNKNOWN_CHANNEL_FIND = (
+    r"(?i)\b(tik\s?tok|youtube|instagram|twitter|x\.com|reddit|bing(?:\s+ads)?|snapchat|pinterest|quora|amazon ads"
+    r"|tv|television|radio|podcasts?|billboards?|direct mail|affiliates?|influencers?|sms|whatsapp|cold calls?"
+    r"|cold calling|telemarketing)\b"
+    r"|\b(?:for|from|on|via|through|in)\s+(?:the\s+)?"
+    r"(?!(?:every|each|all|our|any|which|that|this|a|one|per|same|other|best|worst|cheapest|top|its|their)\b)"
+    r"([a-z][\w.-]*)\s+(?:channel|ads)\b"
+)
+"""A channel the catalogue does not have, named in a request (JSON-schema `x-unknown` of a channel field): an ad
+platform or medium ("ROAS for TikTok"), or any "<name> channel/ads". The offline model passes it on only when no
+known channel is named, and the tool refuses it, naming the channels it knows."""
+
+Segment = Literal["smb", "mid_market", "enterprise"]
+"""A customer segment (`customers.segment`, from company size)."""
+SEGMENT_ALIASES: dict[str, Any] = {
+    "smb": ["small business", "small businesses", "smbs", "sme", "smes", "small companies", "small customers"],
+    "mid_market": ["mid-market", "mid market", "midmarket", "mid-sized", "mid sized", "mid-size", "midsize"],
+    "enterprise": ["enterprises", "large companies", "large customers", "large accounts"],
+}
+"""Phrases the offline model maps to each segment (JSON-schema `x-aliases`)."""
+
+
+def known_channel(channel: str | None) -> str | None:
+    """The catalogue's name of `channel` (None stays None).
+
+    Raises:
+        FatalToolError: a channel the data does not have, naming the channels it has; never an answer for every
+            channel in its place.
+    """
+    if channel is None:
+        return None
+    try:
+        return check_channel(channel)
+    except ValueError:
+        raise FatalToolError(
+            f"there is no channel {channel!r} in the marketing data, so there are no figures for it; the channels "
+            f"are {', '.join(CHANNELS)} (ask for one of them, or by channel for all of them)"
+        ) from None
+
+
+def known_segment(segment: str | None) -> str | None:
+    """The catalogue's name of `segment` (None stays None).
+
+    Raises:
+        FatalToolError: an unknown segment, naming the segments.
+    """
+    if segment is None:
+        return None
+    try:
+        return check_segment(segment)
+    except ValueError:
+        raise FatalToolError(
+            f"there is no customer segment {segment!r}; the segments are {', '.join(SEGMENTS)}"
+        ) from None
+
+
+CUSTOMER_ID_FIND = r"(?i)\b(C\d{3,})\b|\bcustomer\s+(?:id\s+)?#?(\d+)\b"
+"""Where the offline model finds a customer id in a request (JSON-schema `x-find`, any case): the demo's "C00042"
+(or "c00042"), or an imported numeric id after "customer" ("customer 1234")."""
 
 
 METRIC_DEFAULT_PERIOD: dict[str, str] = {"runway": "today", "mrr": "today", "arr": "today", "burn": "last 3 months"}
@@ -98,10 +159,15 @@ class MetricArgs(BaseModel):
         description="Period phrase, e.g. 'last quarter', 'Q3 2025', 'last 90 days' (default: last quarter; for "
         "runway, MRR, ARR and burn the latest figures)",
     )
-    channel: Channel | None = Field(
+    channel: ChannelName | None = Field(
         default=None,
         description="Restrict to one acquisition channel",
-        json_schema_extra={"x-fanout": True, "x-aliases": CHANNEL_ALIASES},
+        json_schema_extra={"x-fanout": True, "x-aliases": CHANNEL_ALIASES, "x-unknown": UNKNOWN_CHANNEL_FIND},
+    )
+    segment: Segment | None = Field(
+        default=None,
+        description="Restrict to one customer segment (smb, mid_market, enterprise); not with a channel",
+        json_schema_extra={"x-fanout": True, "x-aliases": SEGMENT_ALIASES},
     )
     customer_id: str | None = Field(
         default=None,
@@ -311,13 +377,20 @@ class CampaignEconomicsArgs(BaseModel):
 
 
 def metric(
-    deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None, customer_id: str | None = None
+    deps: ToolDeps,
+    metric: str,
+    period: str | None = None,
+    channel: str | None = None,
+    segment: str | None = None,
+    customer_id: str | None = None,
 ) -> ToolResult:
-    """One unit-economics metric from the database, or one customer's LTV when a customer id is given.
+    """One unit-economics metric from the database (for one channel or segment), or one customer's LTV by id.
 
     Raises:
-        FatalToolError: an unknown customer, or a customer id with a metric that has no per-customer figure.
+        FatalToolError: an unknown customer, channel or segment; a customer id with a metric that has no
+            per-customer figure; a channel or segment the metric cannot be split by.
     """
+    channel, segment = known_channel(channel), known_segment(segment)
     if customer_id:
         from graph.tools.insights import customer_value, customer_value_result
 
@@ -327,12 +400,53 @@ def metric(
                 f"churn risk of {customer_id}"
             )
         return customer_value_result(customer_value(deps, customer_id))
-    return _company_metric(deps, metric, period=period, channel=channel)
+    if channel or segment:
+        _check_split(metric, channel, segment)
+    return _company_metric(deps, metric, period=period, channel=channel, segment=segment)
+
+
+COMPANY_ONLY_METRICS = frozenset({"burn", "runway"})
+"""Metrics of the whole company's books (the finance ledger): no channel or segment split."""
+CHANNEL_ONLY_METRICS = frozenset({"roas"})
+"""Metrics recorded per channel only (attributed revenue in the channel table): no segment split."""
+
+
+def _check_split(metric: str, channel: str | None, segment: str | None) -> None:
+    """Refuse a split the metric does not have, saying what can be asked instead.
+
+    Raises:
+        FatalToolError: a channel or segment for burn or runway, a segment for ROAS, or a channel and a segment
+            together.
+    """
+    name = metric.upper() if len(metric) <= 4 else metric.replace("_", " ")
+    scope = f"channel {channel}" if channel else f"segment {segment}"
+    if metric in COMPANY_ONLY_METRICS:
+        raise FatalToolError(
+            f"{name} comes from the company's ledger and cannot be split by {scope.split()[0]}: there is no "
+            f"{name} for {scope}; ask for the company's {name}, or for a metric with a split (CAC, LTV, NRR, "
+            "gross margin, revenue, MRR, ARR)"
+        )
+    if segment and metric in CHANNEL_ONLY_METRICS:
+        raise FatalToolError(
+            f"{name} is recorded per marketing channel (attributed revenue / spend), not per customer segment: "
+            f"there is no {name} for segment {segment}; ask for {name} for a channel or by channel, or for the "
+            f"{segment} segment's CAC, LTV or revenue"
+        )
+    if channel and segment:
+        raise FatalToolError(
+            f"a metric is split by a channel or by a segment, not both at once (asked: channel {channel} and "
+            f"segment {segment}); ask for one of them"
+        )
 
 
 @cached_result("transactions", "channels", "finance")
-def _company_metric(deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None) -> ToolResult:
-    """One unit-economics metric from the database, in the seed's `metric_calculation` format."""
+def _company_metric(
+    deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None, segment: str | None = None
+) -> ToolResult:
+    """One unit-economics metric from the database, in the seed's `metric_calculation` format.
+
+    With a channel or segment the metric covers those customers only, and its headline says so.
+    """
     from app.analytics.unit_economics import MetricUnavailableError, compute_metric
 
     p = deps.period(period or METRIC_DEFAULT_PERIOD.get(metric, "last quarter"), "last quarter")
@@ -342,8 +456,10 @@ def _company_metric(deps: ToolDeps, metric: str, period: str | None = None, chan
         )
         raise FatalToolError(f"{p.label} starts after the data ends ({last}): there is nothing to measure yet;{hint}")
     try:
-        result = compute_metric(deps.engine, metric, p, channel=channel)
+        result = compute_metric(deps.engine, metric, p, channel=channel, segment=segment)
     except MetricUnavailableError as exc:
+        raise FatalToolError(str(exc)) from exc
+    except ValueError as exc:  # a split the metric has not: a retry without it would answer another question
         raise FatalToolError(str(exc)) from exc
     data = result.to_dict()
     facts = [f"Formula: {result.formula}", *result.steps[-2:]]
@@ -873,7 +989,7 @@ def build_finance_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(
             metric,
             "compute_metric",
-            "Compute a unit-economics metric from the books with formula and steps: CAC (customer acquisition cost), LTV, LTV:CAC, ROAS, payback, burn rate, runway, NRR, gross margin, AOV, budget variance, revenue (actual, earned) or MRR/ARR, for a period and optional channel.",
+            "Compute a unit-economics metric from the books with formula and steps: CAC (customer acquisition cost), LTV, LTV:CAC, ROAS, payback, burn rate, runway, NRR, gross margin, AOV, budget variance, revenue (actual, earned) or MRR/ARR, for a period and optional channel or customer segment.",
             MetricArgs,
         ),
         tool(

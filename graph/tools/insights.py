@@ -14,7 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.cache.tools import cached_result
 from graph.tools.base import FatalToolError, MissingDataError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
-from graph.tools.finance import CHANNEL_ALIASES, CUSTOMER_ID_FIND, Channel
+from graph.tools.finance import (
+    CHANNEL_ALIASES,
+    CUSTOMER_ID_FIND,
+    SEGMENT_ALIASES,
+    UNKNOWN_CHANNEL_FIND,
+    Channel,
+    ChannelName,
+    Segment,
+    known_channel,
+    known_segment,
+)
 
 if TYPE_CHECKING:
     from app.analytics.churn import ChurnResult, SubscriptionRiskResult
@@ -65,8 +75,18 @@ class CohortArgs(BaseModel):
     months: int = Field(default=12, ge=2, le=36, description="How many months after the first purchase to show")
 
 
+CLV_STRONG_CUES: list[Any] = [
+    *("12-month value", "12 month value", "twelve-month value", "lifetime value", "clv", "ltv", "customer value"),
+    *("highest value", "most valuable", "highest-value", "high-value", "predicted value", "worth the most"),
+]
+"""Words of a request for the customers ranked by value ("Which customers have the highest 12-month value?"): not
+the purchase cohorts, whose table also counts months."""
+
+
 class ClvArgs(BaseModel):
     """Arguments of `customer_clv`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-strong-cues": CLV_STRONG_CUES})
 
     customer_id: str | None = Field(
         default=None,
@@ -89,6 +109,45 @@ class CountArgs(BaseModel):
     model_config = ConfigDict(json_schema_extra={"x-strong-cues": COUNT_CUES})
 
     period: str = Field(default="last month", description="Period phrase, e.g. 'October', 'last quarter', '2025'")
+    segment: Segment | None = Field(
+        default=None,
+        description="Only customers of this segment (smb, mid_market, enterprise: company size)",
+        json_schema_extra={"x-aliases": SEGMENT_ALIASES},
+    )
+    channel: ChannelName | None = Field(
+        default=None,
+        description="Only customers acquired through this channel",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES, "x-unknown": UNKNOWN_CHANNEL_FIND},
+    )
+
+
+CHURN_RATE_STRONG_CUES: list[Any] = [
+    *("churn rate", "rate of churn", "churn %", "churn percentage", "monthly churn"),
+    *("logo churn", "customer churn rate", "attrition rate", "cancellation rate", "cancel rate", "churning rate"),
+    *("percentage of customers churned", "percent of customers churned", "share of customers churned"),
+    *("% of customers churned", "percentage of accounts churned", "share of accounts churned"),
+]
+"""Words of a request for the churn rate ("What is our churn rate?"): a share of accounts, not the at-risk list."""
+CHURN_RATE_CUES: list[Any] = [*CHURN_RATE_STRONG_CUES, "rate", "percent", "percentage", "%", "share"]
+"""Without one of these the offline model does not pick `churn_rate` ("who is likely to churn?" is the risk list)."""
+
+
+class ChurnRateArgs(BaseModel):
+    """Arguments of `churn_rate`."""
+
+    model_config = ConfigDict(json_schema_extra={"x-cues": CHURN_RATE_CUES, "x-strong-cues": CHURN_RATE_STRONG_CUES})
+
+    period: str = Field(default="last quarter", description="Period phrase, e.g. 'last quarter', 'Q3 2026', 'October'")
+    segment: Segment | None = Field(
+        default=None,
+        description="Only accounts of this segment (smb, mid_market, enterprise)",
+        json_schema_extra={"x-aliases": SEGMENT_ALIASES},
+    )
+    channel: ChannelName | None = Field(
+        default=None,
+        description="Only accounts acquired through this channel",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES, "x-unknown": UNKNOWN_CHANNEL_FIND},
+    )
 
 
 LEAD_SCORE_CUES: list[Any] = [
@@ -409,23 +468,35 @@ def churn(
     data version tracks, so it is never cached.
     """
     if customer_id:
-        _require_customer(deps, customer_id)
+        customer_id = _require_customer(deps, customer_id)
         return _churn_customer(deps, customer_id=customer_id, horizon_weeks=horizon_weeks)
     if winback_eligible:
         return winback_candidates(deps, top_n=top_n, horizon_weeks=horizon_weeks)
     return _churn_ranked(deps, top_n=top_n, horizon_weeks=horizon_weeks, valuable_only=valuable_only, plan=plan)
 
 
-def _require_customer(deps: ToolDeps, customer_id: str) -> None:
-    """Raise a clear error when the business database has no customer `customer_id`."""
+def _require_customer(deps: ToolDeps, customer_id: str) -> str:
+    """The id of customer `customer_id` as stored, matched exactly or else in any case ("c00031" is C00031).
+
+    Raises:
+        FatalToolError: the business database has no such customer.
+    """
     import sqlalchemy as sa
 
     from app.data.schema import customers
 
+    wanted = customer_id.strip()
     with deps.engine.connect() as conn:
-        found = conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id)).first()
+        found = conn.execute(sa.select(customers.c.id).where(customers.c.id == wanted)).first()
+        if found is None:
+            found = conn.execute(
+                sa.select(customers.c.id)
+                .where(sa.func.upper(customers.c.id) == wanted.upper())
+                .order_by(customers.c.id)
+            ).first()
     if found is None:
         raise FatalToolError(f"no customer {customer_id} in the business database: check the id")
+    return str(found[0])
 
 
 def _subscriptions_frame(deps: ToolDeps) -> pd.DataFrame:
@@ -783,7 +854,7 @@ def customer_value(deps: ToolDeps, customer_id: str, horizon_weeks: int = 13) ->
     """
     from app.analytics.churn import churn_analysis
 
-    _require_customer(deps, customer_id)
+    customer_id = _require_customer(deps, customer_id)
     account = account_frame(deps.engine, [customer_id]).iloc[0].to_dict()
     subs = _subscriptions_frame(deps)
     subs = subs[subs["customer_id"].astype(str) == customer_id]
@@ -875,37 +946,124 @@ def _clv_ranked(deps: ToolDeps, top_n: int = 10) -> ToolResult:
     )
 
 
+def counts(
+    deps: ToolDeps, period: str = "last month", segment: str | None = None, channel: str | None = None
+) -> ToolResult:
+    """New customers (signups) and churned customers (cancellations) in a period, of one segment or channel.
+
+    Raises:
+        FatalToolError: an unknown segment or channel (never counted for every customer instead).
+    """
+    return _counts(deps, period=period, segment=known_segment(segment), channel=known_channel(channel))
+
+
+def _scope_label(segment: str | None, channel: str | None) -> str:
+    """Who a count covers: "segment enterprise, channel paid_search", or "all customers"."""
+    parts = [*([f"segment {segment}"] if segment else []), *([f"channel {channel}"] if channel else [])]
+    return ", ".join(parts) or "all customers"
+
+
 @cached_result("transactions")
-def counts(deps: ToolDeps, period: str = "last month") -> ToolResult:
-    """New customers (signups) and churned customers (cancellations) in a period, from the customers table."""
+def _counts(
+    deps: ToolDeps, period: str = "last month", segment: str | None = None, channel: str | None = None
+) -> ToolResult:
+    """`counts` from the customers table (cached), for the segment and channel given."""
     import sqlalchemy as sa
 
     from app.data.schema import customers
 
     p = deps.period(period, "last month")
     c = customers.c
+    scope = [*([c.segment == segment] if segment else []), *([c.acquisition_channel == channel] if channel else [])]
     with deps.engine.connect() as conn:
         new = conn.execute(
-            sa.select(sa.func.count()).where(c.signup_date >= p.start, c.signup_date <= p.end)
+            sa.select(sa.func.count()).where(c.signup_date >= p.start, c.signup_date <= p.end, *scope)
         ).scalar_one()
         churned = conn.execute(
-            sa.select(sa.func.count()).where(c.status == "churned", c.churned_date >= p.start, c.churned_date <= p.end)
+            sa.select(sa.func.count()).where(
+                c.status == "churned", c.churned_date >= p.start, c.churned_date <= p.end, *scope
+            )
         ).scalar_one()
         active_end = conn.execute(
             sa.select(sa.func.count()).where(
-                c.signup_date <= p.end, sa.or_(c.churned_date.is_(None), c.churned_date > p.end)
+                c.signup_date <= p.end, sa.or_(c.churned_date.is_(None), c.churned_date > p.end), *scope
             )
         ).scalar_one()
+    label = _scope_label(segment, channel)
+    who = "" if not scope else f" ({label})"
     return ToolResult(
-        headline=f"{p.label}: {new:,} new customers acquired, {churned:,} churned (net {new - churned:+,})",
+        headline=f"{p.label}{who}: {new:,} new customers acquired, {churned:,} churned (net {new - churned:+,})",
         facts=[
-            f"New customers = accounts whose signup date is {p.start} to {p.end}: {new:,}",
-            f"Churned = accounts whose subscription was cancelled {p.start} to {p.end}: {churned:,}",
-            f"Customers at the end of the period ({p.end}): {active_end:,}",
+            f"New customers{who} = accounts whose signup date is {p.start} to {p.end}: {new:,}",
+            f"Churned{who} = accounts whose subscription was cancelled {p.start} to {p.end}: {churned:,}",
+            f"Customers{who} at the end of the period ({p.end}): {active_end:,}",
         ],
         method="Counts from the customers table: signup date for new customers, cancellation (churn) date for "
-        "churned ones",
-        data={"period": p.label, "start": str(p.start), "end": str(p.end), "new_customers": new, "churned": churned},
+        "churned ones" + (f"; only accounts with {' and '.join(_scope_words(segment, channel))}" if scope else ""),
+        data={
+            "period": p.label,
+            "start": str(p.start),
+            "end": str(p.end),
+            "scope": label,
+            "segment": segment,
+            "channel": channel,
+            "new_customers": new,
+            "churned": churned,
+            "customers_end": active_end,
+        },
+    )
+
+
+def _scope_words(segment: str | None, channel: str | None) -> list[str]:
+    """The filters of a count in words ("segment = enterprise", "acquisition channel = paid_search")."""
+    return [*([f"segment = {segment}"] if segment else []), *([f"acquisition channel = {channel}"] if channel else [])]
+
+
+def churn_rate(
+    deps: ToolDeps, period: str = "last quarter", segment: str | None = None, channel: str | None = None
+) -> ToolResult:
+    """Churn rate of a period: accounts that cancelled / accounts paying at its start, and per month.
+
+    Raises:
+        FatalToolError: an unknown segment or channel, both at once, or no paying accounts before the period.
+    """
+    segment, channel = known_segment(segment), known_channel(channel)
+    if segment and channel:
+        raise FatalToolError(
+            f"the churn rate is split by a segment or by a channel, not both at once (asked: segment {segment} and "
+            f"channel {channel}); ask for one of them"
+        )
+    return _churn_rate(deps, period=period, segment=segment, channel=channel)
+
+
+@cached_result("transactions")
+def _churn_rate(
+    deps: ToolDeps, period: str = "last quarter", segment: str | None = None, channel: str | None = None
+) -> ToolResult:
+    """`churn_rate` from the subscriptions (cached)."""
+    from app.analytics.unit_economics import MetricUnavailableError
+    from app.analytics.unit_economics import churn_rate as compute_churn_rate
+
+    p = deps.period(period, "last quarter")
+    if p.start > (last := deps.today()):
+        raise FatalToolError(f"{p.label} starts after the data ends ({last}): no cancellations to count yet")
+    try:
+        result = compute_churn_rate(deps.engine, p, channel=channel, segment=segment)
+    except MetricUnavailableError as exc:
+        raise FatalToolError(str(exc)) from exc
+    churned = int(result.inputs["churned_accounts"].value)
+    active = int(result.inputs["active_accounts_start"].value)
+    monthly = result.inputs["monthly_churn"].value
+    months = [m for m in result.breakdown if m["active_start"]]
+    rows = [[m["month"], m["active_start"], m["churned"], f"{m['churn_rate_pct']:.2f}%"] for m in months]
+    return ToolResult(
+        headline=f"Churn rate — {p.label} ({result.scope}): {churned:,} of {active:,} paying accounts cancelled = "
+        f"{result.result:.2f}% ({monthly:.2f}% a month)",
+        facts=[f"Formula: {result.formula}", *result.steps[: len(result.steps) - len(months)], result.benchmark],
+        table={"columns": ["month", "paying at start", "cancelled", "churn rate"], "rows": rows},
+        method=f"{result.formula}; {result.assumptions[0]} ({result.start} to {result.end})",
+        recommendation=result.recommendation,
+        data=result.to_dict(),
     )
 
 
@@ -1219,8 +1377,15 @@ def build_insights_tools(deps: ToolDeps) -> list[BaseTool]:
             counts,
             "customer_counts",
             "How many customers: new customers acquired (signups) and customers churned (cancellations) in a period, "
-            "with the net change.",
+            "with the net change, for all customers or one segment or acquisition channel.",
             CountArgs,
+        ),
+        tool(
+            churn_rate,
+            "churn_rate",
+            "Churn rate: the share of paying accounts that cancelled in a period (cancelled / paying at its start), "
+            "per month too, for all customers or one segment or acquisition channel.",
+            ChurnRateArgs,
         ),
         tool(
             cohorts,

@@ -25,7 +25,7 @@ from app.data.periods import MONTHS, Period, parse_period
 from app.mail import ADDRESS_US, SENDER_NAME, SENDER_ROLE, UNSUBSCRIBE_URL, postal_address  # the footer's facts
 from graph.tools.base import FatalToolError, InvalidToolInput, MissingDataError, ToolResult
 from graph.tools.deps import ToolDeps, make_tool
-from graph.tools.finance import CHANNEL_ALIASES, Channel
+from graph.tools.finance import CHANNEL_ALIASES, UNKNOWN_CHANNEL_FIND, ChannelName, known_channel
 
 Segment = Literal[
     "Champions",
@@ -136,10 +136,10 @@ class ChannelArgs(BaseModel):
     model_config = ConfigDict(json_schema_extra={"x-strong-cues": PERFORMANCE_CUES})
 
     period: str = Field(default="last 30 days", description="Period phrase, e.g. 'last 30 days', 'last quarter'")
-    channel: Channel | None = Field(
+    channel: ChannelName | None = Field(
         default=None,
         description="Report on this channel (compared with the others); all channels when empty",
-        json_schema_extra={"x-aliases": CHANNEL_ALIASES},
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES, "x-unknown": UNKNOWN_CHANNEL_FIND},
     )
 
 
@@ -257,10 +257,15 @@ def _all_channels(total: dict[str, Any]) -> str:
 
 @cached_result("transactions", "channels")
 def channels(deps: ToolDeps, period: str = "last 30 days", channel: str | None = None) -> ToolResult:
-    """Spend, CTR, conversion, CPL, CAC and ROAS by channel with change vs the previous period (one channel first)."""
+    """Spend, CTR, conversion, CPL, CAC and ROAS by channel with change vs the previous period (one channel first).
+
+    Raises:
+        FatalToolError: a channel the data does not have (naming those it has), or no data for the channel.
+    """
     from app.analytics.channels import channel_report
     from app.analytics.charts import channel_chart
 
+    channel = known_channel(channel)
     p = deps.period(period, "last 30 days")
     report = channel_report(deps.engine, p)
     d = report.to_dict()

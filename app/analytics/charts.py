@@ -1,4 +1,4 @@
-"""Plotly figures for the chat: RFM segments, cohort heatmap, forecast fan chart, CAC/ROAS by channel.
+"""Plotly figures for the chat: RFM segments, cohort heatmap, forecast fan chart, CAC/ROAS by channel, win-back.
 
 Each function takes a typed result (or, for channels, a DataFrame) and returns a
 `plotly.graph_objects.Figure`; the chat renders it as a plot element and `fig.to_json()` serialises it.
@@ -85,11 +85,22 @@ def rfm_segment_chart(result: RFMResult, kind: Literal["bar", "treemap"] = "bar"
     return fig
 
 
-def cohort_heatmap(result: CohortResult) -> go.Figure:
-    """Retention by cohort (rows) and months since first purchase (columns), as percentages.
+COHORT_TITLE = "Repeat purchases by first-purchase month"
+"""Title of `cohort_heatmap`: what a cell is (a cohort's customers who bought again in a later month)."""
+COHORT_MEASURE = "% of cohort buying"
+"""What a cell of `cohort_heatmap` holds, for the colour scale and the hover."""
+
+
+def cohort_heatmap(result: CohortResult, *, title: str = COHORT_TITLE, measure: str = COHORT_MEASURE) -> go.Figure:
+    """Each cohort's share buying in each month since its first purchase (rows: cohorts; columns: months).
+
+    Cell (cohort, k) is the percentage of the cohort's customers who bought in the k-th month after their first
+    purchase month (k = 0 is the first purchase month itself: 100%). Every cohort is labelled on the y axis.
 
     Args:
         result: A cohort result.
+        title: The chart's title; say what the purchases are ("Hardware repeat purchases ...").
+        measure: What a cell holds, for the colour scale and the hover.
 
     Returns:
         The figure; unobserved cells are blank.
@@ -104,15 +115,68 @@ def cohort_heatmap(result: CohortResult) -> go.Figure:
             colorscale="Blues",
             zmin=0,
             zmax=100,
-            colorbar={"title": "% active"},
+            colorbar={"title": measure},
             text=[["" if v is None else f"{v:.0f}%" for v in row] for row in z],
             texttemplate="%{text}",
-            hovertemplate="cohort %{y}<br>month %{x}<br>%{z:.1f}% active<extra></extra>",
+            hovertemplate=f"cohort %{{y}}<br>month %{{x}}<br>%{{z:.1f}} {measure}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed", title_text="first-purchase month")
-    fig.update_xaxes(title_text="months since first purchase")
-    fig.update_layout(title="Cohort retention", **_LAYOUT)
+    # Plotly thins the labels of a crowded category axis (every other cohort): name each cohort explicitly,
+    # with a row tall enough to read.
+    fig.update_yaxes(
+        autorange="reversed", title_text="first-purchase month", tickmode="array", tickvals=labels, ticktext=labels
+    )
+    fig.update_xaxes(
+        title_text="months since first purchase", tickmode="array", tickvals=[str(p) for p in result.periods]
+    )
+    fig.update_layout(title=title, height=max(400, 140 + 22 * len(labels)), **_LAYOUT)
+    return fig
+
+
+def winback_chart(accounts: pd.DataFrame) -> go.Figure:
+    """The accounts selected for a win-back campaign, by the 12-month value a reactivation brings back.
+
+    Args:
+        accounts: One row per selected account, most valuable first, with columns `customer_id`, `name`, `plan`,
+            `mrr` (former MRR) and `clv_12m` (12-month hardware CLV).
+
+    Returns:
+        A stacked horizontal bar per account: former MRR × 12 and hardware CLV (every account labelled).
+
+    Raises:
+        AnalyticsInputError: if a column is missing.
+    """
+    require_columns(accounts, ["customer_id", "name", "plan", "mrr", "clv_12m"], what="win-back accounts")
+    data = accounts.iloc[::-1]  # the most valuable at the top
+    ids = data["customer_id"].astype(str).tolist()
+    subscription = (data["mrr"].astype(float) * 12.0).round(2)
+    hardware = data["clv_12m"].astype(float).round(2)
+    custom = list(zip(data["name"].astype(str), data["plan"].astype(str), strict=True))
+    fig = go.Figure()
+    for values, name, color in (
+        (subscription, "former MRR × 12", "#2da44e"),
+        (hardware, "12-month hardware CLV", "#54aeff"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=values.tolist(),
+                y=ids,
+                orientation="h",
+                name=name,
+                marker_color=color,
+                customdata=custom,
+                hovertemplate=f"%{{y}} %{{customdata[0]}} (%{{customdata[1]}})<br>{name} $%{{x:,.0f}}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title_text="account", tickmode="array", tickvals=ids, ticktext=ids)
+    fig.update_xaxes(title_text="12-month value $ (former MRR × 12 + hardware CLV)")
+    fig.update_layout(
+        title=f"Win-back: the {len(ids)} selected account{'s' if len(ids) != 1 else ''} by 12-month value",
+        barmode="stack",
+        height=max(400, 140 + 22 * len(ids)),
+        legend={"orientation": "h", "y": -0.15},
+        **_LAYOUT,
+    )
     return fig
 
 

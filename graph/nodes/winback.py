@@ -29,6 +29,7 @@ from graph.llm.resilience import LLMCallFailed
 from graph.nodes.common import system_message, task_message, text_of
 from graph.state import AgentName, GraphState
 from graph.tools.executor import call_with_retries
+from graph.tools.insights import winback_chart
 from graph.tools.marketing import customer_ids_in, email_values
 
 MAX_DRAFTS = 25
@@ -142,6 +143,7 @@ async def _only_named(
     picked = {str(c["customer_id"]) for c in chosen}
     if isinstance(result.get("table"), dict):
         narrowed["table"] = {**result["table"], "rows": [r for r in result["table"]["rows"] if str(r[0]) in picked]}
+    narrowed["chart"] = winback_chart(chosen)  # about the customers named and selected, or none
     if not chosen:
         narrowed["recommendation"] = "Nothing to send to these customers now."
     return narrowed
@@ -221,6 +223,26 @@ async def winback_marketing(state: GraphState, runtime: Runtime[Context]) -> dic
     }
 
 
+def _selection_fact(state: GraphState) -> str | None:
+    """How many accounts the policy made eligible and how many the campaign selected, in words.
+
+    "78 accounts eligible under the win-back policy, the 25 most valuable selected"; for a request that names
+    customers, how many of them were selected. None when Insights said nothing about eligibility.
+    """
+    data = state.get("results", {}).get("insights", {}).get("data", {})
+    selected = len(state.get("customer_ids", []))
+    if "requested" in data:
+        named = len(data["requested"])
+        return f"{selected} of the {named} customer{'s' if named != 1 else ''} you named selected (the win-back policy)"
+    if "eligible" not in data:
+        return None
+    eligible = int(data["eligible"])
+    rule = "Starter or Growth, cancelled in the last 90 days, no win-back in the last 12 months"
+    if selected < eligible:
+        return f"{eligible} accounts eligible under the win-back policy ({rule}), the {selected} most valuable selected"
+    return f"{eligible} account{'s' if eligible != 1 else ''} eligible under the win-back policy ({rule}), all selected"
+
+
 async def winback_finance(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Finance: campaign cost (each account's free month × expected redemptions + sending) and ROI."""
     customers = state.get("churned_customers", [])
@@ -241,6 +263,8 @@ async def winback_finance(state: GraphState, runtime: Runtime[Context]) -> dict[
         {"customers": [c for c in customers if str(c["customer_id"]) in drafted]},
     )
     data = result.get("data", {})
+    if selection := _selection_fact(state):
+        result = {**result, "facts": [selection, *result.get("facts", [])]}
     return {
         "current_agent": "finance",
         "next_agent": None,

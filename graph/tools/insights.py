@@ -108,7 +108,11 @@ class CountArgs(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"x-strong-cues": COUNT_CUES})
 
-    period: str = Field(default="last month", description="Period phrase, e.g. 'October', 'last quarter', '2025'")
+    period: str | None = Field(
+        default=None,
+        description="Period phrase, e.g. 'October', 'last quarter', '2025'; empty when the request names none "
+        '("how many customers do we have?"): the customers today, with last month\'s new and churned',
+    )
     segment: Segment | None = Field(
         default=None,
         description="Only customers of this segment (smb, mid_market, enterprise: company size)",
@@ -422,7 +426,7 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
         [s.segment, s.customers, f"{s.share:.1%}", round(s.revenue), f"{s.revenue_share:.1%}", s.action]
         for s in result.segments
     ]
-    best = result.segments[0] if result.segments else None
+    top = max(result.segments, key=lambda s: s.revenue) if result.segments else None  # what the headline names
     facts = [
         f"{result.total_customers:,} customers scored on orders up to {result.as_of - dt.timedelta(days=1)} (recency "
         f"counted to the day after); total revenue ${result.total_revenue:,.0f}"
@@ -437,16 +441,20 @@ def rfm(deps: ToolDeps, segment: str | None = None) -> ToolResult:
         ids = result.segment_customers.get(segment, [])
         facts.append(f"{segment}: {len(ids)} customers, e.g. {', '.join(ids[:10]) or 'none'}")
     headline = (
-        f"{len(result.segments)} RFM segments; largest revenue share: {max(result.segments, key=lambda s: s.revenue).segment}"
-        if result.segments
+        f"{len(result.segments)} RFM segments; largest revenue share: {top.segment} ({top.revenue_share:.1%})"
+        if top is not None
         else "No customers to segment"
     )
+    recommendation = f"{top.segment} (the largest revenue share): {top.action}" if top is not None else None
+    asked = next((s for s in result.segments if s.segment == segment), None)
+    if asked is not None and asked is not top:  # a segment asked about gets its own action too
+        recommendation = f"{asked.segment}: {asked.action} {recommendation}"
     return ToolResult(
         headline=headline,
         facts=facts,
         table={"columns": ["segment", "customers", "share", "revenue $", "revenue share", "action"], "rows": rows},
         method="RFM quintile scores (1–5) on recency, frequency (orders) and monetary value; standard R/FM segment map",
-        recommendation=best.action if best else None,
+        recommendation=recommendation,
         data=result.to_dict(max_customers_per_segment=20),
         chart=_chart("rfm_segment_chart", result),
     )
@@ -846,22 +854,25 @@ def _churn_customer(deps: ToolDeps, customer_id: str, horizon_weeks: int = 13) -
 def customer_value(deps: ToolDeps, customer_id: str, horizon_weeks: int = 13) -> dict[str, Any]:
     """One customer's lifetime value on a revenue basis: revenue to date + the expected next 12 months.
 
-    Revenue to date = subscription revenue (MRR per day subscribed) + hardware orders; next 12 months = MRR × 12
+    Revenue to date = subscription revenue (MRR pro-rated by the days active in each calendar month, as every
+    revenue figure: `app.data.queries.subscription_revenue_by_month`) + hardware orders; next 12 months = MRR × 12
     of a live subscription + the 12-month hardware CLV (BG/NBD × Gamma-Gamma).
 
     Raises:
         FatalToolError: no customer `customer_id`.
     """
     from app.analytics.churn import churn_analysis
+    from app.data.queries import subscription_revenue_by_month
 
     customer_id = _require_customer(deps, customer_id)
     account = account_frame(deps.engine, [customer_id]).iloc[0].to_dict()
     subs = _subscriptions_frame(deps)
     subs = subs[subs["customer_id"].astype(str) == customer_id]
-    today = pd.Timestamp(deps.today())
-    ends = pd.to_datetime(subs["end_date"]).fillna(today + pd.Timedelta(days=1))
-    days = (ends.clip(upper=today + pd.Timedelta(days=1)) - pd.to_datetime(subs["start_date"])).dt.days.clip(lower=0)
-    subscription = float((subs["mrr"].astype(float) * days * 12.0 / 365.25).sum())
+    today = deps.today()
+    subscription = 0.0
+    if not subs.empty:  # the product's revenue: MRR pro-rated by the days active in each calendar month
+        first = pd.to_datetime(subs["start_date"]).min().date()
+        subscription = float(subscription_revenue_by_month(subs, first, today).sum())
     tx = _transactions(deps)
     hardware = float(tx.loc[tx["customer_id"] == customer_id, "amount"].sum())
     scores = churn_analysis(tx, horizon_days=horizon_weeks * 7).customers.set_index("customer_id")
@@ -947,9 +958,12 @@ def _clv_ranked(deps: ToolDeps, top_n: int = 10) -> ToolResult:
 
 
 def counts(
-    deps: ToolDeps, period: str = "last month", segment: str | None = None, channel: str | None = None
+    deps: ToolDeps, period: str | None = None, segment: str | None = None, channel: str | None = None
 ) -> ToolResult:
     """New customers (signups) and churned customers (cancellations) in a period, of one segment or channel.
+
+    Without a period the question is in the present tense ("how many customers do we have?"): the answer leads
+    with the customers today (the data's last day), then last month's new and churned customers.
 
     Raises:
         FatalToolError: an unknown segment or channel (never counted for every customer instead).
@@ -965,7 +979,7 @@ def _scope_label(segment: str | None, channel: str | None) -> str:
 
 @cached_result("transactions")
 def _counts(
-    deps: ToolDeps, period: str = "last month", segment: str | None = None, channel: str | None = None
+    deps: ToolDeps, period: str | None = None, segment: str | None = None, channel: str | None = None
 ) -> ToolResult:
     """`counts` from the customers table (cached), for the segment and channel given."""
     import sqlalchemy as sa
@@ -973,9 +987,18 @@ def _counts(
     from app.data.schema import customers
 
     p = deps.period(period, "last month")
+    today = deps.today()
     c = customers.c
     scope = [*([c.segment == segment] if segment else []), *([c.acquisition_channel == channel] if channel else [])]
+
+    def customers_on(day: dt.date) -> Any:
+        """Accounts signed up by `day` and not cancelled by then."""
+        return sa.select(sa.func.count()).where(
+            c.signup_date <= day, sa.or_(c.churned_date.is_(None), c.churned_date > day), *scope
+        )
+
     with deps.engine.connect() as conn:
+        active_today = conn.execute(customers_on(today)).scalar_one()
         new = conn.execute(
             sa.select(sa.func.count()).where(c.signup_date >= p.start, c.signup_date <= p.end, *scope)
         ).scalar_one()
@@ -984,20 +1007,26 @@ def _counts(
                 c.status == "churned", c.churned_date >= p.start, c.churned_date <= p.end, *scope
             )
         ).scalar_one()
-        active_end = conn.execute(
-            sa.select(sa.func.count()).where(
-                c.signup_date <= p.end, sa.or_(c.churned_date.is_(None), c.churned_date > p.end), *scope
-            )
-        ).scalar_one()
+        active_end = conn.execute(customers_on(p.end)).scalar_one()
     label = _scope_label(segment, channel)
     who = "" if not scope else f" ({label})"
+    in_period = f"{new:,} new customers acquired, {churned:,} churned (net {new - churned:+,})"
+    today_fact = f"Customers{who} today ({today}, the last day in the data): {active_today:,}"
+    facts = [
+        f"New customers{who} = accounts whose signup date is {p.start} to {p.end}: {new:,}",
+        f"Churned{who} = accounts whose subscription was cancelled {p.start} to {p.end}: {churned:,}",
+        f"Customers{who} at the end of the period ({p.end}): {active_end:,}",
+    ]
+    if period is None:  # "how many customers do we have?": today's count first
+        headline = f"{active_today:,} customers{who} today ({today}); {p.label}: {in_period}"
+        facts.insert(0, f"{today_fact} = accounts signed up by {today} and not cancelled")
+    else:
+        headline = f"{p.label}{who}: {in_period}"
+        if p.end < today:
+            facts.append(today_fact)
     return ToolResult(
-        headline=f"{p.label}{who}: {new:,} new customers acquired, {churned:,} churned (net {new - churned:+,})",
-        facts=[
-            f"New customers{who} = accounts whose signup date is {p.start} to {p.end}: {new:,}",
-            f"Churned{who} = accounts whose subscription was cancelled {p.start} to {p.end}: {churned:,}",
-            f"Customers{who} at the end of the period ({p.end}): {active_end:,}",
-        ],
+        headline=headline,
+        facts=facts,
         method="Counts from the customers table: signup date for new customers, cancellation (churn) date for "
         "churned ones" + (f"; only accounts with {' and '.join(_scope_words(segment, channel))}" if scope else ""),
         data={
@@ -1010,6 +1039,8 @@ def _counts(
             "new_customers": new,
             "churned": churned,
             "customers_end": active_end,
+            "today": str(today),
+            "customers_today": active_today,
         },
     )
 
@@ -1200,8 +1231,19 @@ def winback_candidates(deps: ToolDeps, top_n: int = 25, horizon_weeks: int = 13)
             "bands": result.bands if result is not None else {},
             "model": result.model.to_dict() if result is not None else None,
         },
-        chart=_chart("churn_chart", result) if result is not None else None,
+        chart=winback_chart(customers),
     )
+
+
+def winback_chart(customers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The chart of a win-back: the selected `customers` (of `winback_candidates`) by 12-month value.
+
+    None without customers: a win-back's chart is about the accounts it selected, never other customers.
+    """
+    if not customers:
+        return None
+    frame = pd.DataFrame(customers, columns=["customer_id", "name", "plan", "mrr", "clv_12m"])
+    return _chart("winback_chart", frame)
 
 
 @cached_result("transactions")
@@ -1230,8 +1272,23 @@ def cohorts(deps: ToolDeps, months: int = 12) -> ToolResult:
         "later month (a subscriber who buys no more hardware counts as not retained here: for subscription "
         "retention see NRR and churn risk)",
         data=result.to_dict(),
-        chart=_chart("cohort_heatmap", result),
+        chart=_cohort_chart(result),
     )
+
+
+def _cohort_chart(result: Any) -> dict[str, Any] | None:
+    """The cohort heatmap titled for what it plots: hardware repeat purchases, not subscription retention."""
+    try:
+        from app.analytics.charts import cohort_heatmap
+    except ImportError:
+        return None
+    fig = cohort_heatmap(
+        result,
+        title="Hardware repeat purchases by first-purchase month (not subscription retention)",
+        measure="% of cohort ordering hardware",
+    )
+    chart: dict[str, Any] = fig.to_plotly_json()
+    return chart
 
 
 OPEN_LEAD_DAYS = 60

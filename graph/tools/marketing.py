@@ -3,7 +3,8 @@
 Campaign briefs are grounded in segment data; email context gives the last purchase, a co-purchase
 recommendation and, for cancelled accounts, what the win-back policy in `knowledge_base/brand-voice.md`
 allows: one incentive (one free month of the plan the account had), valid for `OFFER_VALID_DAYS` days
-from sending with the real deadline date, the date until which the account's data is kept, a named
+from sending with the real deadline date (never after the date until which the account's data is kept:
+`offer_deadline`), that date, a named
 sender (`SENDER_NAME`, `SENDER_ROLE`), the company address and an unsubscribe link. Dates in email copy
 are written the brand's way ("March 4", `brand_date`).
 """
@@ -114,6 +115,17 @@ def brand_date(value: dt.date | str | None) -> str | None:
         return None
     day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
     return f"{day:%B} {day.day}"
+
+
+def offer_deadline(sent_on: dt.date, data_kept_until: dt.date | None) -> dt.date:
+    """The last day to take up a win-back offer sent on `sent_on`: 14 days later, never after the data is deleted.
+
+    `OFFER_VALID_DAYS` after sending, or the date the account's data is kept until when that comes first. The offer reactivates a cancelled account with its data (brand-voice.md: win-backs go out "while their data is
+    still kept"); after that date the data is deleted and there is nothing to come back to, so a deadline past it
+    would not be real.
+    """
+    deadline = sent_on + dt.timedelta(days=OFFER_VALID_DAYS)
+    return deadline if data_kept_until is None else min(deadline, data_kept_until)
 
 
 def incentive_text(plan: str) -> str:
@@ -457,7 +469,6 @@ def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
     purchases = last_purchases(deps.engine, ids).set_index("customer_id")
     recommended = co_purchase_recommendations(deps.engine, [str(c) for c in purchases.index])
     sent = last_winbacks(deps.engine, ids)
-    deadline = as_of + dt.timedelta(days=OFFER_VALID_DAYS)
     customers = []
     for account in accounts.to_dict(orient="records"):
         cid = str(account["customer_id"])
@@ -466,6 +477,7 @@ def contexts(deps: ToolDeps, customer_ids: list[str]) -> ToolResult:
         bought = purchases.loc[cid] if cid in purchases.index else None
         last = bought["last_order_date"] if bought is not None else None
         plan = str(account["plan"] or "").title()
+        deadline = offer_deadline(as_of, verdict.data_kept_until)
         customers.append(
             {
                 "customer_id": cid,
@@ -516,7 +528,11 @@ def email_values(ctx: dict[str, Any], tone: str = "warm", purpose: str = "") -> 
         account = f"{plan} customer" if ctx.get("status") != "churned" else f"former {plan} customer"
         next_step = str(ctx.get("recommended_product") or "Lumio Air")
     if kind == "offer":
-        offer = f"{ctx['incentive']}, if they choose a plan by {deadline} (the only offer: no discount, nothing on hardware)"
+        offer = (
+            f"{ctx['incentive']}, if they choose a plan by {deadline} (the only offer: no discount, nothing on "
+            f"hardware; the account's data is deleted after {kept}, so the offer ends by then and everything comes "
+            "back only if they reactivate by then)"
+        )
     else:
         offer = f"none: make no offer ({ctx.get('winback_reason', 'no win-back offer for this account')})"
     purpose = purpose_phrase(purpose)

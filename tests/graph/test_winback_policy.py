@@ -188,8 +188,9 @@ def test_emails_carry_one_incentive_a_real_deadline_a_named_sender_and_an_unsubs
         # One incentive: a free month of the plan they had, never a hardware discount as well.
         assert body.count("free month") == 1 and f"one free month of your {plan} plan" in body
         assert "%" not in body and "hardware" not in body.lower() and "(or" not in body
-        # A real deadline, 14 days after sending, written the brand's way; no ISO dates anywhere.
-        assert f"choose a plan by {_brand(as_of + dt.timedelta(days=14))}" in body
+        # A real deadline, 14 days after sending but never after the data is deleted (the email promises the
+        # dashboards come back), written the brand's way; no ISO dates anywhere.
+        assert f"choose a plan by {_brand(min(as_of + dt.timedelta(days=14), kept))}" in body
         assert "end of the month" not in body and not ISO_DATE.search(draft)
         assert "Settings → Billing → Choose plan" in body
         assert f"{SENDER_NAME}\n{SENDER_ROLE}" in body and "Lumio team" not in body

@@ -46,6 +46,8 @@ MAX_SQL_CHARS = 10_000
 """Longest accepted SQL text."""
 MAX_VALUE_BYTES = 10_000_000
 """Largest string or blob a query may build (SQLite's length limit)."""
+MAX_FILTER_VALUES = 1_000
+"""Most distinct values of a text column a question is matched against for a filter ("for February")."""
 
 DENIED_FUNCTIONS = frozenset(
     {
@@ -124,11 +126,14 @@ class SheetColumn:
         name: Column name in SQL.
         source_name: Header in the file.
         dtype: `integer`, `real`, `date` or `text`.
+        values: A text column's distinct values, for filters ("for February", "for Alice").
     """
 
     name: str
     source_name: str
     dtype: str
+    values: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """A text column's distinct values (at most `MAX_FILTER_VALUES`): what a question may filter on."""
 
     @property
     def numeric(self) -> bool:
@@ -470,6 +475,12 @@ def validate_sql(sql: str, tables: Collection[str]) -> str:
     return text
 
 
+def _distinct_text(column: pd.Series) -> tuple[str, ...]:
+    """A text column's distinct values, in order of first appearance (at most `MAX_FILTER_VALUES`)."""
+    present = column.dropna().astype(str)
+    return tuple(present[present.str.strip() != ""].unique()[:MAX_FILTER_VALUES].tolist())
+
+
 class SheetDatabase:
     """An uploaded sheet loaded into a private in-memory SQLite database, queried read-only.
 
@@ -490,6 +501,10 @@ class SheetDatabase:
         self.file = file
         self.warnings = list(warnings)
         self._meta = {name: (meta, source) for name, (_, meta, source) in tables.items()}
+        self._values = {
+            name: {c["name"]: _distinct_text(frame[c["name"]]) for c in meta if c["dtype"] == "text"}
+            for name, (frame, meta, _) in tables.items()
+        }
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         for name, (frame, _, _) in tables.items():
@@ -508,7 +523,8 @@ class SheetDatabase:
     def columns(self, table: str) -> list[SheetColumn]:
         """The columns of `table`: SQL name, header in the file and type."""
         meta, _ = self._meta[table]
-        return [SheetColumn(c["name"], c["source_name"], c["dtype"]) for c in meta]
+        values = self._values.get(table, {})
+        return [SheetColumn(c["name"], c["source_name"], c["dtype"], values.get(c["name"], ())) for c in meta]
 
     def query(self, sql: str, *, max_rows: int = MAX_RESULT_ROWS, timeout_s: float = QUERY_TIMEOUT_S) -> QueryResult:
         """Run one validated, read-only SELECT.
@@ -747,6 +763,149 @@ ACTUAL_WORDS = frozenset({"actual", "actuals", "spend", "spent", "cost", "costs"
 """Tokens of a column holding what happened in an "over budget" question."""
 
 
+_OVERALL = re.compile(r"\b(?:in total|overall|combined|altogether|all together|in all|all told|cumulative(?:ly)?)\b")
+"""Words that ask for the rows of a group added up ("which rep closed the most deals in total?")."""
+_HOW_MANY = re.compile(r"\bhow (?:many|much)\b")
+"""A count or an amount of a numeric column: its total ("how many deals did Alice close?")."""
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+"""Month names and abbreviations, as a question or a sheet writes them."""
+_MONTH = re.compile(rf"\b({'|'.join(sorted(_MONTHS, key=len, reverse=True))})\b")
+_MONTH_CONTEXT = re.compile(r"(?:\b(?:in|for|during|of|from|since|until|through)\s+(?:the\s+month\s+of\s+)?)$")
+"""Before "may" or "march" as a month ("for May"): without it they are the verb ("which rep may...")."""
+_YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
+_NOT_VALUES = frozenset(
+    "a an and or the of in on at to for by per with from is are was were be it its this that which what who how "
+    "total sum average mean most least top bottom highest lowest sheet file row rows column columns".split()
+)
+"""Words never read as a value to filter on, whatever the sheet holds."""
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """A condition on one column that a question names a value of ("for February": `month = 'February'`)."""
+
+    column: SheetColumn
+    sql: str
+    words: str
+    tokens: frozenset[str]
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _month_of(value: str) -> int | None:
+    """The month a value names ("February", "Feb", "feb 2026"), or None."""
+    first = _tokens(value)[:1]
+    return _MONTHS.get(first[0]) if first else None
+
+
+def _question_months(text: str) -> dict[int, tuple[int, int]]:
+    """The months a question names, with the span of each mention ("for May" counts, "may I" does not)."""
+    months: dict[int, tuple[int, int]] = {}
+    for m in _MONTH.finditer(text):
+        word = m.group(1)
+        if word in ("may", "mar", "march") and not _MONTH_CONTEXT.search(text[: m.start()]):
+            continue
+        months.setdefault(_MONTHS[word], m.span())
+    return months
+
+
+def _filters(text: str, columns: list[SheetColumn]) -> list[_Filter]:
+    """The conditions a question puts on the rows: the values of text columns it names, the months of a date column.
+
+    "for February" keeps the rows whose text column holds "February" (or "Feb"), or, with no such column,
+    whose date column falls in February (of the year the question names, if it names one); "for Alice or
+    Bob" keeps both. A value is matched as whole words, longest first, never inside a column's name.
+    """
+    taken = [m.span() for c in columns for p in _column_patterns(c) for m in p.finditer(text)]
+    months = _question_months(text)
+
+    def free(start: int, end: int) -> bool:
+        return not any(a < end and start < b for a, b in taken)
+
+    chosen: dict[str, tuple[SheetColumn, list[str]]] = {}
+    candidates: list[tuple[int, int, SheetColumn, str]] = []
+    for column in columns:
+        for value in column.values:
+            key = " ".join(value.lower().split())
+            if len(key) < 2 or key in _NOT_VALUES or key in _GENERIC:
+                continue
+            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", text):
+                candidates.append((m.start(), m.end(), column, value))
+            month = _month_of(value)
+            if month in months and len(_tokens(value)) == 1:  # "Feb" in the sheet, "February" in the question
+                candidates.append((*months[month], column, value))
+    matched: set[tuple[int, int]] = set()
+    for start, end, column, value in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):  # longest first
+        if (start, end) not in matched and not free(start, end):
+            continue  # inside a column's name, or a longer value
+        taken.append((start, end))
+        matched.add((start, end))
+        entry = chosen.setdefault(column.name, (column, []))
+        if value not in entry[1]:
+            entry[1].append(value)
+    out: list[_Filter] = []
+    for column, values in chosen.values():
+        condition = (
+            f"{_quote(column.name)} = {_literal(values[0])}"
+            if len(values) == 1
+            else f"{_quote(column.name)} IN ({', '.join(map(_literal, values))})"
+        )
+        tokens = frozenset(t for v in values for t in _tokens(v)) | frozenset(
+            w for v in values if (n := _month_of(v)) for w, k in _MONTHS.items() if k == n
+        )
+        out.append(_Filter(column, condition, f"{column.name} {' or '.join(values)}", tokens))
+    unused = {n: span for n, span in months.items() if free(*span)}
+    dates = [c for c in columns if c.dtype == "date"]
+    if unused and len(dates) == 1:  # "in February": the rows dated in February
+        column = dates[0]
+        numbers = sorted(unused)
+        of = f"CAST(strftime('%m', {_quote(column.name)}) AS INTEGER)"
+        condition = f"{of} = {numbers[0]}" if len(numbers) == 1 else f"{of} IN ({', '.join(map(str, numbers))})"
+        names = [next(w for w, k in _MONTHS.items() if k == n).capitalize() for n in numbers]
+        year = _YEAR.search(text)
+        if year:
+            condition += f" AND strftime('%Y', {_quote(column.name)}) = '{year.group(1)}'"
+            names = [f"{name} {year.group(1)}" for name in names]
+        tokens = frozenset(w for w, k in _MONTHS.items() if k in unused)
+        out.append(_Filter(column, condition, f"{column.name} in {' or '.join(names)}", tokens))
+    return out
+
+
+def _ratio(text: str, numbers: list[SheetColumn]) -> tuple[SheetColumn, SheetColumn] | None:
+    """The two numeric columns of "<a> per <b>" ("revenue per deal"), or None."""
+    for a in numbers:
+        for b in numbers:
+            if a is b:
+                continue
+            for pa in _column_patterns(a):
+                for pb in _column_patterns(b):
+                    if re.search(rf"{pa.pattern}\s+(?:per|for each|for every|a|an)\s+{pb.pattern}", text):
+                        return a, b
+    return None
+
+
 @dataclass(frozen=True)
 class SheetQuestion:
     """A question in words about a sheet, as one SELECT.
@@ -777,9 +936,17 @@ def _column_patterns(column: SheetColumn) -> list[re.Pattern[str]]:
     names = {tuple(_tokens(column.name)), tuple(_tokens(column.source_name))}
     if column.name.startswith("c_"):  # "2024 Q1" was named c_2024_q1
         names.add(tuple(_tokens(column.name[2:])))
-    return [
-        re.compile(rf"(?<![a-z0-9]){_SEPARATOR.join(map(re.escape, words))}s?(?![a-z0-9])") for words in names if words
-    ]
+    return [re.compile(rf"(?<![a-z0-9]){_name_pattern(words)}(?![a-z0-9])") for words in names if words]
+
+
+def _name_pattern(words: tuple[str, ...]) -> str:
+    """A column name's words as a pattern, its last word singular or plural (`deals`: "deal", "deals")."""
+    *head, last = words
+    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+        last_pattern = f"{re.escape(last[:-1])}(?:es|s)?"  # "deals" → deal, deals
+    else:
+        last_pattern = f"{re.escape(last)}s?"
+    return _SEPARATOR.join([*map(re.escape, head), last_pattern])
 
 
 def _mentions(text: str, columns: list[SheetColumn]) -> list[SheetColumn]:
@@ -826,8 +993,16 @@ def _listing(columns: list[SheetColumn]) -> str:
     return ", ".join(c.name if c.name == c.source_name else f"{c.name} ({c.source_name})" for c in columns)
 
 
-def _check_target(text: str, keyword: re.Pattern[str], columns: list[SheetColumn], named: list[SheetColumn]) -> None:
+def _check_target(
+    text: str,
+    keyword: re.Pattern[str],
+    columns: list[SheetColumn],
+    named: list[SheetColumn],
+    values: Collection[str] = (),
+) -> None:
     """Raise when the words after `keyword` ("total q3 budget") name something that is not a column.
+
+    Words of the values the question filters on ("in total for February") are no column names.
 
     Raises:
         SheetError: naming the words and listing the columns.
@@ -837,7 +1012,7 @@ def _check_target(text: str, keyword: re.Pattern[str], columns: list[SheetColumn
     target = re.match(_TARGET, text[found.end() :])
     if target is None:
         return
-    words = [w for w in _tokens(target.group(1)) if w not in _GENERIC]
+    words = [w for w in _tokens(target.group(1)) if w not in _GENERIC and w not in values]
     phrase = " ".join(words)
     if not words or any(p.search(phrase) for c in named for p in _column_patterns(c)):
         return
@@ -892,14 +1067,17 @@ def _budget_pair(text: str, columns: list[SheetColumn]) -> tuple[str, str, str]:
 def question_to_sql(question: str, columns: list[SheetColumn], table: str = "sheet") -> SheetQuestion | None:
     """Turn a plain-language question about a sheet into one SELECT over its columns.
 
-    Understood: "which <label> had the highest/lowest <column>" (and "top 3"), "total <column>" (and "by
-    <label>"), "average <column>", "<a> over <b>" and "most over/under budget" (actual − budget, the pair a
-    period word such as "Q2" picks). Column names are matched as written, with spaces for underscores, by
-    their header, or by a close spelling.
+    Understood: "which <label> had the highest/lowest <column>" (and "top 3"), the same "in total" or
+    "overall" (the label's rows added up: `SUM … GROUP BY`), "total <column>" (and "by <label>"), "average
+    <column>", "how many <column>", "<a> per <b>" (`SUM(a) / SUM(b)`, per label with "which" or "by"),
+    "<a> over <b>" and "most over/under budget" (actual − budget, the pair a period word such as "Q2" picks).
+    A value of a text column the question names ("for February", "Alice or Bob"), or a month of the
+    sheet's date column, filters the rows. Column names are matched as written, with spaces for
+    underscores, singular or plural, by their header, or by a close spelling.
 
     Args:
         question: The request.
-        columns: The table's columns.
+        columns: The table's columns (with their values, from `SheetDatabase.columns`, for filters).
         table: The table name.
 
     Returns:
@@ -910,19 +1088,25 @@ def question_to_sql(question: str, columns: list[SheetColumn], table: str = "she
     """
     text = " ".join(_ATTACHED.sub(" ", question).lower().split())
     named = _mentions(text, columns)
+    filters = _filters(text, columns)
+    filtered = {f.column.name for f in filters}
+    value_words = frozenset(t for f in filters for t in f.tokens)
+    where = " AND ".join(f.sql for f in filters)
+    where_sql = f" WHERE {where}" if where else ""
+    only = f" ({', '.join(f.words for f in filters)})" if filters else ""
     numbers = [c for c in named if c.numeric]
-    label = _label_column(text, columns, named)
+    label = _label_column(text, [c for c in columns if c.name not in filtered] or columns, named)
     superlatives = list(_SUPERLATIVE.finditer(text))
     sup = superlatives[0] if superlatives else None
     lowest = any(m.group("least") for m in superlatives)  # "top 2 by lowest cost" ranks from the bottom
     n = int(top.group(1)) if (top := _TOP_N.search(text)) else 1
     source = _quote(table)
-    group = _GROUP.search(text)
-    by = next(
+    by = next(  # "revenue per deal by rep": the first "by"/"per"/"each" that names a text column
         (
             c
+            for group in _GROUP.finditer(text)
             for c in columns
-            if not c.numeric and group and any(p.fullmatch(group.group(1)) for p in _column_patterns(c))
+            if not c.numeric and any(p.fullmatch(group.group(1)) for p in _column_patterns(c))
         ),
         None,
     )
@@ -942,32 +1126,67 @@ def question_to_sql(question: str, columns: list[SheetColumn], table: str = "she
         diff = f"{actual} - {budget}"
         if asks_rows:
             order = "ASC" if under else "DESC"
-            where = "" if sup else f" WHERE {diff} {'<' if under else '>'} 0"
+            conditions = [c for c in (where, "" if sup else f"{diff} {'<' if under else '>'} 0") if c]
+            condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
             limit = f" LIMIT {n}" if sup else ""
             sql = (
                 f"SELECT {label_sql}{actual} AS actual, {budget} AS budget, {diff} AS over_budget "
-                f"FROM {source}{where} ORDER BY over_budget {order}{limit}"
+                f"FROM {source}{condition} ORDER BY over_budget {order}{limit}"
             )
             kind = "most under" if under and sup else "most over" if sup else "under" if under else "over"
-            return SheetQuestion(sql, f"{label.name if label else 'row'} {kind} budget ({what})")
-        sql = f"SELECT SUM({actual}) AS actual, SUM({budget}) AS budget, SUM({diff}) AS over_budget FROM {source}"
-        return SheetQuestion(sql, f"total over budget ({what})")
+            return SheetQuestion(sql, f"{label.name if label else 'row'} {kind} budget ({what}){only}")
+        sql = (
+            f"SELECT SUM({actual}) AS actual, SUM({budget}) AS budget, SUM({diff}) AS over_budget "
+            f"FROM {source}{where_sql}"
+        )
+        return SheetQuestion(sql, f"total over budget ({what}){only}")
+
+    ratio = _ratio(text, numbers)
+    if ratio is not None:  # "revenue per deal": the one added up over the other, never an average of row ratios
+        a, b = ratio
+        alias = f"{a.name}_per_{b.name}"
+        value = f"SUM({_quote(a.name)}) * 1.0 / NULLIF(SUM({_quote(b.name)}), 0)"
+        key_column = by or (label if sup else None)
+        if key_column is not None:
+            key = _quote(key_column.name)
+            order = f"{alias} {'ASC' if lowest else 'DESC'} LIMIT {n}" if sup else key
+            sql = f"SELECT {key}, {value} AS {alias} FROM {source}{where_sql} GROUP BY {key} ORDER BY {order}"
+            return SheetQuestion(sql, f"{a.name} per {b.name} by {key_column.name}{only}")
+        return SheetQuestion(f"SELECT {value} AS {alias} FROM {source}{where_sql}", f"{a.name} per {b.name}{only}")
 
     if sup:
-        _check_target(text, _SUPERLATIVE, columns, named)
+        _check_target(text, _SUPERLATIVE, columns, named, value_words)
     if sup and numbers:
         column = _quote(numbers[0].name)
         order = "ASC" if lowest else "DESC"
-        sql = f"SELECT {label_sql}{column} FROM {source} WHERE {column} IS NOT NULL ORDER BY {column} {order} LIMIT {n}"
         extreme = "highest" if order == "DESC" else "lowest"
-        return SheetQuestion(sql, f"{label.name if label else 'row'} with the {extreme} {numbers[0].name}")
+        grouped = by or label
+        function, word = (
+            ("AVG", "average") if _AVERAGE.search(text) else ("SUM", "total") if _adds_up(text) else (None, "")
+        )
+        if function is not None and grouped is not None:  # "which rep closed the most deals in total?"
+            key, alias = _quote(grouped.name), f"{word}_{numbers[0].name}"
+            sql = (
+                f"SELECT {key}, {function}({column}) AS {alias} FROM {source} WHERE {column} IS NOT NULL"
+                f"{f' AND {where}' if where else ''} GROUP BY {key} ORDER BY {alias} {order} LIMIT {n}"
+            )
+            return SheetQuestion(sql, f"{grouped.name} with the {extreme} {word} {numbers[0].name}{only}")
+        sql = (
+            f"SELECT {label_sql}{column} FROM {source} WHERE {column} IS NOT NULL{f' AND {where}' if where else ''} "
+            f"ORDER BY {column} {order} LIMIT {n}"
+        )
+        return SheetQuestion(sql, f"{label.name if label else 'row'} with the {extreme} {numbers[0].name}{only}")
 
-    for keyword, function, word in ((_AVERAGE, "AVG", "average"), (_TOTAL, "SUM", "total")):
+    for keyword, function, word in (
+        (_AVERAGE, "AVG", "average"),
+        (_TOTAL, "SUM", "total"),
+        (_HOW_MANY, "SUM", "total"),
+    ):
         if not keyword.search(text):
             continue
-        _check_target(text, keyword, columns, named)
+        _check_target(text, keyword, columns, named, value_words)
         if not numbers:
-            if named:
+            if named and not all(c.name in filtered for c in named):
                 raise SheetError(
                     f"{named[0].name} holds text, not numbers; the numeric columns are: "
                     f"{_listing([c for c in columns if c.numeric])}"
@@ -976,12 +1195,17 @@ def question_to_sql(question: str, columns: list[SheetColumn], table: str = "she
         parts = ", ".join(f"{function}({_quote(c.name)}) AS {word}_{c.name}" for c in numbers)
         if by is not None:
             key = _quote(by.name)
-            sql = f"SELECT {key}, {parts} FROM {source} GROUP BY {key} ORDER BY {key}"
+            sql = f"SELECT {key}, {parts} FROM {source}{where_sql} GROUP BY {key} ORDER BY {key}"
         else:
-            sql = f"SELECT {parts} FROM {source}"
+            sql = f"SELECT {parts} FROM {source}{where_sql}"
         what = ", ".join(c.name for c in numbers)
-        return SheetQuestion(sql, f"{word} {what}" + (f" by {by.name}" if by else ""))
+        return SheetQuestion(sql, f"{word} {what}" + (f" by {by.name}" if by else "") + only)
     return None
+
+
+def _adds_up(text: str) -> bool:
+    """Whether the question asks for rows added up ("in total", "overall", "total deals", "combined")."""
+    return bool(_OVERALL.search(text) or _TOTAL.search(text))
 
 
 def sheet_columns(path: str | Path) -> list[str]:

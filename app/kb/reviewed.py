@@ -17,11 +17,24 @@ if TYPE_CHECKING:
 
 HELPFUL_TAIL = re.compile(r"\s*Was this helpful\?\s*$", re.IGNORECASE)
 OFFLINE_TAG = re.compile(r"^\s*\[offline model\]\s*", re.IGNORECASE)
+CITATION = re.compile(r"[ \t]*\[[^\[\]\n]{1,200}?\.md\](?!\()")
+"""An inline citation of a document (`[refund-policy.md]`, `[reviewed-answers/r-00002-….md]`)."""
+
+
+def without_citations(text: str) -> str:
+    """`text` without its inline citation markers, and without the spaces they leave before punctuation."""
+    stripped = CITATION.sub("", text)
+    stripped = re.sub(r"[ \t]+([.,;:!?])", r"\1", stripped)
+    return "\n".join(line.rstrip() for line in stripped.split("\n"))
 
 
 def knowledge_text(question: str, answer: str) -> str:
-    """The markdown document for a reviewed answer: the question as its title, the answer as its body."""
-    body = HELPFUL_TAIL.sub("", OFFLINE_TAG.sub("", answer)).strip()
+    """The markdown document for a reviewed answer: the question as its title, the answer as its body.
+
+    The body is the answer without the offline tag, the "Was this helpful?" tail and its citation markers: a
+    document that cites documents would be cited, marker and all, by every answer quoting it.
+    """
+    body = without_citations(HELPFUL_TAIL.sub("", OFFLINE_TAG.sub("", answer))).strip()
     return f"# {' '.join(question.split())}\n\n{body}\n"
 
 

@@ -11,7 +11,7 @@ import asyncio
 import re
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -19,9 +19,11 @@ from langgraph.types import interrupt
 from graph.context import Context
 from graph.llm.grounding import grade_context, grounded_confidence
 from graph.llm.resilience import LLMCallFailed
+from graph.llm.support_follow_up import is_fragment, standalone_question
 from graph.nodes.common import system_message, task_message, text_of
 from graph.nodes.parts import combine, in_asked_order, part_in_progress, under_its_request
 from graph.review import ReviewDecision, ReviewRequest
+from graph.routing.small_talk import small_talk
 from graph.state import GraphState
 
 MAX_PASSAGES = 5
@@ -45,9 +47,68 @@ HOW_TO = re.compile(
 """How-to questions about tickets ("How do I open a ticket?") are knowledge-base questions."""
 
 
-async def start_support(state: GraphState) -> dict[str, Any]:
-    """The Support agent takes the request."""
-    return {"current_agent": "support"}
+async def start_support(state: GraphState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The Support agent takes the request; a follow-up fragment becomes the standalone question it asks.
+
+    "and for hardware?" after "How long do refunds take?" is asked as "How long do refunds take for
+    hardware?" (`graph.llm.support_follow_up`): retrieval, the confidence, the draft and the review record
+    (the question a reviewer sees, the title "add to knowledge base" files the answer under) all read
+    `request`, and a fragment alone finds nothing to answer it with.
+    """
+    update: dict[str, Any] = {"current_agent": "support"}
+    request = state.get("request", "")
+    if part_in_progress(state) or not request or not is_fragment(request):
+        return update  # a compound message's parts are whole requests
+    thread = await _support_thread(state.get("messages", []), runtime)
+    question = standalone_question([*thread, request]) if thread else None
+    if question is not None:
+        update["request"] = question
+    return update
+
+
+async def _support_thread(messages: list[AnyMessage], runtime: Runtime[Context]) -> list[str]:
+    """The earlier support questions a fragment continues, oldest first: a standalone question, then fragments.
+
+    Walks back from the newest request over earlier turns, skipping small talk ("thanks!"), up to the
+    last whole question; empty when a turn on the way was not answered by Support (the fragment then has
+    no support question to continue), or the question was ticket work. A compound message's support
+    part is the question (support runs last, so its reply closes the turn).
+    """
+    turns = _turns(messages)
+    earlier: list[str] = []
+    for text, agent in reversed(turns[:-1]):
+        if agent == "supervisor" or small_talk(text) is not None:
+            continue
+        if agent != "support":
+            return []
+        if is_fragment(text):
+            earlier.insert(0, text)
+            continue
+        question = await _support_part(text, runtime)
+        if question is None or TICKET_REQUEST.search(question) and not HOW_TO.match(question):
+            return []
+        return [question, *earlier]
+    return []
+
+
+def _turns(messages: list[AnyMessage]) -> list[tuple[str, str | None]]:
+    """Each human message's text with the name of the agent whose reply closed its turn (None: no reply)."""
+    turns: list[tuple[str, str | None]] = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            turns.append((message.text if hasattr(message, "text") else str(message.content), None))
+        elif isinstance(message, AIMessage) and turns and message.content and not message.tool_calls:
+            turns[-1] = (turns[-1][0], message.name)
+    return turns
+
+
+async def _support_part(text: str, runtime: Runtime[Context]) -> str | None:
+    """The support question in a whole message: the message, or its support part when it asked two things."""
+    split = getattr(runtime.context.services.router, "split", None)
+    parts = await split(text) if split is not None else None
+    if not parts:
+        return text
+    return next((p.request for p in parts if p.decision.route == "support"), None)
 
 
 def support_mode(state: GraphState) -> Literal["rag_search", "support_tools"]:

@@ -31,6 +31,44 @@ from graph.tools.base import FatalToolError, InvalidToolInput, MissingDataError,
 
 RETRYABLE = frozenset({"transient", "invalid_input", "invalid_result"})
 """Failure kinds worth another attempt."""
+NOT_GIVEN_ERRORS = frozenset({"missing", "extra_forbidden", "missing_argument", "unexpected_keyword_argument"})
+"""Schema errors about which arguments a call has, not about a value the request gave: how a model calls a tool."""
+
+
+def refuses_input(exc: BaseException) -> bool:
+    """Whether a tool's failure is its refusal of the request's input (`declined`), not a failure of the service.
+
+    The user is told why and can fix it ("Q5 2026", "03/04/2026", an unknown customer); monitoring does not count
+    it towards the error rate. So are: `FatalToolError` and `InvalidToolInput` raised by the tool (except
+    `MissingDataError`: the service has no data at all); a schema `ValidationError` of a value given ("months:
+    less than or equal to 24"), but not one of an argument missing or of the wrong JSON type (the model's call);
+    and a `ValueError` raised while the tool read a period phrase (`ToolDeps.period`: "there is no Q5").
+    """
+    if isinstance(exc, MissingDataError):
+        return False
+    if isinstance(exc, FatalToolError | InvalidToolInput):
+        return True
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        return bool(errors) and all(
+            e["type"] not in NOT_GIVEN_ERRORS and not str(e["type"]).endswith("_type") for e in errors
+        )
+    if isinstance(exc, ValueError):
+        return _raised_reading_arguments(exc)
+    return False
+
+
+def _raised_reading_arguments(exc: BaseException) -> bool:
+    """Whether `exc` was raised while a tool parsed an argument the request gave (`ToolDeps.period`)."""
+    from graph.tools.deps import ToolDeps
+
+    readers = {ToolDeps.period.__code__}
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in readers:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def new_record(agent: AgentName, call: dict[str, Any]) -> ToolCallRecord:
@@ -134,6 +172,7 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             "result": None,
             "error": _validation_message(exc, model),
             "error_kind": "invalid_input",
+            "declined": refuses_input(exc),
         }
     except TimeoutError:
         writes = (tool.metadata or {}).get("writes")
@@ -159,7 +198,7 @@ async def run_call(tool: BaseTool, record: ToolCallRecord, timeout_s: float) -> 
             "result": None,
             "error": _one_line(exc),
             "error_kind": classify_exception(exc),
-            "declined": isinstance(exc, FatalToolError | InvalidToolInput) and not isinstance(exc, MissingDataError),
+            "declined": refuses_input(exc),
         }
     result = to_jsonable(result)
     problem = check_result(result)
@@ -232,6 +271,11 @@ async def call_with_retries(
         record = await run_call(tool, record, timeout_s)
         if record["ok"] or record["error_kind"] not in RETRYABLE or attempt == attempts:
             break
+        if record["error_kind"] == "invalid_input":  # corrected once (schema-guided), as the graph's Retry node does
+            corrected = correct_arguments(tool, record)
+            if record["corrected"] or corrected == record["args"]:
+                break  # the same arguments would be refused the same way: no attempt can help
+            record = {**record, "args": corrected, "corrected": True}
         delay = backoff_seconds(attempt, minimum, maximum)
         if delay > 0:
             await asyncio.sleep(delay)

@@ -2,7 +2,8 @@
 
     supervisor ─route_decision─┬─ marketing | finance | insights → execute_tools → validate_results
                                │      ├─ respond                 (valid)
-                               │      ├─ retry → execute_tools   (attempt < 3) │ handle_error (attempt ≥ 3)
+                               │      ├─ retry → execute_tools   (attempt < 3) │ handle_error (attempt ≥ 3,
+                               │      │        or nothing a retry could change) │ respond (the rest succeeded)
                                │      └─ handle_error            (nothing usable, not retryable)
                                ├─ support → rag_search → confidence_check ─┬─ respond          (≥ 0.7)
                                │     │                                     └─ escalate → human_review → respond
@@ -41,7 +42,7 @@ def build_graph() -> StateGraph[GraphState, Context, InputState, GraphState]:
         g.add_edge(agent, "execute_tools")
     g.add_node("execute_tools", tool_agents.execute_tools)
     g.add_node("validate_results", tool_agents.validate_results)
-    g.add_node("retry", tool_agents.retry, destinations=("execute_tools", "handle_error"))
+    g.add_node("retry", tool_agents.retry, destinations=("execute_tools", "respond", "handle_error"))
     g.add_node("handle_error", tool_agents.handle_error)
     g.add_edge("execute_tools", "validate_results")
     g.add_conditional_edges("validate_results", tool_agents.after_validation)

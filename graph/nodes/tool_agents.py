@@ -104,27 +104,45 @@ def after_validation(state: GraphState) -> Literal["respond", "retry", "handle_e
     return "respond"
 
 
-async def retry(state: GraphState, runtime: Runtime[Context]) -> Command[Literal["execute_tools", "handle_error"]]:
-    """Retry: below the attempt limit, back off exponentially, correct invalid input once, run again."""
+async def retry(
+    state: GraphState, runtime: Runtime[Context]
+) -> Command[Literal["execute_tools", "respond", "handle_error"]]:
+    """Retry: below the attempt limit, back off exponentially, correct invalid input once, run again.
+
+    Invalid input is run again only when the correction changed its arguments: the same arguments would
+    fail the same way (a period the user mistyped, "Q5 2026").
+    """
     services = runtime.context.services
     settings = services.settings
     attempt = state.get("retry_count", 0)
     if attempt >= settings.max_tool_attempts:
         return Command(goto="handle_error")
-    delay = backoff_seconds(attempt, settings.retry_wait_min_s, settings.retry_wait_max_s)
-    if delay > 0:
-        await asyncio.sleep(delay)
     records: list[ToolCallRecord] = []
     for record in state.get("tool_calls", []):
         if not record["ok"] and record["error_kind"] == "invalid_input" and not record["corrected"]:
             try:
                 tool = services.tool(record["agent"], record["name"])
-                record = {**record, "args": correct_arguments(tool, record), "corrected": True}
+                corrected = correct_arguments(tool, record)
             except KeyError:
                 record = {**record, "error_kind": "fatal"}
+            else:  # arguments the correction cannot change would only fail again: given up at once
+                same = corrected == record["args"]
+                record = {
+                    **record,
+                    "args": corrected,
+                    "corrected": True,
+                    "error_kind": "fatal" if same else "invalid_input",
+                }
         elif not record["ok"] and record["error_kind"] == "invalid_input":
             record = {**record, "error_kind": "fatal"}  # corrected once already: the seed retries once
         records.append(record)
+    if not any(not r["ok"] and r["error_kind"] in RETRYABLE for r in records):  # nothing worth running again
+        if any(r["ok"] for r in records):
+            return Command(goto="respond", update={"tool_calls": records})
+        return Command(goto="handle_error", update={"tool_calls": records})
+    delay = backoff_seconds(attempt, settings.retry_wait_min_s, settings.retry_wait_max_s)
+    if delay > 0:
+        await asyncio.sleep(delay)
     return Command(goto="execute_tools", update={"tool_calls": records})
 
 

@@ -70,6 +70,49 @@ def _fmt_rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+MISSED = ("breach", "alert", "over budget")
+"""Statuses of a figure that misses its target (or its budget)."""
+
+
+def missed_targets(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The figures of the "against the targets" table that miss their target, in the table's order.
+
+    Alerts (`summary["alerts"]`) are a narrower thing: only the error rate, the daily cost and the model's
+    credentials raise one, so a latency breach shows here and never as an alert.
+    """
+    out: list[dict[str, str]] = []
+    for name, lat in summary["latency"].items():
+        if lat["status"] in MISSED:
+            out.append(
+                {
+                    "id": f"latency-{name}",
+                    "what": f"latency {name} {_fmt_ms(lat['ms'])} (target < {_fmt_ms(lat['target_ms'])})",
+                }
+            )
+    err = summary["error_rate"]
+    if err["status"] in MISSED:
+        out.append(
+            {"id": "error-rate", "what": f"error rate {_fmt_rate(err['value'])} (target < {_fmt_rate(err['target'])})"}
+        )
+    cost = summary["cost"]
+    if cost["status"] in MISSED:
+        out.append(
+            {
+                "id": "cost-today",
+                "what": f"LLM cost today ${cost['today_usd']:.2f} ({cost['status']}; budget ${cost['budget_usd']:.2f}/day)",
+            }
+        )
+    for agent, a in summary["agents"].items():
+        if a["status"] in MISSED:
+            out.append(
+                {
+                    "id": f"agent-{agent}",
+                    "what": f"{agent} success {_fmt_rate(a['rate'])} (target > {_fmt_rate(a['target'])})",
+                }
+            )
+    return out
+
+
 @router.get("/admin", response_class=HTMLResponse)
 async def dashboard(request: Request, keys: Keys, user: SignedIn, copilot: CopilotDep) -> HTMLResponse:
     """The monitoring dashboard (admin role)."""
@@ -94,6 +137,7 @@ async def dashboard(request: Request, keys: Keys, user: SignedIn, copilot: Copil
         "fmt_ms": _fmt_ms,
         "fmt_rate": _fmt_rate,
         "max_day": max_day,
+        "missed": missed_targets(summary),
     }
     return page(request, "admin.html", context, keys)
 

@@ -107,7 +107,9 @@ async def _outbox_page(
     notices: list[tuple[str, str]] | None = None,
     form: dict[str, Any] | None = None,
     status_code: int = 200,
+    page_url: str = "",
 ) -> HTMLResponse:
+    """The outbox page; `page_url` is the GET address a page answering a POST puts in the address bar."""
     items = await _outbox_items(copilot)
     if form:  # the reviewer's input comes back after an error, never lost
         for item in items:
@@ -120,7 +122,7 @@ async def _outbox_page(
                 r["edit_subject"] = form["subjects"].get(cid, r["subject"])
                 r["edit_body"] = form["bodies"].get(cid, r["body"])
                 r["error"] = form["recipient_errors"].get(cid, "")
-    context = {"user": user, "page": "outbox", "items": items, "notices": notices or []}
+    context = {"user": user, "page": "outbox", "items": items, "notices": notices or [], "page_url": page_url}
     return page(request, "outbox.html", context, keys, status_code)
 
 
@@ -195,15 +197,26 @@ async def outbox_queue(
     campaign: str = "",
     requester: str = "",
     footer: str = "",
+    conflict: str = "",
 ) -> HTMLResponse:
     """Win-back campaigns waiting for approval across all threads (after a decision, with what happened)."""
     notices: list[tuple[str, str]] = []
+    if conflict and THREAD_ID_RE.fullmatch(conflict):
+        rows = [i for i in await copilot.outbox.items(conflict) if i.campaign_id == campaign]
+        if rows and not any(i.status == "draft" for i in rows):  # decided: say who won (a reload sends nothing)
+            notices.append(("bad", await _outbox_conflict_text(copilot, conflict, campaign[:200])))
     if done and THREAD_ID_RE.fullmatch(done):
         rows = [i for i in await copilot.outbox.items(done) if i.campaign_id == campaign]
         known = {i.customer_id for i in rows}
         edited = [c for c in footer.split(",")[:50] if c in known]
         notices = _outbox_done_notices(requester[:200] or "the requester", rows, edited, user.username)
     return await _outbox_page(request, keys, user, copilot, notices=notices)
+
+
+@router.get("/review/outbox/{thread_id}/decide", response_model=None)
+async def decide_outbox_address(thread_id: str, user: Reviewer) -> RedirectResponse:
+    """The form's address opened with GET (reloaded, bookmarked, typed): the outbox page, not a 405."""
+    return RedirectResponse("/review/outbox", status_code=303)
 
 
 def _outbox_form(thread_id: str, campaign_id: str, data: Any, recipients: list[str]) -> dict[str, Any]:
@@ -270,7 +283,13 @@ async def decide_outbox(
 
     async def again(level: str, message: str, status_code: int) -> HTMLResponse:
         notices = [(level, message)] if message else []
-        return await _outbox_page(request, keys, user, copilot, notices=notices, form=form, status_code=status_code)
+        # The address becomes a GET one, so a reload never sends the decision again (a conflict's says who won).
+        url = "/review/outbox"
+        if status_code == 409 and THREAD_ID_RE.fullmatch(thread_id):
+            url += f"?conflict={quote(thread_id)}&campaign={quote(campaign_id)}"
+        return await _outbox_page(
+            request, keys, user, copilot, notices=notices, form=form, status_code=status_code, page_url=url
+        )
 
     if not THREAD_ID_RE.fullmatch(thread_id):
         return await again("bad", "There is no such conversation.", 404)

@@ -5,7 +5,10 @@ Routes (all HTML, all POST forms CSRF-protected):
 - `GET/POST /login`, `GET/POST /logout` — the session is the chat's own cookie (`app.web.session`).
 - `GET /review` — pending escalations across every thread (reviewer or admin role).
 - `POST /review/{review_id}/decide` — approve / edit / reject; resumes the paused graph and optionally
-  adds the answer to the knowledge base.
+  adds the answer to the knowledge base, then redirects to the queue (POST/redirect/GET). A page shown
+  in answer to the POST (a conflict, a form error) sets the address to its GET URL (`page_url`), so a
+  reload never sends the decision again; a conflict's URL (`/review?conflict=R-...`) says who won.
+  `GET /review/{review_id}/decide` (a bookmarked or reloaded form address) redirects to the queue.
 - `GET /review/outbox`, `POST /review/outbox/{thread_id}/decide` — the outbox page (`app.web.outbox_console`).
 - `GET /review/audit` — who decided what, when, and what changed.
 
@@ -376,7 +379,9 @@ async def _queue_page(
     notices: list[tuple[str, str]] | None = None,
     form: dict[str, Any] | None = None,
     status_code: int = 200,
+    page_url: str = "",
 ) -> HTMLResponse:
+    """The queue; `page_url` is the GET address a page answering a POST puts in the address bar."""
     items = await _queue_items(copilot, tickets)
     if form:
         for item in items:
@@ -388,6 +393,7 @@ async def _queue_page(
         "items": items,
         "notices": notices or [],
         "threshold": copilot.settings.confidence_threshold,
+        "page_url": page_url,
     }
     return page(request, "review.html", context, keys, status_code)
 
@@ -417,9 +423,14 @@ async def review_queue(
     kb: str = "",
     kb_error: bool = False,
     also: str = "",
+    conflict: str = "",
 ) -> HTMLResponse:
-    """Pending escalations across all threads (after a decision, with what happened to it)."""
+    """Pending escalations across all threads (after a decision, with what happened to it or who won)."""
     notices: list[tuple[str, str]] = []
+    if REVIEW_ID_RE.fullmatch(conflict):
+        review = await copilot.reviews.get(conflict)
+        if review is not None and review["status"] != "pending":
+            notices.append(("bad", await _conflict_text(copilot, conflict, "it is no longer pending.")))
     if done:
         is_doc = bool(kb) and await asyncio.to_thread(_is_kb_document, copilot.settings, kb)
         doc = kb[:300] if is_doc else ""
@@ -473,7 +484,9 @@ async def decide(
     """Apply a decision: resume the paused thread with a typed `ReviewDecision`, then optionally add to the KB."""
     form = {"review_id": review_id, "text": text, "note": note, "add_to_kb": add_to_kb}
 
-    async def again(level: str, message: str, status_code: int, field_error: str = "") -> HTMLResponse:
+    async def again(
+        level: str, message: str, status_code: int, field_error: str = "", page_url: str = "/review"
+    ) -> HTMLResponse:
         notices = [(level, message)] if message else []
         return await _queue_page(
             request,
@@ -484,6 +497,7 @@ async def decide(
             notices=notices,
             form={**form, "error": field_error},
             status_code=status_code,
+            page_url=page_url,
         )
 
     review = await copilot.reviews.get(review_id)
@@ -515,8 +529,9 @@ async def decide(
         return await again("", "", 400, message[:1].upper() + message[1:] + ".")
     try:
         result = await copilot.decide(review_id, decision)
-    except ReviewConflict as exc:
-        return await again("bad", await _conflict_text(copilot, review_id, str(exc)), 409)
+    except ReviewConflict as exc:  # the address becomes /review?conflict=...: a reload shows who won, sends nothing
+        text = await _conflict_text(copilot, review_id, str(exc))
+        return await again("bad", text, 409, page_url=f"/review?conflict={quote(review_id)}")
     except UnknownReview:
         return await again("bad", f"There is no review {review_id[:40]}.", 404)
     except Exception as exc:  # noqa: BLE001 - the claim was released: the review is still pending
@@ -545,6 +560,12 @@ async def decide(
             if also:
                 target += f"&also={quote(','.join(also))}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.get("/review/{review_id}/decide", response_model=None)
+async def decide_address(review_id: str, user: Reviewer) -> RedirectResponse:
+    """The form's address opened with GET (reloaded, bookmarked, typed): the queue, not a 405."""
+    return RedirectResponse("/review", status_code=303)
 
 
 # -- audit -----------------------------------------------------------------------------------------

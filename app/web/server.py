@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from app.web.admin import install as install_monitoring
     from app.web.api import install as install_api
     from app.web.api import start_recovery
+    from app.web.branding import ChatSignIn, offline_page
     from app.web.review_console import install
     from app.web.session import configure_keys
     from app.web.session_guard import EndedSessionGuard
@@ -173,5 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_monitoring(app)
     install_api(app)
     _mount_chat(app)
-    app.add_middleware(EndedSessionGuard)  # the chat's own endpoints honour signing out too
+    offline_page()  # the chat page fetches nothing from other hosts (fonts, KaTeX)
+    app.add_middleware(ChatSignIn)  # a signed-out visit to the chat goes to /login, not Chainlit's form
+    app.add_middleware(EndedSessionGuard)  # the chat's own endpoints honour signing out too (runs first)
     return app

@@ -153,6 +153,12 @@ def _review_request(
 ) -> OutboxReviewRequest:
     selected = {str(c["customer_id"]): c for c in state.get("churned_customers", [])}
     finance = state.get("results", {}).get("finance", {})
+
+    def value_12m(customer_id: str) -> Any:
+        # The value the chat's table shows (former MRR x 12 + hardware CLV), not the hardware CLV alone.
+        c = selected.get(customer_id, {})
+        return c.get("value_12m", c.get("clv_12m"))
+
     return OutboxReviewRequest(
         thread_id=thread_id,
         campaign_id=campaign_id,
@@ -165,7 +171,7 @@ def _review_request(
                 email=i.email,
                 segment=str(selected.get(i.customer_id, {}).get("segment", "")),
                 p_alive=selected.get(i.customer_id, {}).get("p_alive"),
-                clv_12m=selected.get(i.customer_id, {}).get("clv_12m"),
+                clv_12m=value_12m(i.customer_id),
                 subject=i.subject,
                 body=i.body,
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -155,10 +154,12 @@ def test_eval_set_has_no_near_duplicates_of_training(embedder: object, classifie
 
 
 @slow
-def test_training_is_fast_once_embeddings_are_cached(embedder: object, classifier: IntentClassifier) -> None:
-    started = time.perf_counter()
+def test_training_reuses_the_cached_embeddings(embedder: object, classifier: IntentClassifier) -> None:
+    """Re-training embeds nothing again (the speed itself is measured in bench/bench_routing.py)."""
+    stats = embedder.stats  # type: ignore[attr-defined]
+    texts, passes = stats.texts, stats.forward_passes
     IntentClassifier.from_examples(load_examples("train"), embedder)  # type: ignore[arg-type]
-    assert time.perf_counter() - started < 2.0
+    assert (stats.texts, stats.forward_passes) == (texts, passes)
     assert load_default(embedder) is classifier  # type: ignore[arg-type]
 
 
@@ -282,11 +283,9 @@ def test_empty_input_is_a_clear_error(classifier: IntentClassifier, text: str) -
     ],
 )
 def test_garbage_input_gets_a_valid_route(classifier: IntentClassifier, text: str) -> None:
-    started = time.perf_counter()
     decision = decide_route(text, classifier)
     assert decision.route in ROUTES
     assert 0.0 <= decision.confidence <= 1.0
-    assert time.perf_counter() - started < 5.0  # generous: the machine is shared; this catches runaway regexes
 
 
 def test_normalize_request_caps_and_cleans() -> None:

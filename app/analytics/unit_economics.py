@@ -175,6 +175,11 @@ class MetricResult:
 
 
 # ----------------------------------------------------------------------------- formatting
+def format_value(value: float, unit: str) -> str:
+    """A metric value with its unit as the answers write it (`$2,275.71 per customer`, `104.2%`)."""
+    return _fmt(value, unit)
+
+
 def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -1422,6 +1427,25 @@ def budget_variance(
     variance = actual_total - planned_total
     value = variance / planned_total * 100.0
     status = _status_low(abs(value), 5.0, 15.0)
+    campaign_steps = [
+        f"{label}: "
+        + "; ".join(
+            f"{r['campaign_id']} ({r['channel']}) {_usd(r['actual'])} vs {_usd(r['planned'])} = "
+            f"{'+' if r['variance'] >= 0 else '−'}{_usd(abs(r['variance']))} ({r['variance_pct']:+.1f}%)"
+            for r in chosen
+        )
+        for label, chosen in (
+            (
+                "Campaigns over budget (overspent), largest first",
+                sorted((r for r in breakdown if r["variance"] > 0), key=lambda r: -r["variance"]),
+            ),
+            (
+                "Campaigns under budget, largest first",
+                sorted((r for r in breakdown if r["variance"] < 0), key=lambda r: r["variance"]),
+            ),
+        )
+        if chosen
+    ]
     worst = sorted(breakdown, key=lambda r: -abs(r["variance"]))[:3]
     recommendation = None
     if status != "healthy":
@@ -1448,6 +1472,7 @@ def budget_variance(
             f"Actual spend of those campaigns in the period = {_usd(actual_total)}",
             f"Variance = {_usd(actual_total)} − {_usd(planned_total)} = {_usd(variance)}",
             f"Variance % = {_usd(variance)} / {_usd(planned_total)} = {value:+.1f}%",
+            *campaign_steps,
         ],
         result=value,
         unit="%",

@@ -19,7 +19,7 @@ from app.embeddings import get_embedder
 from graph.llm.slots import MAX_CALLS, _enum_matches, _resolve, fill_arguments, find_period, year_before
 
 ENUM_BONUS = 0.15
-"""Added to a tool's score for each of its enum arguments the request names a value of."""
+"""Added to a tool's score for each of its enum arguments the request names a value of (unless `x-no-bonus`)."""
 REQUIRED_BONUS = 0.15
 """Added to a tool's score when the request fills all of its required arguments."""
 CUE_PENALTY = 0.15
@@ -60,6 +60,8 @@ def _enum_bonus(tool: dict[str, Any], text: str, callable_: bool) -> float:
     matched = 0
     for raw in params.get("properties", {}).values():
         schema = _resolve(raw, params)
+        if schema.get("x-no-bonus"):  # the what-if's channel: "spend on events" does not ask for a scenario
+            continue
         if "enum" in schema and _enum_matches(schema["enum"], schema.get("x-aliases", {}), text):
             matched += 1
     return ENUM_BONUS * matched if callable_ else 0.0  # a channel alone does not ask for a metric
@@ -117,6 +119,12 @@ _SAME_PERIOD = re.compile(
     re.I,
 )
 """A request that points back at the period just discussed ("... paid social in the same period?")."""
+_THEN = re.compile(
+    r"\b(?:back\s+)?then\W*$|\bat\s+(?:that|the\s+same)\s+time\b|\bin\s+that\s+(?:month|quarter|week|year)\b", re.I
+)
+"""A short request that points back at the period just discussed ("what was the CAC then?")."""
+THEN_MAX_WORDS = 8
+"""Longest request read as pointing back by "then" ("if we cut spend, what would CAC be then?" is a request of its own)."""
 _PREPOSITION = re.compile(r"^(?:in|for|during|over)\s+", re.I)
 """A preposition the period slot keeps in front of a bare month ("for March"): dropped before stepping back."""
 
@@ -143,7 +151,8 @@ def continues_thread(request: str) -> bool:
     "Q2 vs Q3" gives only periods, and "and what about paid social in the same period?" points back at the
     period just discussed: both take everything else from the turn before.
     """
-    return bool(_SAME_PERIOD.search(request)) or (_names_period(request) and _only_arguments(request))
+    short_then = bool(_THEN.search(request)) and len(re.findall(r"[\w$%'-]+", request)) <= THEN_MAX_WORDS
+    return bool(_SAME_PERIOD.search(request)) or short_then or (_names_period(request) and _only_arguments(request))
 
 
 def plan_follow_up(request: str, earlier: list[str], tools: list[dict[str, Any]]) -> FollowUp:
@@ -166,39 +175,54 @@ def plan_follow_up(request: str, earlier: list[str], tools: list[dict[str, Any]]
     """
     if not tools or not earlier:
         return FollowUp(plan_tool_calls(request, tools))
-    turn = _Turn(*_choose(earlier[0], tools))
+    turns = [_Turn(*_choose(earlier[0], tools))]
     for i, text in enumerate(earlier[1:], start=1):
-        step = _follow(text, earlier[:i], turn, tools)
-        turn = step if isinstance(step, _Turn) else turn  # a turn answered with a reply changed nothing
-    step = _follow(request, earlier, turn, tools)
+        step = _follow(text, earlier[:i], turns, tools)
+        if isinstance(step, _Turn):  # a turn answered with a reply changed nothing
+            turns.append(step)
+    step = _follow(request, earlier, turns, tools)
     if isinstance(step, str):
         return FollowUp([], step)
     seed = f"{' '.join(earlier)}|{request}"
     return FollowUp([_tool_call(seed, step.function["name"], i, args) for i, args in enumerate(step.sets)])
 
 
-def _follow(request: str, earlier: list[str], turn: _Turn, tools: list[dict[str, Any]]) -> _Turn | str:
-    """The turn `request` makes of the one before it, or the reply when it gives a period `turn`'s tool cannot take.
+def _follow(request: str, earlier: list[str], turns: list[_Turn], tools: list[dict[str, Any]]) -> _Turn | str:
+    """The turn `request` makes of the ones before it, or the reply when it gives a period the last tool cannot take.
 
     The tool is chosen on the fragment alone plus all the requests together (its score in both rankings
-    summed), unless the fragment gives only arguments: then it is the previous turn's tool. Arguments are
-    the previous turn's (those the chosen tool takes), then what the fragment gives; "the quarter before"
-    steps back from the period so far.
+    summed), unless the fragment gives only arguments: then it is the previous turn's tool. A fragment that
+    gives only values of enum arguments ("what about paid search only?", "what was the CAC then?") keeps the
+    last tool that takes them: the previous turn's, else an earlier turn's ("CAC last quarter" → "and by
+    channel?" → "paid search only?" is CAC for paid search), else the best-ranked tool that takes them.
+    Arguments are the previous turn's (those the chosen tool takes), then what the fragment gives; "the
+    quarter before" steps back from the period so far.
     """
+    turn = turns[-1]
+    base: list[dict[str, Any]] | None = None
+    given = _given_fields(request, tools)
     if _only_arguments(request):  # "and for last month?": the tool of the turn before
         function = turn.function
         if _names_period(request) and _period_field(function.get("parameters", {})) is None:
             return _no_period_reply(request, function, tools)
+    elif given and (earlier_turn := next((t for t in reversed(turns) if given <= _fields(t.function)), None)):
+        function = earlier_turn.function
+        if earlier_turn is not turn:  # the turn that took these arguments, in the period discussed last
+            parameters = function.get("parameters", {})
+            base = [{**old, **_shared(args, parameters)} for old in earlier_turn.sets for args in turn.sets]
     else:  # "and by channel?" also names its own tool: its score alone and together, summed
         together = rank_tools(" ".join([*earlier, request]), tools)
         summed = dict((t["function"]["name"], s) for s, t in together)
+        candidates = [item for item in rank_tools(request, tools) if given <= _fields(item[1]["function"])]
         best = max(
-            rank_tools(request, tools),
+            candidates or rank_tools(request, tools),
             key=lambda item: (item[0] + summed[item[1]["function"]["name"]], item[1]["function"]["name"]),
         )
         function = best[1]["function"]
     parameters = function.get("parameters", {})
-    if function["name"] == turn.function["name"]:
+    if base is not None:
+        pass
+    elif function["name"] == turn.function["name"]:
         base = turn.sets
     else:  # another tool: what the requests said in its terms, then the previous turn's arguments it shares
         said: dict[str, Any] = {}
@@ -283,9 +307,40 @@ def _tool_call(seed: str, name: str, index: int, args: dict[str, Any]) -> dict[s
 
 _FILLER = frozenset(
     "and or but also plus so what how about for in on at of the a an then now same only just instead vs versus "
-    "compared to with it that this those these them please again too ok okay from over during".split()
+    "compared to with it that this those these them please again too ok okay from over during was were is our "
+    "back time".split()
 )
 """Words of a follow-up that name neither a tool nor an argument."""
+
+
+def _fields(function: dict[str, Any]) -> set[str]:
+    """The argument names a tool takes."""
+    return set(function.get("parameters", {}).get("properties", {}))
+
+
+def _given_fields(fragment: str, tools: list[dict[str, Any]]) -> set[str]:
+    """The enum arguments a fragment gives when it gives nothing else ("what about paid search only?" → channel).
+
+    Empty when the fragment has other words ("and by channel?" names a tool of its own) or names no enum value.
+    """
+    rest, fields = f" {_UNIT_BEFORE.sub(' ', fragment.lower())} ", set()
+    while period := find_period(rest):
+        rest = rest.replace(period.lower(), " ")
+    for tool in tools:
+        parameters = tool["function"].get("parameters", {})
+        for name, raw in parameters.get("properties", {}).items():
+            schema = _resolve(raw, parameters)
+            if "enum" not in schema or schema.get("x-find"):
+                continue
+            aliases = schema.get("x-aliases", {})
+            for value in _enum_matches(schema["enum"], aliases, rest):
+                fields.add(name)
+                names = {str(value), str(value).replace("_", " "), str(value).replace("_", "-")}
+                names.update(str(a) for a in aliases.get(str(value), []))
+                for n in sorted(names, key=len, reverse=True):
+                    rest = re.sub(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", " ", rest)
+    words = [w for w in re.findall(r"[a-z0-9$%]+", rest) if w not in _FILLER]
+    return fields if fields and not words else set()
 
 
 def _only_arguments(fragment: str) -> bool:

@@ -16,6 +16,8 @@ from typing import Any
 from app.data.periods import DATE_RANGE_PATTERN, NUMERIC_DATE_PATTERN, NUMERIC_MONTH_PATTERN, SAME_LAST_YEAR_PATTERN
 
 _YEAR = r"(?:fy)?\s*(?:'?\d{2}\b|\d{4}\b)"
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+"""Counts in words that `app.data.periods` reads in "last two quarters"."""
 _ISO_DATE = r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])"
 _PERIOD_PATTERNS = [
     DATE_RANGE_PATTERN,  # "2026-03-15 to 2026-04-15", "from 15 March to 15 April 2026"
@@ -28,8 +30,13 @@ _PERIOD_PATTERNS = [
     rf"\b(?:the\s+)?(?:first|1st|second|2nd)\s+half\b(?:\s+of)?(?:\s+the\s+year)?(?:\s+{_YEAR})?",
     r"\b(?:the\s+)?(?:quarter|month|year|week)\s+before\s+(?:(?:last|this|previous|past|current)\s+(?:\d{1,3}\s+(?:days|weeks|months)\b|\w+)|q[1-4]\s*\d{4}"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}|\d{4}(?:-\d{2}){0,2}(?:\s+to\s+\d{4}-\d{2}-\d{2})?)",
-    r"\b(?:last|this|previous|past|current)\s+(?:fiscal\s+)?(?:quarter|month|week|year)\b",
-    r"\b(?:last|past|previous)\s+\d{1,3}\s+(?:days|weeks|months)\b",
+    r"\b(?:last|this|previous|past|current)\s+(?:(?:fiscal|financial)\s+)?(?:quarter|month|week|year)\b",
+    r"\b(?:last|this|previous|past|current)\s+fy\b",
+    # "next quarter", "the coming month", "next fiscal year": a whole period that has not started (the tools that
+    # measure say there is no data yet; the forecast forecasts to it). "next 6 months" stays a forecast horizon.
+    r"\b(?:next|coming|upcoming)\s+(?:(?:(?:fiscal|financial)\s+)?(?:quarter|qtr|month|week|year)\b|fy\b)",
+    # "last 2 quarters" (Q2 + Q3 when asked in Q4), "past three years", "last 30 days", "trailing 6 months"
+    rf"\b(?:last|past|previous|trailing)\s+(?:\d{{1,3}}|{_NUMBER_WORDS})\s+(?:days?|weeks?|months?|quarters?|years?)\b",
     r"\bq\d{1,2}(?:\s*(?:fy)?\s*'?\d{2,4})?\b",  # "Q7 2025" too: the tool says there is no Q7
     r"\b(?:ytd|year to date|month to date|mtd|qtd|quarter to date)\b",
     r"\bsince\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?\b",
@@ -52,6 +59,8 @@ _DATE_LIKE_RE = re.compile(
     f"{DATE_RANGE_PATTERN}|{_ISO_DATE}|{NUMERIC_DATE_PATTERN}|{NUMERIC_MONTH_PATTERN}", re.IGNORECASE
 )
 """Dates, which hold digits, hyphens and slashes but are not arithmetic ("2026-03-15", "03/2026")."""
+_SHARE_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:%|percent\b|per\s*cent\b|pct\b)\s+of\b", re.IGNORECASE)
+"""A share of a figure ("15% of our ARR", "20 percent of revenue"): a field marked `x-share` takes the percent."""
 _SQL_RE = re.compile(r"\bselect\b.*", re.IGNORECASE | re.DOTALL)
 _ATTACHED_RE = re.compile(r"\(attached: ([A-Za-z0-9._-]+\.(?:csv|xlsx))\)")
 """A file attached in the chat, as the web app appends it to the request."""
@@ -256,6 +265,9 @@ def fill_arguments(parameters: dict[str, Any], text: str) -> list[dict[str, Any]
                     spreads.append((field, matches[:3]))
             elif other := _unknown_value(schema, text):  # "ROAS for TikTok": the tool says it has no such channel
                 args[field] = other
+        elif schema.get("x-share"):  # "15% of our ARR": the share asked for, in percent
+            if m := _SHARE_RE.search(text):
+                args[field] = float(m.group(1))
         elif kind in ("integer", "number"):
             number = _number_for(field, text)
             if number is not None:

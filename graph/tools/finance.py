@@ -59,7 +59,11 @@ METRIC_ALIASES: dict[str, Any] = {
     ],
     "gross_margin": ["gross margin", "margin", "margins"],
     "aov": ["average order value", "order value", "basket size"],
-    "budget_variance": ["budget variance", "over budget", "under budget", "budget vs actual", "budget"],
+    "budget_variance": [
+        *("budget variance", "over budget", "under budget", "budget vs actual", "budget", "overspent", "overspend"),
+        *("overspending", "over-spent", "over spent", "underspent", "underspend", "over their budget"),
+        *("spent more than budgeted", "spent less than budgeted", "over plan", "under plan"),
+    ],
     "revenue": ["revenue", "sales", "turnover", "income", "did we make", "did we earn", "do we make"],
     "mrr": ["monthly recurring revenue", "recurring revenue"],
     "arr": ["annual recurring revenue", "annualised recurring revenue", "annualized recurring revenue"],
@@ -141,6 +145,13 @@ CUSTOMER_ID_FIND = r"(?i)\b(C\d{3,})\b|\bcustomer\s+(?:id\s+)?#?(\d+)\b"
 (or "c00042"), or an imported numeric id after "customer" ("customer 1234")."""
 
 
+SPLIT_BY_FIND = (
+    r"(?i)\b(?:by|per|for each|for every|across|split by|broken down by|breakdown by)\s+(?:acquisition\s+|customer\s+)?"
+    r"(channel|segment)s?\b"
+)
+"""Where the offline model finds a split in a request (JSON-schema `x-find`): "revenue by channel", "LTV per segment"."""
+
+
 METRIC_DEFAULT_PERIOD: dict[str, str] = {"runway": "today", "mrr": "today", "arr": "today", "burn": "last 3 months"}
 """Period of a metric asked without one: "what is our runway?" means now (cash at the latest closed ledger
 month), burn the last three closed months (the ones runway divides by), not last quarter; every other metric
@@ -174,6 +185,19 @@ class MetricArgs(BaseModel):
         description="One customer's LTV (revenue to date + expected next 12 months), e.g. C00042",
         json_schema_extra={"x-find": CUSTOMER_ID_FIND},
     )
+    share_pct: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description="A share of the metric in percent ('15% of our ARR' → 15): the answer is that share of it",
+        json_schema_extra={"x-share": True},
+    )
+    split_by: str | None = Field(  # not an enum: "by channel" earns this tool no bonus over `cac_by_channel`
+        default=None,
+        description="'channel' or 'segment': the metric for every acquisition channel or customer segment, side by "
+        "side ('revenue by channel')",
+        json_schema_extra={"x-find": SPLIT_BY_FIND},
+    )
 
 
 class ChannelCacArgs(BaseModel):
@@ -202,6 +226,11 @@ class ForecastArgs(BaseModel):
 
     horizon_months: int = Field(default=6, ge=1, le=36, description="Months to forecast")
     kind: Literal["total", "subscription", "hardware"] = Field(default="total", description="Which revenue")
+    period: str | None = Field(
+        default=None,
+        description="A future period to forecast ('Q1 2027', 'next quarter', 'next year'): the forecast runs to its "
+        "end and gives that period's months and total; omit for the next horizon_months months",
+    )
 
 
 class CalcArgs(BaseModel):
@@ -353,6 +382,11 @@ class WhatIfArgs(BaseModel):
     )
     change_pct: float | None = Field(default=None, description="Change of the metric in percent (-10 = 10% lower)")
     period: str | None = Field(default=None, description="Period of the current figure (default as compute_metric)")
+    channel: ChannelName | None = Field(
+        default=None,
+        description="The channel whose spend the scenario changes ('cut events spend by 50%'); all channels if omitted",
+        json_schema_extra={"x-aliases": CHANNEL_ALIASES, "x-unknown": UNKNOWN_CHANNEL_FIND, "x-no-bonus": True},
+    )
 
 
 DEFAULT_WINBACK_INCENTIVE_USD = 199.0
@@ -383,14 +417,25 @@ def metric(
     channel: str | None = None,
     segment: str | None = None,
     customer_id: str | None = None,
+    share_pct: float | None = None,
+    split_by: str | None = None,
 ) -> ToolResult:
     """One unit-economics metric from the database (for one channel or segment), or one customer's LTV by id.
+
+    With `share_pct`, that share of the metric ("15% of our ARR"); with `split_by`, the metric for every channel
+    or segment side by side ("revenue by channel").
 
     Raises:
         FatalToolError: an unknown customer, channel or segment; a customer id with a metric that has no
             per-customer figure; a channel or segment the metric cannot be split by.
     """
     channel, segment = known_channel(channel), known_segment(segment)
+    if split_by and not customer_id and not channel and not segment:
+        return _split_metric(deps, metric, period, split_by)
+    if share_pct is not None and not customer_id:
+        if channel or segment:
+            _check_split(metric, channel, segment)
+        return _share_of(_company_metric(deps, metric, period=period, channel=channel, segment=segment), share_pct)
     if customer_id:
         from graph.tools.insights import customer_value, customer_value_result
 
@@ -403,6 +448,107 @@ def metric(
     if channel or segment:
         _check_split(metric, channel, segment)
     return _company_metric(deps, metric, period=period, channel=channel, segment=segment)
+
+
+def _share_of(result: ToolResult, share_pct: float) -> ToolResult:
+    """`share_pct` percent of a metric result ("15% of our ARR"), with the multiplication as the last step."""
+    from app.analytics.unit_economics import format_value
+
+    data = dict(result.get("data") or {})
+    whole, unit, name = data.get("result"), str(data.get("unit", "")), str(data.get("metric", "the metric"))
+    if whole is None:
+        raise FatalToolError(f"{name} has no finite value ({result['headline']}), so it has no {share_pct:g}% share")
+    value = whole * share_pct / 100.0
+    step = f"{share_pct:g}% of {name} = {share_pct:g}% × {format_value(whole, unit)} = {format_value(value, unit)}"
+    data.update(
+        share_pct=share_pct,
+        of_result=whole,
+        result=round(value, 4),
+        result_text=f"{format_value(value, unit)} ({share_pct:g}% of {name} {format_value(whole, unit)})",
+        steps=[*data.get("steps", []), step],
+    )
+    prompt_vars = dict(result.get("prompt_vars") or {})
+    prompt_vars.update(metric_name=f"{share_pct:g}% of {name}", data_json=json.dumps(data, default=str, indent=1))
+    return ToolResult(
+        headline=f"{share_pct:g}% of {result['headline']} = {format_value(value, unit)}",
+        facts=[*result.get("facts", []), step],
+        method=f"{result.get('method')}; then × {share_pct:g}%",
+        recommendation=None,
+        data=data,
+        template=str(result.get("template", "finance.metric_calculation")),
+        prompt_vars=prompt_vars,
+    )
+
+
+ADDITIVE_METRICS = frozenset({"revenue", "mrr", "arr"})
+"""Metrics whose channel (or segment) figures add up to the company's: their split shows each one's share."""
+
+
+def _split_metric(deps: ToolDeps, metric: str, period: str | None, split_by: str) -> ToolResult:
+    """The metric for every acquisition channel or customer segment, side by side, with the company's figure.
+
+    A channel's figure covers the customers acquired through it (`customers.acquisition_channel`), as
+    `compute_metric` with a channel does; a segment's the customers of that segment.
+
+    Raises:
+        FatalToolError: a split that is neither channel nor segment, or one the metric has not (burn, runway;
+            ROAS by segment).
+    """
+    from app.analytics.unit_economics import format_value
+
+    by = split_by.strip().lower().rstrip("s")
+    if by not in ("channel", "segment"):
+        raise FatalToolError(f"a metric is split by channel or by segment, not by {split_by!r}")
+    names = list(CHANNELS) if by == "channel" else list(SEGMENTS)
+    _check_split(metric, names[0] if by == "channel" else None, names[0] if by == "segment" else None)
+    total = _company_metric(deps, metric, period=period)
+    total_data = dict(total.get("data") or {})
+    unit, label = str(total_data.get("unit", "")), str(total_data.get("period", ""))
+    name = str(total_data.get("metric", metric.upper()))
+    whole = total_data.get("result")
+    rows: list[list[Any]] = []
+    values: dict[str, float] = {}
+    for one in names:
+        try:
+            part = _company_metric(deps, metric, period=period, **{by: one})
+        except FatalToolError as exc:
+            rows.append([one, f"n/a: {exc}", None])
+            continue
+        value = (part.get("data") or {}).get("result")
+        if value is None:
+            rows.append([one, "n/a", None])
+            continue
+        values[one] = value
+        share = round(value / whole * 100.0, 1) if metric in ADDITIVE_METRICS and whole else None
+        rows.append([one, format_value(value, unit), share])
+    columns = [by, name, "share of total %"]
+    if metric not in ADDITIVE_METRICS:
+        columns, rows = columns[:2], [r[:2] for r in rows]
+    facts = [f"Company {name} {label}: {format_value(whole, unit) if whole is not None else 'n/a'}"]
+    if values:
+        top = max(values, key=lambda k: values[k])
+        low = min(values, key=lambda k: values[k])
+        facts.append(
+            f"Highest: {top} ({format_value(values[top], unit)}); lowest: {low} ({format_value(values[low], unit)})"
+        )
+    if metric in ADDITIVE_METRICS and whole:
+        rest = whole - sum(values.values())
+        facts.append(
+            f"Sum of the {by}s: {format_value(sum(values.values()), unit)}"
+            + (f" ({format_value(rest, unit)} from customers without a {by})" if abs(rest) >= 0.01 else " = the total")
+        )
+    scope = (
+        "customers acquired through each channel (customers.acquisition_channel)"
+        if by == "channel"
+        else ("customers of each segment (customers.segment)")
+    )
+    return ToolResult(
+        headline=f"{name} by {by} for {label}: " + ", ".join(f"{k} {format_value(v, unit)}" for k, v in values.items()),
+        facts=facts,
+        table={"columns": columns, "rows": rows},
+        method=f"{total_data.get('formula', name)}, computed for the {scope}",
+        data={"metric": metric, "period": label, "split_by": by, "unit": unit, "total": whole, "values": values},
+    )
 
 
 COMPANY_ONLY_METRICS = frozenset({"burn", "runway"})
@@ -439,6 +585,22 @@ def _check_split(metric: str, channel: str | None, segment: str | None) -> None:
         )
 
 
+def future_period_message(metric: str, label: str, last: Any) -> str:
+    """Why a metric cannot be measured for a period that has not started, and what to ask instead.
+
+    "What was our CAC next quarter?": no figure is made up; the forecast is the tool for the future.
+    """
+    name = metric.upper() if len(metric) <= 4 else metric.replace("_", " ")
+    if metric in ("revenue", "mrr", "arr"):
+        instead = f"ask for a revenue forecast instead (e.g. 'forecast revenue for {label}')"
+    else:
+        instead = (
+            f"{name} is measured from what happened, not forecast: ask for a revenue forecast instead (e.g. "
+            f"'forecast revenue for {label}'), or for {name} in a period with data (e.g. last quarter)"
+        )
+    return f"{label} starts after the data ends ({last}): no data yet for {label}, nothing to measure yet; {instead}"
+
+
 @cached_result("transactions", "channels", "finance")
 def _company_metric(
     deps: ToolDeps, metric: str, period: str | None = None, channel: str | None = None, segment: str | None = None
@@ -451,10 +613,7 @@ def _company_metric(
 
     p = deps.period(period or METRIC_DEFAULT_PERIOD.get(metric, "last quarter"), "last quarter")
     if p.start > (last := deps.today()):
-        hint = (
-            " ask for a revenue forecast instead" if metric in ("revenue", "mrr", "arr") else " pick a period with data"
-        )
-        raise FatalToolError(f"{p.label} starts after the data ends ({last}): there is nothing to measure yet;{hint}")
+        raise FatalToolError(future_period_message(metric, p.label, last))
     try:
         result = compute_metric(deps.engine, metric, p, channel=channel, segment=segment)
     except MetricUnavailableError as exc:
@@ -487,6 +646,8 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
     from app.analytics.unit_economics import cac_by_channel
 
     p = deps.period(period, "last quarter")
+    if p.start > (last := deps.today()):
+        raise FatalToolError(future_period_message("cac", p.label, last))
     frame = cac_by_channel(deps.engine, p)
     if frame.empty or frame["spend"].sum() <= 0:
         raise FatalToolError(f"no marketing spend recorded for {p.label}")
@@ -534,9 +695,42 @@ def channel_cac(deps: ToolDeps, period: str = "last quarter") -> ToolResult:
     )
 
 
+MAX_FORECAST_MONTHS = 36
+"""Furthest a forecast reaches, in months after the last full month of data (as `ForecastArgs.horizon_months`)."""
+
+
+def _whole_period(p: Any) -> Any:
+    """`p` without its cut at the data's last day: "this quarter" to forecast is the whole quarter, not its first weeks."""
+    from app.data.periods import Period, half_period, month_end, quarter_of, quarter_period
+
+    if "to date" not in p.label:
+        return p
+    label = p.label.lower()
+    if "year to date" in label:
+        return Period(p.start, p.start.replace(month=12, day=31), str(p.start.year))
+    if label.startswith("q") or "quarter" in label:
+        return quarter_period(p.start.year, quarter_of(p.start))
+    if label.startswith("h1") or label.startswith("h2"):
+        return half_period(p.start.year, 1 if p.start.month <= 6 else 2)
+    if "week" in label:
+        return p
+    whole = month_end(p.start.year, p.start.month)
+    return Period(p.start, whole, p.label.replace(" month to date", "").replace(" to date", ""))
+
+
+def _months_between(first: pd.Timestamp, last: pd.Timestamp) -> int:
+    """Calendar months from `first` to `last`, both month starts, counting both."""
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
 @cached_result("transactions", "channels")
-def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total") -> ToolResult:
-    """Monthly revenue forecast with an 80% interval and a fan chart."""
+def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total", period: str | None = None) -> ToolResult:
+    """Monthly revenue forecast with an 80% interval and a fan chart: the next months, or a future period's.
+
+    With a `period` ("Q1 2027", "next quarter") the forecast runs to the period's end and the answer is that
+    period's months and their total (months already in the books count as actuals); a period that is over has
+    actual revenue, which the tool says to ask for.
+    """
     from app.analytics.charts import forecast_fan_chart
     from app.analytics.forecast import forecast_revenue
     from app.data.queries import monthly_revenue
@@ -544,6 +738,23 @@ def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total") -> To
     series = monthly_revenue(deps.engine, kind)  # type: ignore[arg-type]
     if len(series) < 6:
         raise FatalToolError("not enough monthly revenue history to forecast (need at least 6 months)")
+    window = None
+    if period:
+        window = _whole_period(deps.period(period, "next quarter"))
+        first_forecast = series.index[-1] + pd.offsets.MonthBegin(1)
+        last_month = pd.Timestamp(window.end.replace(day=1))
+        if last_month < first_forecast:
+            raise FatalToolError(
+                f"{window.label} is over (revenue is in the books to {deps.today()}): its revenue is an actual, not a "
+                f"forecast; ask 'what was revenue in {window.label}?', or forecast a period after "
+                f"{series.index[-1].strftime('%B %Y')}"
+            )
+        horizon_months = _months_between(first_forecast, last_month)
+        if horizon_months > MAX_FORECAST_MONTHS:
+            raise FatalToolError(
+                f"{window.label} ends {horizon_months} months after the last full month of data "
+                f"({series.index[-1].strftime('%B %Y')}); the forecast reaches at most {MAX_FORECAST_MONTHS} months ahead"
+            )
     result = forecast_revenue(series, horizon=horizon_months, season_length=12)
     data = result.to_dict()
     history = {d[:7]: round(v) for d, v in zip(result.history_dates[-12:], result.history[-12:], strict=True)}
@@ -552,29 +763,84 @@ def forecast(deps: ToolDeps, horizon_months: int = 6, kind: str = "total") -> To
     if result.backtest is not None:
         b = result.backtest.to_dict() if hasattr(result.backtest, "to_dict") else dict(vars(result.backtest))
         backtest = f"backtest MAPE {b.get('mape', float('nan')):.1%} vs seasonal-naive {b.get('baseline_mape', float('nan')):.1%}"
+    dates, mean, lower, upper = result.dates, result.mean, result.lower, result.upper
+    methodology = result.methodology
+    actual_facts: list[str] = []
+    if window is not None:
+        first_month = pd.Timestamp(window.start.replace(day=1))
+        last_month = pd.Timestamp(window.end.replace(day=1))
+        actual = series[(series.index >= first_month) & (series.index <= last_month)]
+        keep = [i for i, d in enumerate(dates) if first_month <= pd.Timestamp(d) <= last_month]
+        actual_dates = [d.date().isoformat() for d in actual.index]
+        actual_values = [float(v) for v in actual]
+        actual_facts = [
+            f"{d[:7]}: ${v:,.0f} (actual, from the books)" for d, v in zip(actual_dates, actual_values, strict=True)
+        ]
+        dates = actual_dates + [dates[i] for i in keep]
+        mean = actual_values + [mean[i] for i in keep]
+        lower = actual_values + [lower[i] for i in keep]
+        upper = actual_values + [upper[i] for i in keep]
+        point, lo, hi = sum(mean), sum(lower), sum(upper)
+        months = f"{dates[0][:7]} to {dates[-1][:7]}" if len(dates) > 1 else dates[0][:7]
+        summed = (
+            f"{window.label} = the sum of the model's monthly points for {months}"
+            if not actual_facts
+            else f"{window.label} = actual revenue for {', '.join(d[:7] for d in actual_dates)} plus the model's points "
+            f"for the other months"
+        )
+        methodology = (
+            f"{methodology} {summed}: ${point:,.0f}, 80% range ${lo:,.0f}–${hi:,.0f} (the monthly bounds summed, a "
+            "conservative range)."
+        )
+        headline = f"{kind.title()} revenue forecast for {window.label} ({months}): ${point:,.0f} (80% range ${lo:,.0f}–${hi:,.0f})"
+        forecast_period = f"{window.label} ({months})"
+    else:
+        point, (lo, hi) = result.point_estimate, result.point_interval
+        headline = (
+            f"{kind.title()} revenue forecast for the next {horizon_months} months: ${point:,.0f} "
+            f"(80% range ${lo:,.0f}–${hi:,.0f})"
+        )
+        forecast_period = f"{horizon_months} months"
     model_output = {
-        **{k: data[k] for k in ("dates", "mean", "lower", "upper", "interval", "method", "methodology")},
+        **{k: data[k] for k in ("interval", "method")},
+        "dates": dates,
+        "mean": mean,
+        "lower": lower,
+        "upper": upper,
+        "methodology": methodology,
         "backtest": backtest,
     }
-    lo, hi = result.point_interval
     return ToolResult(
-        headline=f"{kind.title()} revenue forecast for the next {horizon_months} months: ${result.point_estimate:,.0f} (80% range ${lo:,.0f}–${hi:,.0f})",
+        headline=headline,
         facts=[
-            f"{d[:7]}: ${m:,.0f} (80%: ${a:,.0f}–${b:,.0f})"
-            for d, m, a, b in zip(result.dates, result.mean, result.lower, result.upper, strict=True)
+            *actual_facts,
+            *(
+                f"{d[:7]}: ${m:,.0f} (80%: ${a:,.0f}–${b:,.0f})"
+                for d, m, a, b in list(zip(dates, mean, lower, upper, strict=True))[len(actual_facts) :]
+            ),
         ],
-        method=result.methodology,
+        method=methodology,
         data={
-            "dates": result.dates,
-            "mean": result.mean,
-            "lower": result.lower,
-            "upper": result.upper,
+            "dates": dates,
+            "mean": mean,
+            "lower": lower,
+            "upper": upper,
             "method": result.method,
+            **(
+                {
+                    "period": window.label,
+                    "total": round(point, 2),
+                    "total_lower": round(lo, 2),
+                    "total_upper": round(hi, 2),
+                }
+                if window is not None
+                else {}
+            ),
         },
         chart=forecast_fan_chart(result).to_plotly_json(),
         template="finance.revenue_forecast",
         prompt_vars={
-            "forecast_period": f"{horizon_months} months",
+            "forecast_period": forecast_period,
             "historical_data": json.dumps(history),
             "model_output": json.dumps(model_output, default=str),
             "growth_rate": growth,
@@ -782,6 +1048,7 @@ def what_if(
     spend_usd: float | None = None,
     change_pct: float | None = None,
     period: str | None = None,
+    channel: str | None = None,
 ) -> ToolResult:
     """A scenario on a real figure: today's metric from the books with the stated change applied, arithmetic shown.
 
@@ -797,6 +1064,14 @@ def what_if(
 
     text = question or ""
     plan: str | None = None
+    if accounts is None and spend_usd is None and (cut := _spend_change(text)) is not None:
+        channel = known_channel(channel)  # only a spend change is per channel: "spend $10k on TikTok" is the CAC's
+        if metric not in (None, "cac"):
+            raise InvalidToolInput(
+                f"a change in spend is modelled for CAC only (spend / new customers), not for {metric.upper()}: ask "
+                "'what would CAC be if we cut events spend by 50%?'"
+            )
+        return _cac_with_spend_change(deps, change_pct if change_pct is not None else cut, channel, period)
     if accounts is None and (m := _ACCOUNTS.search(text)):
         accounts = int(m.group("n").replace(",", ""))
         if m.group("verb").lower().startswith(("lose", "losing", "lost", "churn")):
@@ -882,6 +1157,108 @@ def what_if(
         method="Scenario = the current figure from the books with the stated change applied (no ramp-up, churn or "
         "seasonality assumed); arithmetic by the safe calculator",
         data={"metric": metric, "period": label, "current": current, "unit": unit, "expression": expression, **result},
+    )
+
+
+_SPEND_WORD = r"(?:marketing\s+|ad\s+|advertising\s+|media\s+)?(?:spend(?:ing)?|budget)s?"
+_SPEND_VERBS = (
+    "cut|cuts|cutting|reduce|reduced|reducing|lower|lowered|lowering|drop|dropped|dropping|decrease|decreased|"
+    "decreasing|trim|trimmed|slash|slashed|raise|raised|raising|increase|increased|increasing|grow|grew|boost|boosted"
+)
+"""Verbs of a spend change written before the spend ("cut events spend by 50%")."""
+_SPEND_CHANGE = re.compile(
+    rf"\b(?P<verb>{_SPEND_VERBS})"
+    rf"\b[^.?!%\d]{{0,40}}?\b{_SPEND_WORD}\b[^.?!%\d]{{0,30}}?(?:by\s+)?(?P<pct>\d+(?:\.\d+)?)\s*(?:%|percent\b)"
+    rf"|\b{_SPEND_WORD}\b[^.?!%\d]{{0,30}}?\b(?P<verb2>drops?|dropped|falls?|fell|rises?|rose|grows?|grew|goes up|goes down"
+    rf"|went up|went down|(?:is|was|were)\s+(?:cut|reduced|lowered|raised|increased))\s+(?:by\s+)?(?P<pct2>\d+(?:\.\d+)?)\s*(?:%|percent\b)"
+    rf"|\b(?P<half>halve|halved|halving|double|doubled|doubling)\b[^.?!%\d]{{0,40}}?\b{_SPEND_WORD}\b",
+    re.IGNORECASE,
+)
+"""A percentage change of marketing spend ("cut events spend by 50%", "if paid search budget drops 20%", "halve
+events spend"): a scenario on the spend CAC divides, not on CAC itself."""
+_SPEND_DOWN = ("cut", "reduc", "lower", "drop", "decreas", "trim", "slash", "fall", "fell", "went down", "goes down")
+
+
+def _spend_change(text: str) -> float | None:
+    """The percent change of spend a scenario states (−50 for "cut events spend by 50%"), or None."""
+    m = _SPEND_CHANGE.search(text)
+    if m is None:
+        return None
+    if m.group("half"):
+        return -50.0 if m.group("half").lower().startswith("halv") else 100.0
+    verb = (m.group("verb") or m.group("verb2")).lower()
+    pct = float(m.group("pct") or m.group("pct2"))
+    return -pct if any(d in verb for d in _SPEND_DOWN) else pct
+
+
+def _cac_with_spend_change(deps: ToolDeps, change_pct: float, channel: str | None, period: str | None) -> ToolResult:
+    """CAC had one channel's (or all) spend been `change_pct`% different, with the same new customers.
+
+    CAC' = (spend − channel spend + channel spend × (1 + change)) / new customers. The new customers are kept as
+    they were: the scenario says what the spend would have cost per customer, not how many customers the channel
+    would have lost (or won), which the books cannot tell.
+    """
+    from app.analytics.calculator import CalculatorError, calculate
+    from app.analytics.unit_economics import cac_by_channel
+
+    if change_pct <= -100:
+        raise InvalidToolInput(f"spend cannot fall by {abs(change_pct):g}%: at most 100%")
+    base = _company_metric(deps, "cac", period=period)
+    data = dict(base.get("data") or {})
+    inputs = data.get("inputs") or {}
+    spend = float((inputs.get("marketing_spend") or {}).get("value") or 0.0)
+    customers = int((inputs.get("new_customers") or {}).get("value") or 0)
+    current, label = data.get("result"), str(data.get("period", ""))
+    if current is None or customers <= 0:
+        raise InvalidToolInput(f"CAC has no current value to start from ({base['headline']})")
+    if channel:
+        frame = cac_by_channel(deps.engine, deps.period(period or "last quarter", "last quarter"))
+        changed = float(frame.loc[frame["channel"] == channel, "spend"].sum())
+        where = f"{channel} spend"
+    else:
+        changed, where = spend, "marketing spend"
+    expression = (
+        f"spend = {spend:.2f}; changed = {changed:.2f}; customers = {customers}; "
+        f"(spend - changed + changed * (1 + {change_pct:g} / 100)) / customers"
+    )
+    try:
+        calc = calculate(expression)
+    except CalculatorError as exc:
+        raise InvalidToolInput(str(exc)) from exc
+    value = calc.value
+    new_spend = spend - changed + changed * (1 + change_pct / 100)
+    verb = "cut" if change_pct < 0 else "raised"
+    change = f"{where} {label} was {verb} by {abs(change_pct):g}%"
+    return ToolResult(
+        headline=(
+            f"What if {change}: CAC would have been ${value:,.2f} (actual ${current:,.2f}; "
+            f"{'−' if value < current else '+'}${abs(value - current):,.2f}), with the same {customers:,} new customers"
+        ),
+        facts=[
+            f"Actual CAC {label}: ${spend:,.2f} spend / {customers:,} new customers = ${current:,.2f}",
+            f"{where[:1].upper()}{where[1:]} {label}: ${changed:,.2f} → ${changed * (1 + change_pct / 100):,.2f} "
+            f"({change_pct:+g}%)",
+            f"Scenario spend = ${spend:,.2f} − ${changed:,.2f} + ${changed * (1 + change_pct / 100):,.2f} = "
+            f"${new_spend:,.2f}",
+            f"Scenario CAC = ${new_spend:,.2f} / {customers:,} = ${value:,.2f}",
+        ],
+        method="Scenario CAC = (spend with the stated change) / the same new customers: the customers that spend "
+        "acquired are assumed to come anyway (an upper bound on the saving of a cut); arithmetic by the safe "
+        "calculator",
+        data={
+            "metric": "cac",
+            "period": label,
+            "current": current,
+            "unit": "USD/customer",
+            "channel": channel,
+            "change_pct": change_pct,
+            "spend": spend,
+            "changed_spend": changed,
+            "new_customers": customers,
+            "expression": expression,
+            "scenario": round(value, 4),
+            "change": round(value - current, 4),
+        },
     )
 
 

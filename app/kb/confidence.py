@@ -199,6 +199,32 @@ def _cells(row: str) -> list[str]:
     return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
+def table_blocks(text: str) -> list[str | tuple[list[str], list[list[str]]]]:
+    """The text's lines, with each markdown table as one `(header cells, row cells)` block in their place."""
+    lines = text.split("\n")
+    out: list[str | tuple[list[str], list[list[str]]]] = []
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and _TABLE_ROW.match(lines[i]) and _TABLE_RULE.match(lines[i + 1]):
+            header = _cells(lines[i])
+            rows: list[list[str]] = []
+            i += 2
+            while i < len(lines) and _TABLE_ROW.match(lines[i]):
+                rows.append(_cells(lines[i]))
+                i += 1
+            out.append((header, rows))
+            continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+def row_sentence(header: Sequence[str], cells: Sequence[str]) -> str:
+    """One table row as a sentence, each cell after its column's header ("" for a row of empty cells)."""
+    pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c]
+    return "; ".join(pairs).rstrip(".") + "." if pairs else ""
+
+
 def unfold_tables(text: str) -> str:
     """Markdown tables as one sentence per row, each cell after its column's header.
 
@@ -208,22 +234,13 @@ def unfold_tables(text: str) -> str:
     """
     if "|" not in text:
         return text
-    lines = text.split("\n")
     out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if i + 1 < len(lines) and _TABLE_ROW.match(lines[i]) and _TABLE_RULE.match(lines[i + 1]):
-            header = _cells(lines[i])
-            i += 2
-            while i < len(lines) and _TABLE_ROW.match(lines[i]):
-                cells = _cells(lines[i])
-                pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c]
-                if pairs:
-                    out.append("; ".join(pairs).rstrip(".") + ".")
-                i += 1
-            continue
-        out.append(lines[i])
-        i += 1
+    for block in table_blocks(text):
+        if isinstance(block, str):
+            out.append(block)
+        else:
+            header, rows = block
+            out.extend(sentence for cells in rows if (sentence := row_sentence(header, cells)))
     return "\n".join(out)
 
 

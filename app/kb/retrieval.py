@@ -399,6 +399,15 @@ def names_document(query: str, title: str) -> bool:
     return bool(asked) and asked <= named and len(asked) >= NAMED_SHARE * len(named)
 
 
+def _key_sentence(sentences: list[str], heading: str) -> str:
+    """The sentence an outline quotes for a section: its first, unless that is a lead-in.
+
+    A first sentence ending in a colon ("Every API response includes these headers:") quoted alone leaves what
+    follows unsaid: then the section gives none.
+    """
+    return sentences[0] if sentences and not sentences[0].endswith(":") else ""
+
+
 def _outline(snap: ChunkSnapshot, hit: DocHit) -> Passage:
     """A document's outline: each section's heading and first sentence, in order, as one passage (chunk -1).
 
@@ -408,11 +417,12 @@ def _outline(snap: ChunkSnapshot, hit: DocHit) -> Passage:
     pieces: list[str] = []
     words = 0
     for row in sorted(snap.rows_of_doc.get(hit.doc, [hit.best_row]), key=lambda r: snap.indexes[r]):
-        sentences = split_sentences(snap.texts[row])
-        if not sentences:
-            continue
         heading = snap.sections[row].split(" > ")[-1].strip()
-        piece = f"{heading}: {sentences[0]}" if heading and heading != snap.titles[row] else sentences[0]
+        sentence = _key_sentence(split_sentences(snap.texts[row]), heading)
+        if not sentence:
+            continue
+        piece = f"{heading}: {sentence}" if heading and heading != snap.titles[row] else sentence
+        piece = piece if piece.endswith((".", "!", "?")) else f"{piece}."  # one line each: none runs into the next
         words += len(piece.split())
         if pieces and words > OUTLINE_WORDS:
             break
@@ -420,7 +430,7 @@ def _outline(snap: ChunkSnapshot, hit: DocHit) -> Passage:
     return Passage(
         doc=hit.doc,
         section=OUTLINE_SECTION,
-        text=" ".join(pieces),
+        text="\n".join(pieces),
         score=round(hit.score, 6),
         dense_score=round(max(hit.dense, 0.0), 6),  # the document's best chunk cosine: the outline has none of its own
         keyword_score=0.0,

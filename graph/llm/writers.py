@@ -150,6 +150,18 @@ def _tokens(text: str) -> set[str]:
     return {_stem(t) for t in _WORD.findall(text.lower()) if t not in _STOP}
 
 
+_FRAME = re.compile(r"\bhow\s+(?:long|much|many|often|soon|quickly|far|late|early)\b|n['’]t\b", re.IGNORECASE)
+"""The frame of a question, not its subject: "how long" asks for a duration (a cue, `_QUANTITY_CUES`), and the
+"long" of it must not pick a sentence that says "long"; "don't" is no term either."""
+_FILLER = frozenset({"want", "know", "tell", "please"})
+"""Verbs that frame what the asker wants ("I want to know"), not what the answer is about."""
+
+
+def _query_terms(query: str) -> set[str]:
+    """The question's content terms: its words without stop words, the question's frame and filler verbs."""
+    return {t for t in _tokens(_FRAME.sub(" ", query)) if len(t) > 1 and t not in _FILLER}
+
+
 _QUANTITY_CUES = (
     (
         re.compile(
@@ -177,6 +189,15 @@ _WINDOW = re.compile(
     rf"\b(within|up to|in the first|during the first|after|later than|more than|beyond)\s+(?:the\s+first\s+)?{_SPAN}",
     re.IGNORECASE,
 )
+_HOW_LONG = re.compile(r"\bhow\s+(?:long|many\s+days)\b", re.IGNORECASE)
+_PERIOD = re.compile(
+    r"\b(?:within|up to|for|in the first|during the first|by)\s+(?:the\s+first\s+)?"
+    r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?:\s*|-)(?:business |calendar )?"
+    r"(?:minute|hour|day|week|month|year)s?\b",
+    re.IGNORECASE,
+)
+"""A period a rule allows ("within 30 days", "free for 14 days"): what "how long" asks for, more than a count
+("a floor needs 2 installation days")."""
 _AFTER_WORDS = frozenset({"after", "later than", "more than", "beyond"})
 
 
@@ -225,6 +246,23 @@ class _Candidate:
     doc: str
     heading: str
     """The last heading of its passage's section path (or the document title)."""
+    table: int = -1
+    """Index of the table (`_Table`) it is a row of, -1 for prose."""
+    context: str = ""
+    """The sentence before it, when it starts with a pronoun ("It does not apply to Enterprise contracts"): its
+    terms count for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A markdown table of a passage, kept whole so an answer can list every row."""
+
+    doc: str
+    heading: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    lead: str = ""
+    """The sentence that introduces it ("At the time of writing Lumio uses:"), if it ends with a colon."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +286,9 @@ class SupportWeights:
     """Penalty per rank of the sentence's document: the best document is preferred."""
     cue: float = 0.08
     """Bonus for holding the kind of quantity asked for ("how long" → a duration)."""
+    quantity_margin: float = 0.1
+    """A sentence of a better-ranked document this close to the best one leads when the two state the asked-for
+    quantity differently (`_disagrees`)."""
     rare_terms: bool = True
     """Weight the question's terms by their rarity among the candidate sentences (else all count the same)."""
     one_document: bool = False
@@ -289,13 +330,20 @@ def _heading(passage: dict[str, Any]) -> str:
     return parts[-1] if parts else str(passage.get("title") or passage.get("doc") or "")
 
 
-def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> list[_Candidate]:
-    """Sentences of the passages of the first `documents` documents (a document may give two passages)."""
-    from app.kb.confidence import split_sentences  # same splitter as the answer check: cached vectors are shared
+_PRONOUN = re.compile(r"^(?:it|this|that|these|those|they|its|their)\b", re.IGNORECASE)
+
+
+def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> tuple[list[_Candidate], list[_Table]]:
+    """Sentences of the passages of the first `documents` documents (a document may give two passages).
+
+    Also their tables: a table's rows are candidates too, one sentence per row.
+    """
+    from app.kb.confidence import row_sentence, split_sentences, table_blocks  # the answer check's splitter
 
     seen: set[str] = set()
     order: list[str] = []
     out: list[_Candidate] = []
+    tables: list[_Table] = []
     docs = set(list(dict.fromkeys(str(p.get("doc", "")) for p in passages))[:documents])  # the ones quoted from
     for passage in passages:
         doc = str(passage.get("doc", ""))
@@ -305,18 +353,37 @@ def _candidate_sentences(passages: list[dict[str, Any]], documents: int = 3) -> 
         if rank >= documents:
             break
         heading = _heading(passage)
-        lead = ""
-        for piece in split_sentences(str(passage.get("text", ""))):
-            sentence = _with_lead_in(lead, piece)
+        lead = previous = ""
+        pieces: list[tuple[str, int]] = []
+        prose: list[str] = []
+        for block in [*table_blocks(str(passage.get("text", ""))), None]:
+            if isinstance(block, str):
+                prose.append(block)
+                continue
+            pieces += [(piece, -1) for piece in split_sentences("\n".join(prose))]
+            prose = []
+            if block is None:
+                break
+            header, rows = block
+            cells = tuple(tuple(row) for row in rows if any(row))
+            if cells:
+                intro = pieces[-1][0] if pieces and pieces[-1][0].endswith(":") else ""
+                tables.append(_Table(doc, heading, tuple(header), cells, intro))
+                for row in cells:
+                    pieces += [(piece, len(tables) - 1) for piece in split_sentences(row_sentence(header, row))]
+        for piece, table in pieces:
+            sentence = _with_lead_in(lead, piece) if table < 0 else piece
             lead = piece if piece.endswith(":") else lead if sentence != piece else ""
             key = sentence.lower()
+            context = previous if table < 0 and _PRONOUN.match(sentence) else ""
+            previous = sentence
             if len(sentence.split()) < 4 or sentence.endswith(":") or key in seen or _INSTRUCTION.search(sentence):
                 continue  # too short to answer, a lead-in, a repeat, or an instruction planted in a document
             if _points_elsewhere(sentence, docs):
                 continue  # "See `x.md` …" while x.md is among the passages: quote x.md itself
             seen.add(key)
-            out.append(_Candidate(rank, sentence, doc, heading))
-    return out
+            out.append(_Candidate(rank, sentence, doc, heading, table, context))
+    return out, tables
 
 
 def _with_lead_in(lead: str, piece: str) -> str:
@@ -389,8 +456,79 @@ def _outline_answer(candidates: list[_Candidate], scored: list[tuple[float, int,
         chosen.append(i)
         words += n_words
     chosen.sort()
-    body = " ".join(s if (s := candidates[i].text).endswith((".", "!", "?")) else s + "." for i in chosen)
-    return f"{body} [{doc}] {HELPFUL}"
+    # one rule per line: "Heading: sentence" items run together read as one long run-on sentence
+    body = "\n".join(f"- {s if (s := candidates[i].text).endswith(('.', '!', '?')) else s + '.'}" for i in chosen)
+    return f"{body}\n\n[{doc}] {HELPFUL}"
+
+
+_LIST_QUESTION = re.compile(
+    r"^\s*(?:(?:what|which|who)\s+(?:are|were)\b|which\b|list\b|name\b"
+    r"|what\s+(?:\w+\s+){1,3}(?:do|does|can)\s+(?:you|lumio|i|we)\b)"
+    r"|\b(?:prices|limits|options|methods|plans|kinds|types)\b",
+    re.IGNORECASE,
+)
+"""A question that asks for a set of things ("What are the API rate limits?", "Who are your subprocessors?", "What
+payment methods do you accept?"): a table that answers it is quoted whole."""
+TABLE_WORDS = 85
+"""Most words a whole-table answer may take (the answer stays under 100 words with its citations)."""
+
+
+def _whole_table(query: str, table: _Table, room: int) -> str | None:
+    """Every row of the table, each as the passage's own row sentence, in at most `room` words.
+
+    "Plan: Starter; Monthly price: $49/month; …" for each plan. None when the question names some of its rows
+    (then those rows answer, as the best sentences) or the table does not fit.
+    """
+    from app.kb.bm25 import tokenize
+    from app.kb.confidence import row_sentence, split_sentences
+
+    asked = set(tokenize(query))
+    labels = [set(tokenize(row[0])) for row in table.rows]
+    common = set.intersection(*labels) if labels else set()
+    named = [i for i, label in enumerate(labels) if (label - common) & asked]
+    if named and len(named) < len(table.rows):
+        return None
+    body = " ".join(s for row in table.rows for s in split_sentences(row_sentence(table.header, row)))
+    return body if body and len(body.split()) <= room else None
+
+
+def _table_answer(
+    query: str, candidates: list[_Candidate], tables: list[_Table], near: list[int], cites: str
+) -> str | None:
+    """A whole-table answer, or None.
+
+    When one of the best sentences (`near`, best first) is a row of a table of the best sentence's own section
+    and the question does not pick among its rows, or a question asks for a list and the best sentence's section
+    has a table. Quoting the best rows one by one lost the others ("the prices of your plans" without Starter):
+    rows read alike, so all but one looked like repeats. The best sentence, when it is not a row, comes first if
+    it fits.
+    """
+    best = candidates[near[0]]
+    row = next(
+        (
+            i
+            for i in near
+            if candidates[i].table >= 0 and (candidates[i].doc, candidates[i].heading) == (best.doc, best.heading)
+        ),
+        None,
+    )  # a row of the best sentence's own section (or the best sentence itself)
+    if row is not None:
+        table = tables[candidates[row].table]
+    elif _LIST_QUESTION.search(query):
+        found = [t for t in tables if (t.doc, t.heading) == (best.doc, best.heading)]
+        if not found:
+            return None
+        table = found[0]
+    else:
+        return None
+    whole = _whole_table(query, table, TABLE_WORDS)
+    if whole is None:
+        return None
+    prose = best.text if best.table < 0 else ""
+    if prose and prose not in whole and len(prose.split()) + len(whole.split()) <= TABLE_WORDS:
+        whole = f"{prose if prose.endswith(('.', '!', '?')) else prose + '.'} {whole}"
+    docs = " ".join(dict.fromkeys(f"[{d}]" for d in (best.doc, table.doc) if prose or d == table.doc))
+    return f"{whole} {docs or cites} {HELPFUL}"
 
 
 def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIGHTS) -> str:
@@ -401,14 +539,17 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     terms weigh more), by whether they hold the kind of quantity asked for ("how long" → a duration),
     and by the rank of their document. Up to three sentences within 0.1 of the best make the answer,
     never two from different documents that state the asked-for quantity differently (e.g. a hardware
-    and a subscription refund window).
+    and a subscription refund window); when two such documents score alike, the better-retrieved one's figure
+    leads. A sentence opening with a pronoun ("It does not apply to Enterprise contracts") counts the terms of
+    the sentence before it. A table whose row is among the best sentences (or, for a list question, that sits in
+    the best sentence's section) is quoted with every row, unless the question names some of its rows.
     Nothing but the passages' own sentences is used, so no fact can be invented, and instructions
     inside a passage or the question are quoted or ignored, never followed.
     """
     query = str(values.get("query", ""))
     passages: list[dict[str, Any]] = values.get("_passages") or []
-    query_terms = _tokens(query)
-    candidates = _candidate_sentences(passages)
+    query_terms = _query_terms(query) or _tokens(query)
+    candidates, tables = _candidate_sentences(passages)
     if not candidates or not query_terms:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
     headings = list(dict.fromkeys(c.heading for c in candidates))
@@ -419,15 +560,20 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     idf = _term_weights(query_terms, candidates) if weights.rare_terms else dict.fromkeys(query_terms, 1.0)
     total = sum(idf.values()) or 1.0
     cues = [answer for ask, answer in _QUANTITY_CUES if ask.search(query)]
+    asks_window = bool(_HOW_LONG.search(query))
     asked_days = _asked_days(query)
     fit = [0 if asked_days is None else _window_fit(c.text, asked_days) for c in candidates]
     if 1 not in fit:
         fit = [0] * len(candidates)  # no rule covers the asked span: a rule that excludes it still answers
     scored: list[tuple[float, int, int]] = []
+    overlaps: list[float] = []
     for i, c in enumerate(candidates):
-        overlap = sum(idf[t] for t in query_terms & _tokens(c.text)) / total
+        overlap = sum(idf[t] for t in query_terms & _tokens(f"{c.context} {c.text}")) / total
+        overlaps.append(overlap)
         cue = weights.cue if any(pattern.search(c.text) for pattern in cues) else 0.0
         cue += weights.cue * fit[i]
+        if asks_window and _PERIOD.search(c.text):
+            cue += weights.cue  # "how long": the span a rule allows, not a count of days of something else
         score = (
             weights.meaning * float(cosine[i])
             + weights.heading * heading_cos[c.heading]
@@ -440,8 +586,35 @@ def write_support(values: dict[str, Any], weights: SupportWeights = SUPPORT_WEIG
     best = scored[0][0]
     if best <= 0.15:
         return f"{ESCALATION_SENTENCE} {HELPFUL}"
+    lead = scored[0][2]
+    if cues and candidates[lead].rank > 0:
+        # Documents that state the asked-for quantity differently, with sentences that score alike: the better
+        # retrieved document's figure leads ("how long to return a sensor": the returns policy's 30 days, not
+        # the installation guide's "2 installation days")
+        rival = next(
+            (
+                entry
+                for entry in scored
+                if entry[0] >= best - weights.quantity_margin
+                and entry[1] < candidates[lead].rank
+                and overlaps[entry[2]] >= 0.5 * overlaps[lead]  # and about as much of what the question asks
+                and any(pattern.search(candidates[entry[2]].text) for pattern in cues)
+                and _disagrees(candidates[entry[2]], candidates[lead], cues)
+            ),
+            None,
+        )
+        if rival is not None:
+            scored.remove(rival)
+            scored.insert(0, (best, rival[1], rival[2]))
     doc = candidates[scored[0][2]].doc
     from app.kb.chunking import OUTLINE_SECTION
+
+    if passages[0].get("section") != OUTLINE_SECTION and (
+        tabled := _table_answer(
+            query, candidates, tables, [i for score, _, i in scored[:3] if score >= best - 0.1], f"[{doc}]"
+        )
+    ):
+        return tabled
 
     if passages[0].get("section") == OUTLINE_SECTION:  # a question about the whole document: its outline
         return _outline_answer(candidates, scored, str(passages[0].get("doc", "")))

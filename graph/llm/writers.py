@@ -123,7 +123,8 @@ def write_forecast(values: dict[str, Any]) -> str:
         return str(out)
     dates = out.get("dates", [])
     mean, lower, upper = out.get("mean", []), out.get("lower", []), out.get("upper", [])
-    lines = [f"**Revenue forecast — next {values.get('forecast_period', '')}**", ""]
+    period = str(values.get("forecast_period", ""))
+    lines = [f"**Revenue forecast — {f'next {period}' if period.endswith(' months') else period}**", ""]
     lines.append(f"1. **Methodology:** {out.get('methodology', out.get('method', 'exponential smoothing'))}")
     total = sum(mean) if mean else 0.0
     lines.append(f"2. **Point estimate:** ${total:,.0f} over the period")

@@ -183,6 +183,10 @@ def test_a_forecast_for_a_future_quarter_sums_that_quarters_months(deps: ToolDep
     assert low < expected < high
     assert f"revenue forecast for {_label(nxt)}" in result["headline"] and f"${expected:,.0f}" in result["headline"]
     assert result["prompt_vars"]["forecast_period"].startswith(_label(nxt))
+    from graph.llm.writers import write_forecast
+
+    title = write_forecast(result["prompt_vars"]).splitlines()[0]
+    assert title.startswith(f"**Revenue forecast — {_label(nxt)} (") and "next" not in title
     # "next quarter" is the same quarter
     assert forecast(deps, period="next quarter")["data"]["total"] == pytest.approx(expected, abs=0.01)
 

@@ -10,6 +10,7 @@ phrased in words the documents do not use.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -61,7 +62,28 @@ def question_gaps(question: str, passages: Sequence[str], index: BM25Index, limi
         for term, word in words
         if known[term] is not None and term not in covered and not any(same_word(term, c) for c in covered)
     ]
-    return QuestionGaps(unknown[:limit], unmatched[:limit])
+    never = _as_written(unknown, question)
+    missing = [word for word in _as_written(unmatched, question) if word not in never]
+    return QuestionGaps(never[:limit], missing[:limit])
+
+
+_COMPOUND = re.compile(r"\w+(?:[-'’]\w+)+")
+"""A hyphenated word as written ("white-label", "e-commerce"): its parts are separate terms."""
+
+
+def _as_written(words: list[str], question: str) -> list[str]:
+    """`words` with a part of a hyphenated word replaced by the whole word, as the question writes it, once.
+
+    "white-label" is indexed as "white" and "label"; telling a reviewer the knowledge base never mentions
+    "white" reads as a mistake, where "white-label" says what is missing.
+    """
+    compounds = [whole for whole in _COMPOUND.findall(question) if "-" in whole]
+    alone = set(re.findall(r"\w+", _COMPOUND.sub(" ", question).lower()))  # a part also written on its own stays
+    wholes = {
+        part.lower(): whole for whole in compounds for part in re.split(r"[-'’]", whole) if part.lower() not in alone
+    }
+    named = [wholes.get(word.lower(), word) for word in words]
+    return list(dict.fromkeys(named))
 
 
 def same_word(a: str, b: str) -> bool:

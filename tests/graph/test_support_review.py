@@ -40,7 +40,8 @@ async def _escalate(copilot: Copilot) -> tuple[str, str]:
     assert result.route == "support" and result.escalated and result.review_id
     assert result.confidence is not None and result.confidence < 0.7
     assert result.review_id in result.answer  # the requester is told who has it
-    assert "; it never mentions “white”, “resellers” or “rebrand”)" in result.answer  # ... and what the KB lacks
+    # ... and what the KB lacks, a hyphenated word named whole ("white-label", not its part "white")
+    assert "; it never mentions “white-label”, “resellers” or “rebrand”)" in result.answer
     ticket = await copilot.reviews.ticket_of(result.review_id)
     assert ticket is not None and result.answer.endswith(f"Ticket **#{ticket}** is open for it.")  # every channel
     thread = await copilot.thread(result.thread_id)

@@ -63,3 +63,12 @@ def test_words_with_accents_are_whole_words_and_match_their_unaccented_spelling(
     assert index.scores("politica")[0] > 0 and index.scores("café")[1] > 0 and index.scores("cafe")[1] > 0
     assert index.scores("co2 sensor")[1] > index.scores("co2 sensor")[0]
     assert term_words("Straße in Köln") == {"straße": "straße", "koln": "köln"}
+
+
+def test_a_hyphenated_word_is_named_whole_once() -> None:
+    """ "white-label" is indexed as two terms; the reviewer is told the whole word, not "white"."""
+    index = BM25Index(CHUNKS)
+    gaps = question_gaps("Do you sell a white-label return label to resellers?", [CHUNKS[2]], index)
+    assert {"white-label", "resellers"} <= set(gaps.unknown)
+    assert "white" not in gaps.unknown and "white-label" not in gaps.unmatched  # named once, where it is unknown
+    assert "label" in gaps.unmatched  # the standalone "label" is still missing from the passage

@@ -97,7 +97,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes (stored as UTC)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -142,8 +142,8 @@ def _row_run(row: Any) -> Run:
         kind=row.kind,
         status=row.status,
         worker=row.worker,
-        started_at=_aware(row.started_at),
-        heartbeat_at=_aware(row.heartbeat_at),
+        started_at=as_utc(row.started_at),
+        heartbeat_at=as_utc(row.heartbeat_at),
     )
 
 

@@ -25,7 +25,7 @@ from langgraph.types import Command, Durability
 from app.monitoring import Monitor, RequestKind, RequestTrace
 from app.outbox import Outbox, OutboxItem
 from app.reviews import ReviewConflict, ReviewStore
-from app.runs import RunStore
+from app.runs import RunStore, as_utc
 from app.settings import Settings, get_settings
 from app.text import valid_text
 from graph.builder import build_graph
@@ -98,11 +98,6 @@ class _ResumeWith:
 
     def command(self) -> Command[Any]:
         return Command(resume={self.interrupt_ids[0]: self.value})
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored as UTC)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class UnknownThread(LookupError):
@@ -642,7 +637,7 @@ class Copilot:
         try:
             await self._run(resume, thread_id, review["requester"], on_token, trace, check=still_waiting)
         except BaseException as exc:
-            if not isinstance(exc, ReviewConflict | asyncio.CancelledError) and isinstance(exc, Exception):
+            if isinstance(exc, Exception) and not isinstance(exc, ReviewConflict):  # a refusal ran nothing
                 await self.monitor.finish(trace, error=exc)
             await self._give_back_or_settle(review_id)
             raise
@@ -686,7 +681,7 @@ class Copilot:
             if only is not None and review_id != only:
                 continue
             claimed = review.get("decided_at")
-            young = claimed is not None and (now - _aware(claimed)).total_seconds() < min_age_s
+            young = claimed is not None and (now - as_utc(claimed)).total_seconds() < min_age_s
             if self.runs is not None and await self.runs.aactive(thread_id):
                 continue
             snapshot = await self.graph.aget_state(self._config(thread_id))
@@ -775,6 +770,7 @@ class Copilot:
             InvalidDecision: the decision edits or drops customers that are not in this outbox.
         """
         waiting: list[str] = []
+        requester: list[str] = []
 
         async def still_waiting() -> None:  # checked while the thread is held: a second decision finds it gone
             interrupt_id, request = await self.pending_approval(thread_id)
@@ -786,12 +782,12 @@ class Copilot:
                     f"(its recipients: {', '.join(sorted(known)[:10])}{'…' if len(known) > 10 else ''})"
                 )
             waiting[:] = [interrupt_id]
+            requester[:] = [request.requester]
 
-        _, request = await self.pending_approval(thread_id)  # the common refusals, before anything is recorded
-        await still_waiting()
+        await still_waiting()  # the common refusals, before anything is recorded
         resume = _ResumeWith(waiting, decision.model_dump())
         return await self._monitored(
-            "outbox", resume, thread_id, request.requester, decision.reviewer, on_token, on_event, still_waiting
+            "outbox", resume, thread_id, requester[0], decision.reviewer, on_token, on_event, still_waiting
         )
 
 
